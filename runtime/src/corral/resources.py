@@ -1,0 +1,512 @@
+"""Mesos-style resources: parsing, arithmetic and the JSON wire form.
+
+A `Resources` value maps `(name, reservation)` to an amount.  The amount is a
+float for SCALAR resources, a tuple of disjoint, sorted `(begin, end)` pairs for
+RANGES and a frozenset for SET.  `reservation` is None for unreserved
+resources, else the `Reservation` (role, type, principal) they are reserved to.
+
+Scalars are kept at Mesos's fixed-point precision (three decimals) so that
+repeated additions and subtractions do not drift.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator, Mapping, Union
+
+RangeList = tuple[tuple[int, int], ...]
+Amount = Union[float, RangeList, frozenset]
+
+UNRESERVED_ROLE = "*"
+# Mesos's default for --min_allocatable_resources: any one alternative suffices.
+DEFAULT_MIN_ALLOCATABLE = "cpus:0.01|mem:32"
+
+
+class ResourceError(ValueError):
+    """A resource string or JSON resource that cannot be understood."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    role: str
+    type: str = "STATIC"  # STATIC | DYNAMIC
+    principal: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.type, "role": self.role}
+        if self.principal:
+            out["principal"] = self.principal
+        return out
+
+
+Key = tuple[str, Union[Reservation, None]]
+
+
+def _round(value: float) -> float:
+    return round(value, 3)
+
+
+# --------------------------------------------------------------------------- ranges
+
+
+def normalize_ranges(ranges: Iterable[tuple[int, int]]) -> RangeList:
+    """Sort and merge overlapping or adjacent ranges."""
+    merged: list[list[int]] = []
+    for begin, end in sorted(ranges):
+        if merged and begin <= merged[-1][1] + 1:
+            if end > merged[-1][1]:
+                merged[-1][1] = end
+        else:
+            merged.append([begin, end])
+    return tuple((b, e) for b, e in merged)
+
+
+def subtract_ranges(left: RangeList, right: RangeList) -> RangeList:
+    out: list[tuple[int, int]] = []
+    j = 0
+    for begin, end in left:
+        cur = begin
+        while j < len(right) and right[j][1] < cur:
+            j += 1
+        k = j
+        while k < len(right) and right[k][0] <= end:
+            rb, re_ = right[k]
+            if rb > cur:
+                out.append((cur, rb - 1))
+            cur = max(cur, re_ + 1)
+            if cur > end:
+                break
+            k += 1
+        if cur <= end:
+            out.append((cur, end))
+    return tuple(out)
+
+
+def ranges_contain(outer: RangeList, inner: RangeList) -> bool:
+    return not subtract_ranges(inner, outer)
+
+
+def ranges_size(ranges: RangeList) -> int:
+    return sum(e - b + 1 for b, e in ranges)
+
+
+def format_ranges(ranges: RangeList) -> str:
+    return "[" + ", ".join(f"{b}-{e}" for b, e in ranges) + "]"
+
+
+# --------------------------------------------------------------------------- value
+
+
+class Resources:
+    """An immutable-by-convention bag of resources with Mesos arithmetic."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Mapping[Key, Amount] | None = None) -> None:
+        self._items: dict[Key, Amount] = {}
+        if items:
+            for key, amount in items.items():
+                if not _is_empty_amount(amount):
+                    self._items[key] = amount
+
+    # -- construction -------------------------------------------------------
+
+    @classmethod
+    def parse(cls, text: str, default_role: str = UNRESERVED_ROLE) -> "Resources":
+        """Parse Mesos's text form (`cpus:4;mem:1024;cpus(ads):2;ports:[1-9]`) or a JSON list."""
+        text = text.strip()
+        if not text:
+            return cls()
+        if text.startswith("["):
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ResourceError(f"resources: invalid JSON: {exc}") from None
+            return cls.from_json(data)
+        out: dict[Key, Amount] = {}
+        for token in text.split(";"):
+            token = token.strip()
+            if not token:
+                continue
+            key, amount = _parse_token(token, default_role)
+            out[key] = _add_amount(out.get(key), amount, f"resources: '{token}'")
+        return cls(out)
+
+    @classmethod
+    def from_json(cls, data: Any, where: str = "resources") -> "Resources":
+        """Build from Mesos's JSON `[Resource]`; raises ResourceError naming the field."""
+        if not isinstance(data, list):
+            raise ResourceError(f"{where}: expected a list of resources")
+        out: dict[Key, Amount] = {}
+        for i, item in enumerate(data):
+            key, amount = _resource_from_json(item, f"{where}[{i}]")
+            out[key] = _add_amount(out.get(key), amount, f"{where}[{i}]")
+        return cls(out)
+
+    @classmethod
+    def scalars(cls, **amounts: float) -> "Resources":
+        return cls({(name, None): _round(float(v)) for name, v in amounts.items()})
+
+    # -- queries --------------------------------------------------------------
+
+    def __bool__(self) -> bool:
+        return bool(self._items)
+
+    def is_empty(self) -> bool:
+        return not self._items
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Resources) and self._items == other._items
+
+    def __hash__(self) -> int:  # pragma: no cover - resources are not dict keys
+        raise TypeError("Resources is not hashable")
+
+    def __repr__(self) -> str:
+        return f"Resources({self.to_text()!r})"
+
+    def items(self) -> Iterator[tuple[Key, Amount]]:
+        return iter(self._items.items())
+
+    def names(self) -> set[str]:
+        return {name for name, _ in self._items}
+
+    def get(self, name: str, reservation: Reservation | None = None) -> Amount | None:
+        return self._items.get((name, reservation))
+
+    def scalar(self, name: str) -> float:
+        """Total of a scalar resource across all reservations."""
+        total = 0.0
+        for (n, _), amount in self._items.items():
+            if n == name and isinstance(amount, float):
+                total += amount
+        return _round(total)
+
+    def scalar_quantities(self) -> dict[str, float]:
+        """Scalar totals by name, reservations merged (what DRF shares are made of)."""
+        out: dict[str, float] = {}
+        for (name, _), amount in self._items.items():
+            if isinstance(amount, float):
+                out[name] = out.get(name, 0.0) + amount
+        return out
+
+    def ranges(self, name: str) -> RangeList:
+        merged: list[tuple[int, int]] = []
+        for (n, _), amount in self._items.items():
+            if n == name and isinstance(amount, tuple):
+                merged.extend(amount)
+        return normalize_ranges(merged)
+
+    def reservation_roles(self) -> set[str]:
+        return {r.role for (_, r) in self._items if r is not None}
+
+    def contains(self, other: "Resources") -> bool:
+        items = self._items
+        for key, need in other._items.items():
+            have = items.get(key)
+            if have is None:
+                return False
+            if isinstance(need, float):
+                if not isinstance(have, float) or have + 1e-9 < need:
+                    return False
+            elif isinstance(need, tuple):
+                if not isinstance(have, tuple) or not ranges_contain(have, need):
+                    return False
+            elif not isinstance(have, frozenset) or not need <= have:
+                return False
+        return True
+
+    # -- filtering ------------------------------------------------------------
+
+    def unreserved(self) -> "Resources":
+        return Resources({k: v for k, v in self._items.items() if k[1] is None})
+
+    def reserved(self, role: str | None = None) -> "Resources":
+        if role is None:
+            return Resources({k: v for k, v in self._items.items() if k[1] is not None})
+        return Resources({k: v for k, v in self._items.items() if k[1] is not None and k[1].role == role})
+
+    def allocatable_to(self, role: str) -> "Resources":
+        """Unreserved resources plus those reserved to `role` or one of its ancestors."""
+        if all(k[1] is None for k in self._items):
+            return self
+        return Resources({k: v for k, v in self._items.items() if k[1] is None or is_same_or_ancestor(k[1].role, role)})
+
+    def without_reservations(self) -> "Resources":
+        out: dict[Key, Amount] = {}
+        for (name, _), amount in self._items.items():
+            out[(name, None)] = _add_amount(out.get((name, None)), amount, name)
+        return Resources(out)
+
+    # -- arithmetic -----------------------------------------------------------
+
+    def __add__(self, other: "Resources") -> "Resources":
+        if not other._items:
+            return self
+        if not self._items:
+            return other
+        out = dict(self._items)
+        for key, amount in other._items.items():
+            out[key] = _add_amount(out.get(key), amount, key[0])
+        return Resources(out)
+
+    def __sub__(self, other: "Resources") -> "Resources":
+        if not other._items:
+            return self
+        out = dict(self._items)
+        for key, amount in other._items.items():
+            have = out.get(key)
+            if have is None:
+                continue
+            left = _sub_amount(have, amount)
+            if _is_empty_amount(left):
+                del out[key]
+            else:
+                out[key] = left
+        return Resources(out)
+
+    # -- output ---------------------------------------------------------------
+
+    def to_json(self, allocation_role: str | None = None) -> list[dict[str, Any]]:
+        out = []
+        for (name, reservation), amount in sorted(self._items.items(), key=_sort_key):
+            res: dict[str, Any] = {"name": name}
+            if isinstance(amount, float):
+                res["type"] = "SCALAR"
+                res["scalar"] = {"value": amount}
+            elif isinstance(amount, tuple):
+                res["type"] = "RANGES"
+                res["ranges"] = {"range": [{"begin": b, "end": e} for b, e in amount]}
+            else:
+                res["type"] = "SET"
+                res["set"] = {"item": sorted(amount)}
+            if reservation is None:
+                res["role"] = UNRESERVED_ROLE
+            else:
+                res["role"] = reservation.role
+                res["reservations"] = [reservation.to_json()]
+                if reservation.type == "DYNAMIC":  # the pre-refinement field marks dynamic reservations
+                    res["reservation"] = {"principal": reservation.principal} if reservation.principal else {}
+            if allocation_role is not None:
+                res["allocation_info"] = {"role": allocation_role}
+            out.append(res)
+        return out
+
+    def to_text(self) -> str:
+        parts = []
+        for (name, reservation), amount in sorted(self._items.items(), key=_sort_key):
+            label = name if reservation is None else f"{name}({reservation.role})"
+            if isinstance(amount, float):
+                parts.append(f"{label}:{_fmt_scalar(amount)}")
+            elif isinstance(amount, tuple):
+                parts.append(f"{label}:{format_ranges(amount).replace(', ', ',')}")
+            else:
+                parts.append(f"{label}:{{{','.join(sorted(amount))}}}")
+        return ";".join(parts)
+
+    def legacy_dict(self) -> dict[str, Any]:
+        """The `{"cpus": 2.0, "ports": "[31000-32000]"}` form of Mesos's /state."""
+        out: dict[str, Any] = {"cpus": 0.0, "mem": 0.0, "disk": 0.0, "gpus": 0.0}
+        for name, value in self.scalar_quantities().items():
+            out[name] = _round(value)
+        for name in {n for (n, _), a in self._items.items() if isinstance(a, tuple)}:
+            out[name] = format_ranges(self.ranges(name))
+        for (name, _), amount in self._items.items():
+            if isinstance(amount, frozenset):
+                out[name] = "{" + ",".join(sorted(amount)) + "}"
+        return out
+
+
+# --------------------------------------------------------------------------- roles
+
+
+def is_same_or_ancestor(ancestor: str, role: str) -> bool:
+    return role == ancestor or role.startswith(ancestor + "/")
+
+
+_ROLE_COMPONENT = re.compile(r"^[^/\s\x00-\x1f\x7f]+$")
+
+
+def validate_role(role: str) -> str | None:
+    """Mesos's role name rules; returns an error message or None."""
+    if role == UNRESERVED_ROLE:
+        return None
+    if not role:
+        return "role name must not be empty"
+    if role.startswith("/") or role.endswith("/"):
+        return f"role '{role}' must not start or end with '/'"
+    for part in role.split("/"):
+        if part in (".", "..", "*") or part.startswith("-") or not _ROLE_COMPONENT.match(part):
+            return f"role '{role}' has an invalid component '{part}'"
+    return None
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _sort_key(item: tuple[Key, Amount]) -> tuple[str, str]:
+    (name, reservation), _ = item
+    return (name, "" if reservation is None else reservation.role)
+
+
+def _fmt_scalar(value: float) -> str:
+    return str(int(value)) if value == int(value) else repr(value)
+
+
+def _is_empty_amount(amount: Amount) -> bool:
+    if isinstance(amount, float):
+        return amount <= 0.0
+    return not amount
+
+
+def _add_amount(have: Amount | None, add: Amount, where: str) -> Amount:
+    if have is None:
+        return add
+    if isinstance(have, float) and isinstance(add, float):
+        return _round(have + add)
+    if isinstance(have, tuple) and isinstance(add, tuple):
+        return normalize_ranges(have + add)
+    if isinstance(have, frozenset) and isinstance(add, frozenset):
+        return have | add
+    raise ResourceError(f"{where}: resource given with two different types")
+
+
+def _sub_amount(have: Amount, sub: Amount) -> Amount:
+    if isinstance(have, float) and isinstance(sub, float):
+        return _round(max(0.0, have - sub))
+    if isinstance(have, tuple) and isinstance(sub, tuple):
+        return subtract_ranges(have, sub)
+    if isinstance(have, frozenset) and isinstance(sub, frozenset):
+        return have - sub
+    return have
+
+
+_TOKEN = re.compile(r"^\s*([A-Za-z0-9_.\-/]+)\s*(?:\(([^)]*)\))?\s*:\s*(.+?)\s*$")
+
+
+def _parse_token(token: str, default_role: str) -> tuple[Key, Amount]:
+    m = _TOKEN.match(token)
+    if not m:
+        raise ResourceError(f"resources: cannot parse '{token}' (expected name:value, name(role):value)")
+    name, role, value = m.group(1), m.group(2), m.group(3)
+    role = (role.strip() if role is not None else default_role) or UNRESERVED_ROLE
+    err = validate_role(role)
+    if err:
+        raise ResourceError(f"resources: '{token}': {err}")
+    reservation = None if role == UNRESERVED_ROLE else Reservation(role)
+    amount: Amount
+    if value.startswith("["):
+        amount = _parse_ranges_text(value, token)
+    elif value.startswith("{"):
+        if not value.endswith("}"):
+            raise ResourceError(f"resources: '{token}': unterminated set")
+        items = [v.strip() for v in value[1:-1].split(",") if v.strip()]
+        if not items:
+            raise ResourceError(f"resources: '{token}': empty set")
+        amount = frozenset(items)
+    else:
+        try:
+            number = float(value)
+        except ValueError:
+            raise ResourceError(f"resources: '{token}': '{value}' is not a number, a [range] or a {{set}}") from None
+        if not math.isfinite(number) or number < 0:
+            raise ResourceError(f"resources: '{token}': amount must be a finite number >= 0")
+        amount = _round(number)
+    return (name, reservation), amount
+
+
+def _parse_ranges_text(value: str, token: str) -> RangeList:
+    if not value.endswith("]"):
+        raise ResourceError(f"resources: '{token}': unterminated range list")
+    ranges = []
+    for part in value[1:-1].split(","):
+        part = part.strip()
+        if not part:
+            continue
+        bounds = part.split("-")
+        try:
+            if len(bounds) == 1:
+                begin = end = int(bounds[0])
+            elif len(bounds) == 2:
+                begin, end = int(bounds[0]), int(bounds[1])
+            else:
+                raise ValueError
+        except ValueError:
+            raise ResourceError(f"resources: '{token}': bad range '{part}' (expected begin-end)") from None
+        if begin > end or begin < 0:
+            raise ResourceError(f"resources: '{token}': range '{part}' has begin > end or a negative bound")
+        ranges.append((begin, end))
+    if not ranges:
+        raise ResourceError(f"resources: '{token}': empty range list")
+    return normalize_ranges(ranges)
+
+
+def _resource_from_json(item: Any, where: str) -> tuple[Key, Amount]:
+    if not isinstance(item, dict):
+        raise ResourceError(f"{where}: expected an object")
+    name = item.get("name")
+    if not isinstance(name, str) or not name:
+        raise ResourceError(f"{where}.name: required, a non-empty string")
+    rtype = item.get("type")
+    amount: Amount
+    if rtype == "SCALAR":
+        value = (item.get("scalar") or {}).get("value") if isinstance(item.get("scalar"), dict) else None
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value < 0:
+            raise ResourceError(f"{where}.scalar.value: required, a finite number >= 0")
+        amount = _round(float(value))
+    elif rtype == "RANGES":
+        ranges = item.get("ranges")
+        rlist = ranges.get("range") if isinstance(ranges, dict) else None
+        if not isinstance(rlist, list):
+            raise ResourceError(f"{where}.ranges.range: required, a list of {{begin, end}}")
+        pairs = []
+        for j, r in enumerate(rlist):
+            b, e = (r.get("begin"), r.get("end")) if isinstance(r, dict) else (None, None)
+            if not isinstance(b, int) or not isinstance(e, int) or b > e or b < 0:
+                raise ResourceError(f"{where}.ranges.range[{j}]: begin and end must be integers with 0 <= begin <= end")
+            pairs.append((b, e))
+        amount = normalize_ranges(pairs)
+    elif rtype == "SET":
+        s = item.get("set")
+        items = s.get("item") if isinstance(s, dict) else None
+        if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
+            raise ResourceError(f"{where}.set.item: required, a list of strings")
+        amount = frozenset(items)
+    else:
+        raise ResourceError(f"{where}.type: must be SCALAR, RANGES or SET (got {rtype!r})")
+    return (name, _reservation_from_json(item, where)), amount
+
+
+def _reservation_from_json(item: dict[str, Any], where: str) -> Reservation | None:
+    reservations = item.get("reservations")
+    if reservations:
+        if not isinstance(reservations, list) or not isinstance(reservations[-1], dict):
+            raise ResourceError(f"{where}.reservations: expected a list of reservation objects")
+        last = reservations[-1]
+        role = last.get("role")
+        if not isinstance(role, str):
+            raise ResourceError(f"{where}.reservations[-1].role: required, a string")
+        rtype = last.get("type", "DYNAMIC" if last.get("principal") else "STATIC")
+        if rtype not in ("STATIC", "DYNAMIC"):
+            raise ResourceError(f"{where}.reservations[-1].type: must be STATIC or DYNAMIC")
+        err = validate_role(role)
+        if err or role == UNRESERVED_ROLE:
+            raise ResourceError(f"{where}.reservations[-1].role: {err or 'cannot reserve to *'}")
+        return Reservation(role, rtype, last.get("principal"))
+    role = item.get("role", UNRESERVED_ROLE)
+    if not isinstance(role, str):
+        raise ResourceError(f"{where}.role: expected a string")
+    err = validate_role(role)
+    if err:
+        raise ResourceError(f"{where}.role: {err}")
+    if role == UNRESERVED_ROLE:
+        return None
+    principal = (item.get("reservation") or {}).get("principal") if isinstance(item.get("reservation"), dict) else None
+    return Reservation(role, "DYNAMIC" if "reservation" in item else "STATIC", principal)
+
+
+def parse_min_allocatable(text: str) -> list[Resources]:
+    """`cpus:0.01|mem:32` → alternatives; an offer must hold one of them fully."""
+    return [Resources.parse(alt) for alt in text.split("|") if alt.strip()]
