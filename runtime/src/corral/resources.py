@@ -269,7 +269,15 @@ class Resources:
 
     # -- output ---------------------------------------------------------------
 
-    def to_json(self, allocation_role: str | None = None) -> list[dict[str, Any]]:
+    def to_json(self, allocation_role: str | None = None, refinement: bool | None = None) -> list[dict[str, Any]]:
+        """Mesos's JSON `[Resource]`.
+
+        `refinement`: True gives the post-refinement format (a `reservations`
+        stack, no `role`), False the pre-refinement one (`role`, plus
+        `reservation` for dynamic reservations) that frameworks without the
+        RESERVATION_REFINEMENT capability expect, None both (the format of
+        Mesos's endpoints).
+        """
         out = []
         for (name, reservation), amount in sorted(self._items.items(), key=_sort_key):
             res: dict[str, Any] = {"name": name}
@@ -282,13 +290,12 @@ class Resources:
             else:
                 res["type"] = "SET"
                 res["set"] = {"item": sorted(amount)}
-            if reservation is None:
-                res["role"] = UNRESERVED_ROLE
-            else:
-                res["role"] = reservation.role
-                res["reservations"] = [reservation.to_json()]
-                if reservation.type == "DYNAMIC":  # the pre-refinement field marks dynamic reservations
+            if refinement is not True:
+                res["role"] = UNRESERVED_ROLE if reservation is None else reservation.role
+                if reservation is not None and reservation.type == "DYNAMIC":
                     res["reservation"] = {"principal": reservation.principal} if reservation.principal else {}
+            if refinement is not False and reservation is not None:
+                res["reservations"] = [reservation.to_json()]
             if allocation_role is not None:
                 res["allocation_info"] = {"role": allocation_role}
             out.append(res)

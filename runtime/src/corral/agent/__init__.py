@@ -1,0 +1,1 @@
+"""The agent: runs executors in sandboxes and reports their tasks to the master."""

@@ -1,0 +1,137 @@
+"""The agent's connection to the leading master.
+
+The agent dials out: REGISTER opens a long-lived stream of master events;
+every other call is a separate POST.  When the stream ends (the master died,
+failed over or the network broke) the link pauses status updates and
+re-registers, with backoff, following 307 redirects to the leader.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+
+from corral.protocol import agent as agent_proto
+from corral.protocol.recordio import Decoder, RecordIOError
+
+if TYPE_CHECKING:
+    from corral.agent.daemon import Agent
+
+logger = logging.getLogger(__name__)
+
+# The stream is dead if the master says nothing (not even PING) for this many ping intervals.
+SILENCE_PINGS = 3
+
+
+class MasterLink:
+    def __init__(self, agent: "Agent") -> None:
+        self.agent = agent
+        self.master_address: str | None = None
+        self.stream_id: str | None = None
+        self.connected = False
+        self._stopping = False
+        self._session: aiohttp.ClientSession | None = None
+        self._posts: set[asyncio.Task[Any]] = set()
+
+    async def _resolve(self) -> str:
+        return self.agent.flags["master"].removeprefix("http://").rstrip("/")
+
+    async def run(self) -> None:
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, connect=5))
+        backoff = 0.1
+        redirect: str | None = None
+        while not self._stopping:
+            try:
+                address = redirect or await self._resolve()
+                redirect = None
+                redirect = await self._register(address)
+                if redirect is not None:
+                    continue
+                backoff = 0.1
+            except (aiohttp.ClientError, OSError, asyncio.TimeoutError, RecordIOError) as exc:
+                logger.info("Master connection failed: %s", exc or type(exc).__name__)
+            finally:
+                if self.connected:
+                    logger.warning("Lost the connection to the master at %s", self.master_address)
+                self.connected = False
+                self.stream_id = None
+                self.agent.disconnected()
+            if self._stopping:
+                return
+            await asyncio.sleep(backoff * (0.5 + random.random()))
+            backoff = min(backoff * 2, self.agent.flags["registration_backoff"])
+
+    async def _register(self, address: str) -> str | None:
+        """One registration and its event stream; returns a leader address to follow, if redirected."""
+        assert self._session is not None
+        payload = {"type": "REGISTER", "register": self.agent.registration_payload()}
+        async with self._session.post(
+            f"http://{address}/api/v1/agent", data=json.dumps(payload), headers={"Content-Type": "application/json"},
+            allow_redirects=False,
+        ) as response:
+            if response.status == 307:
+                location = response.headers.get("Location", "")
+                return location.removeprefix("http:").lstrip("/").split("/")[0] or None
+            if response.status == 403:
+                text = await response.text()
+                logger.error("The master refused this agent: %s", text)
+                self._stopping = True
+                self.agent.spawn(self.agent.close(), "shutdown")
+                return None
+            if response.status != 200:
+                raise aiohttp.ClientError(f"REGISTER answered HTTP {response.status}: {(await response.text())[:200]}")
+            self.master_address = address
+            self.stream_id = response.headers.get(agent_proto.STREAM_ID_HEADER)
+            decoder = Decoder()
+            silence = 60.0
+            while True:
+                chunk = await asyncio.wait_for(response.content.readany(), silence)
+                if not chunk:
+                    return None
+                for record in decoder.feed(chunk):
+                    event = json.loads(record)
+                    if event.get("type") == "REGISTERED":
+                        registered = event["registered"]
+                        silence = SILENCE_PINGS * float(registered.get("ping_interval_seconds", 15))
+                        self.connected = True
+                        logger.info("Registered with master %s as agent %s", address, registered["agent_id"]["value"])
+                        self.agent.registered(registered["agent_id"]["value"])
+                    else:
+                        self.agent.handle_master_event(event)
+
+    def post(self, call: dict[str, Any]) -> None:
+        """Send a call to the master; dropped while disconnected (updates are retried by their manager)."""
+        if not self.connected or self._session is None or self.master_address is None:
+            return
+        task = asyncio.ensure_future(self._post(self.master_address, self.stream_id or "", call))
+        self._posts.add(task)
+        task.add_done_callback(self._posts.discard)
+
+    async def _post(self, address: str, stream_id: str, call: dict[str, Any]) -> None:
+        assert self._session is not None
+        headers = {
+            "Content-Type": "application/json",
+            agent_proto.AGENT_ID_HEADER: self.agent.agent_id or "",
+            agent_proto.STREAM_ID_HEADER: stream_id,
+        }
+        try:
+            async with self._session.post(f"http://{address}/api/v1/agent", data=json.dumps(call), headers=headers) as response:
+                if response.status >= 400:
+                    logger.warning("Master refused %s: HTTP %s %s", call.get("type"), response.status, (await response.text())[:200])
+        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            logger.debug("Could not send %s to the master: %s", call.get("type"), exc)
+
+    def stop_reconnecting(self) -> None:
+        self._stopping = True
+
+    async def close(self) -> None:
+        self._stopping = True
+        for task in list(self._posts):
+            task.cancel()
+        if self._session is not None:
+            await self._session.close()

@@ -1,0 +1,186 @@
+"""`corral state|agents|frameworks|tasks|logs`: look at a running cluster."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+master_option = click.option("--master", envvar="CORRAL_MASTER", default="127.0.0.1:5050", show_default=True)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print the raw JSON")
+
+
+def fetch(url: str, data: dict[str, Any] | None = None) -> Any:
+    request = urllib.request.Request(url)
+    if data is not None:
+        request.data = json.dumps(data).encode()
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as exc:
+        raise click.ClickException(f"{url}: HTTP {exc.code}: {exc.read().decode(errors='replace')[:300]}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise click.ClickException(f"cannot reach {url}: {getattr(exc, 'reason', exc)}") from None
+
+
+def operator_call(master: str, kind: str) -> dict[str, Any]:
+    return fetch(f"http://{master}/api/v1", {"type": kind})[kind.lower()]
+
+
+def _res(r: dict[str, Any]) -> str:
+    return f"{r.get('cpus', 0):g} cpus, {r.get('mem', 0):g} MB"
+
+
+def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*[str(c) for c in row])
+    Console().print(table)
+
+
+def _agent_url(pid: str) -> str:
+    return pid.split("@", 1)[1]
+
+
+def register(group: click.Group) -> None:
+    @group.command("state")
+    @master_option
+    @json_option
+    def state(master: str, as_json: bool) -> None:
+        """Summary of the cluster: leader, resources, agents, frameworks, tasks."""
+        data = fetch(f"http://{master}/state")
+        if as_json:
+            click.echo(json.dumps(data, indent=2))
+            return
+        tasks = [t for f in data["frameworks"] for t in f["tasks"]]
+        total = {"cpus": 0.0, "mem": 0.0}
+        used = {"cpus": 0.0, "mem": 0.0}
+        for agent in data["slaves"]:
+            for k in total:
+                total[k] += agent["resources"].get(k, 0)
+                used[k] += agent["used_resources"].get(k, 0)
+        click.echo(f"Leader:     {data['leader']}  (cluster {data.get('cluster') or '-'}, Mesos API {data['version']})")
+        click.echo(f"Agents:     {data['activated_slaves']} active, {data['deactivated_slaves']} inactive, {data.get('unreachable_slaves', 0)} unreachable")
+        click.echo(f"Resources:  {used['cpus']:g}/{total['cpus']:g} cpus, {used['mem']:g}/{total['mem']:g} MB used")
+        click.echo(f"Frameworks: {len(data['frameworks'])} active, {len(data['completed_frameworks'])} completed")
+        click.echo(f"Tasks:      {len(tasks)} running or staging")
+
+    @group.command("agents")
+    @master_option
+    @json_option
+    def agents(master: str, as_json: bool) -> None:
+        """Agents with their resources and attributes."""
+        data = fetch(f"http://{master}/state")
+        if as_json:
+            click.echo(json.dumps(data["slaves"], indent=2))
+            return
+        _table("Agents", ["ID", "Host", "Active", "Resources", "Used", "Attributes"], [
+            [a["id"], f"{a['hostname']}:{a['port']}", a["active"], _res(a["resources"]), _res(a["used_resources"]),
+             ";".join(f"{k}:{v}" for k, v in a["attributes"].items())]
+            for a in data["slaves"]
+        ])
+
+    @group.command("frameworks")
+    @master_option
+    @json_option
+    def frameworks(master: str, as_json: bool) -> None:
+        """Frameworks with their roles and usage."""
+        data = fetch(f"http://{master}/state")
+        if as_json:
+            click.echo(json.dumps(data["frameworks"], indent=2))
+            return
+        _table("Frameworks", ["ID", "Name", "Roles", "Connected", "Tasks", "Used", "Offered"], [
+            [f["id"], f["name"], ",".join(f["roles"]), f["connected"], len(f["tasks"]), _res(f["used_resources"]),
+             _res(f["offered_resources"])]
+            for f in data["frameworks"]
+        ])
+
+    @group.command("tasks")
+    @master_option
+    @json_option
+    @click.option("--all", "show_all", is_flag=True, help="Include completed tasks")
+    def tasks(master: str, as_json: bool, show_all: bool) -> None:
+        """Tasks with their state, agent and resources."""
+        data = fetch(f"http://{master}/state")
+        rows = []
+        for f in data["frameworks"] + (data["completed_frameworks"] if show_all else []):
+            for t in f["tasks"] + (f["completed_tasks"] if show_all else []):
+                rows.append(t)
+        if as_json:
+            click.echo(json.dumps(rows, indent=2))
+            return
+        _table("Tasks", ["ID", "Name", "Framework", "Agent", "State", "Resources"], [
+            [t["id"], t["name"], t["framework_id"], t["slave_id"], t["state"], _res(t["resources"])] for t in rows
+        ])
+
+    @group.command("logs")
+    @master_option
+    @click.argument("task_id")
+    @click.option("--follow", "-f", is_flag=True, help="Keep printing new output")
+    @click.option("--stderr", "stream", flag_value="stderr", help="Show stderr instead of stdout")
+    @click.option("--stdout", "stream", flag_value="stdout", default=True, hidden=True)
+    def logs(master: str, task_id: str, follow: bool, stream: str) -> None:
+        """Print a task's stdout (or --stderr) from its sandbox."""
+        agent_address, directory = locate_sandbox(master, task_id)
+        path = f"{directory}/{stream}"
+        offset = 0
+        while True:
+            query = urllib.parse.urlencode({"path": path, "offset": offset, "length": 1 << 20})
+            chunk = fetch(f"http://{agent_address}/files/read?{query}")
+            if chunk["data"]:
+                sys.stdout.write(chunk["data"])
+                sys.stdout.flush()
+                offset += chunk.get("length", len(chunk["data"].encode()))
+                continue
+            if not follow or task_finished(master, task_id):
+                if not follow:
+                    return
+                return
+            time.sleep(0.5)
+
+
+def locate_sandbox(master: str, task_id: str) -> tuple[str, str]:
+    """(agent host:port, sandbox directory) of a task, current or completed."""
+    state = fetch(f"http://{master}/state")
+    agents = {a["id"]: a for a in state["slaves"]}
+    for fw in state["frameworks"] + state["completed_frameworks"]:
+        for task in fw["tasks"] + fw["completed_tasks"]:
+            if task["id"] != task_id:
+                continue
+            agent = agents.get(task["slave_id"])
+            if agent is None:
+                raise click.ClickException(f"task {task_id} ran on agent {task['slave_id']}, which is gone")
+            address = _agent_url(agent["pid"])
+            agent_state = fetch(f"http://{address}/state")
+            executor_id = task["executor_id"] or task_id
+            for afw in agent_state["frameworks"]:
+                if afw["id"] != fw["id"]:
+                    continue
+                for executor in afw["executors"] + afw["completed_executors"]:
+                    if executor["id"] == executor_id:
+                        return address, executor["directory"]
+            raise click.ClickException(f"agent {agent['id']} has no sandbox for task {task_id}")
+    raise click.ClickException(f"no task '{task_id}' is known to the master at {master}")
+
+
+def task_finished(master: str, task_id: str) -> bool:
+    state = fetch(f"http://{master}/state")
+    for fw in state["frameworks"] + state["completed_frameworks"]:
+        for task in fw["tasks"]:
+            if task["id"] == task_id:
+                return task["state"] in ("TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_ERROR", "TASK_LOST", "TASK_DROPPED", "TASK_GONE")
+        for task in fw["completed_tasks"]:
+            if task["id"] == task_id:
+                return True
+    return True

@@ -1,0 +1,129 @@
+"""`corral run`: launch a command as a task and follow it (like mesos-execute)."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import sys
+import time
+from typing import Any
+
+import click
+
+from corral.protocol.states import TERMINAL_STATES
+from corral.resources import ResourceError, Resources
+from corral.scheduler import SchedulerClient, SchedulerError
+
+
+def _task(task_id: str, agent_id: str, name: str, command: dict[str, Any], resources: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "task_id": {"value": task_id},
+        "agent_id": {"value": agent_id},
+        "resources": resources,
+        "command": command,
+    }
+
+
+async def run_tasks(master: str, name: str, command: dict[str, Any], resources: Resources, role: str,
+                    count: int, timeout: float | None, quiet: bool) -> int:
+    info = {"user": getpass.getuser(), "name": name, "roles": [role], "capabilities": [{"type": "MULTI_ROLE"}],
+            "failover_timeout": 0}
+    prefix = f"{name}-{int(time.time() * 1000) % 10**9}"
+    pending = [f"{prefix}-{i}" if count > 1 else prefix for i in range(count)]
+    final: dict[str, str] = {}
+    failed = False
+
+    def say(text: str) -> None:
+        if not quiet:
+            click.echo(text)
+
+    async with SchedulerClient(master, info, reconnect=False) as client:
+        async def follow() -> None:
+            nonlocal failed
+            async for event in client.events():
+                kind = event["type"]
+                if kind == "SUBSCRIBED":
+                    say(f"Subscribed as framework {client.framework_id}")
+                elif kind == "OFFERS":
+                    for offer in event["offers"]["offers"]:
+                        offered = Resources.from_json(offer["resources"])
+                        tasks = []
+                        while pending and offered.contains(resources):
+                            tasks.append(_task(pending.pop(0), offer["agent_id"]["value"], name, command,
+                                               resources.to_json(allocation_role=offer.get("allocation_info", {}).get("role"))))
+                            offered = offered - resources
+                        if tasks:
+                            await client.accept([offer["id"]], tasks, refuse_seconds=1)
+                            for t in tasks:
+                                say(f"Launching task {t['task_id']['value']} on {offer['hostname']}")
+                        else:
+                            await client.decline([offer["id"]], refuse_seconds=1 if pending else 3600)
+                elif kind == "UPDATE":
+                    status = event["update"]["status"]
+                    task_id, state = status["task_id"]["value"], status["state"]
+                    message = f": {status['message']}" if status.get("message") else ""
+                    say(f"Task {task_id} is {state}{message}")
+                    if state in TERMINAL_STATES:
+                        final[task_id] = state
+                        failed = failed or state != "TASK_FINISHED"
+                        if len(final) == count:
+                            await client.teardown()
+                            return
+                elif kind == "ERROR":
+                    raise SchedulerError(event["error"]["message"])
+
+        try:
+            await asyncio.wait_for(follow(), timeout)
+        except asyncio.TimeoutError:
+            click.echo(f"error: timed out after {timeout:g}s; {count - len(final)} task(s) not finished", err=True)
+            try:
+                await client.teardown()
+            except SchedulerError:
+                pass
+            return 3
+    return 1 if failed else 0
+
+
+def register(group: click.Group) -> None:
+    @group.command("run", context_settings={"ignore_unknown_options": True})
+    @click.option("--master", envvar="CORRAL_MASTER", default="127.0.0.1:5050", show_default=True)
+    @click.option("--name", default="corral-run", show_default=True, help="Framework and task name")
+    @click.option("--command", "shell_command", default=None, help="Shell command to run")
+    @click.option("--resources", default="cpus:0.1;mem:32", show_default=True)
+    @click.option("--role", default="*", show_default=True)
+    @click.option("--env", "env", multiple=True, help="KEY=VALUE for the task (repeatable)")
+    @click.option("--count", default=1, show_default=True, type=click.IntRange(1, 100000), help="Number of copies")
+    @click.option("--timeout", default=None, type=float, help="Give up after this many seconds")
+    @click.option("--quiet", "-q", is_flag=True)
+    @click.argument("argv", nargs=-1, type=click.UNPROCESSED)
+    def run(master, name, shell_command, resources, role, env, count, timeout, quiet, argv) -> None:
+        """Launch a command as task(s), print its status updates, exit 0 if it finished.
+
+        Give a shell command with --command, or a program and its arguments after --.
+        """
+        if bool(shell_command) == bool(argv):
+            raise click.UsageError("give exactly one of --command 'shell text' or -- PROGRAM ARGS...")
+        try:
+            wanted = Resources.parse(resources)
+        except ResourceError as exc:
+            raise click.UsageError(str(exc)) from None
+        command: dict[str, Any] = {"shell": True, "value": shell_command} if shell_command else {
+            "shell": False, "value": argv[0], "arguments": list(argv)}
+        variables = []
+        for item in env:
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                raise click.UsageError(f"--env '{item}' is not KEY=VALUE")
+            variables.append({"name": key, "value": value})
+        if variables:
+            command["environment"] = {"variables": variables}
+        try:
+            code = asyncio.run(run_tasks(master, name, command, wanted, role, count, timeout, quiet))
+        except SchedulerError as exc:
+            raise click.ClickException(str(exc)) from None
+        except OSError as exc:
+            raise click.ClickException(f"cannot reach the master at {master}: {exc}") from None
+        sys.exit(code)
+
+

@@ -1,0 +1,360 @@
+"""The built-in command executor (like `mesos-executor`) and default executor.
+
+One process per executor.  It subscribes to its agent over the v1 executor
+HTTP API, runs the command of each task it is given (LAUNCH: one command
+task; LAUNCH_GROUP: a task group, the job of Mesos's default executor) in its
+own process group, reports TASK_RUNNING and the terminal state, and kills
+tasks with SIGTERM, then SIGKILL after the grace period.
+
+It uses the standard library only (plus Corral's RecordIO decoder) so that
+it starts fast; the agent normally forks it from a pre-started zygote.
+Diagnostics go to `executor.log` in the sandbox so that the task's own
+stdout and stderr stay clean.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from corral.protocol.recordio import Decoder
+
+DEFAULT_KILL_GRACE = 3.0
+JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
+
+
+def _log(message: str) -> None:
+    sys.stderr.write(f"{time.strftime('%H:%M:%S')} executor: {message}\n")
+    sys.stderr.flush()
+
+
+@dataclass
+class RunningTask:
+    task: dict[str, Any]
+    process: subprocess.Popen | None = None
+    kill_requested: bool = False
+    grace: float = DEFAULT_KILL_GRACE
+    terminal_sent: bool = False
+    group: list[str] = field(default_factory=list)
+
+    @property
+    def task_id(self) -> str:
+        return self.task["task_id"]["value"]
+
+
+class AgentClient:
+    """The executor side of the v1 executor API."""
+
+    def __init__(self, endpoint: str, framework_id: str, executor_id: str) -> None:
+        host, _, port = endpoint.rpartition(":")
+        self.host, self.port = host, int(port)
+        self.framework_id = framework_id
+        self.executor_id = executor_id
+        self._lock = threading.Lock()
+
+    def _call(self, call: dict[str, Any]) -> dict[str, Any]:
+        return {"framework_id": {"value": self.framework_id}, "executor_id": {"value": self.executor_id}, **call}
+
+    def subscribe(self, unacknowledged_tasks: list[dict[str, Any]], unacknowledged_updates: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=None)
+        body = json.dumps(
+            self._call(
+                {
+                    "type": "SUBSCRIBE",
+                    "subscribe": {"unacknowledged_tasks": unacknowledged_tasks, "unacknowledged_updates": unacknowledged_updates},
+                }
+            )
+        )
+        conn.request("POST", "/api/v1/executor", body=body, headers=JSON_HEADERS)
+        response = conn.getresponse()
+        if response.status != 200:
+            raise ConnectionError(f"SUBSCRIBE failed: HTTP {response.status} {response.read()[:200]!r}")
+        decoder = Decoder()
+        try:
+            while True:
+                data = response.read1(65536)
+                if not data:
+                    return
+                for record in decoder.feed(data):
+                    yield json.loads(record)
+        finally:
+            conn.close()
+
+    def post(self, call: dict[str, Any]) -> None:
+        body = json.dumps(self._call(call))
+        with self._lock:
+            conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+            try:
+                conn.request("POST", "/api/v1/executor", body=body, headers=JSON_HEADERS)
+                response = conn.getresponse()
+                text = response.read()
+            finally:
+                conn.close()
+        if response.status // 100 != 2:
+            raise ConnectionError(f"{call['type']} failed: HTTP {response.status} {text[:300]!r}")
+
+
+class CommandExecutor:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.client = AgentClient(env["MESOS_AGENT_ENDPOINT"], env["MESOS_FRAMEWORK_ID"], env["MESOS_EXECUTOR_ID"])
+        self.executor_id = env["MESOS_EXECUTOR_ID"]
+        self.sandbox = env.get("MESOS_SANDBOX") or os.getcwd()
+        self.tasks: dict[str, RunningTask] = {}
+        self.capabilities: set[str] = set()
+        self.framework_user = ""
+        self.lock = threading.RLock()
+        self.done = threading.Event()
+        self.shutting_down = False
+        self.launched_any = False
+        self.acknowledged: set[str] = set()  # tasks with at least one acknowledged update
+
+    # -- main loop ---------------------------------------------------------------
+
+    def run(self) -> int:
+        recovery_timeout = _duration(self.env.get("MESOS_RECOVERY_TIMEOUT", "15mins"))
+        checkpoint = self.env.get("MESOS_CHECKPOINT") == "1"
+        disconnected_at: float | None = None
+        while not self.done.is_set():
+            try:
+                for event in self.client.subscribe(self._unacknowledged_tasks(), []):
+                    disconnected_at = None
+                    self.handle(event)
+                    if self.done.is_set():
+                        break
+            except (OSError, ConnectionError, http.client.HTTPException) as exc:
+                _log(f"connection to the agent failed: {exc}")
+            if self.done.is_set():
+                break
+            # The agent went away: wait for it to come back if checkpointing, else give up.
+            now = time.monotonic()
+            disconnected_at = disconnected_at or now
+            if not checkpoint or now - disconnected_at > recovery_timeout:
+                _log("agent unreachable; killing tasks and exiting")
+                self.kill_all(grace=0)
+                return 1
+            time.sleep(1.0)
+        return 0
+
+    def handle(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        if kind == "SUBSCRIBED":
+            framework = event["subscribed"].get("framework_info", {})
+            self.capabilities = {c.get("type") for c in framework.get("capabilities", []) if isinstance(c, dict)}
+            self.framework_user = framework.get("user", "")
+            _log(f"subscribed to agent {event['subscribed'].get('agent_info', {}).get('id', {}).get('value')}")
+        elif kind == "LAUNCH":
+            self.launch([event["launch"]["task"]])
+        elif kind == "LAUNCH_GROUP":
+            self.launch(event["launch_group"]["task_group"]["tasks"])
+        elif kind == "KILL":
+            kill = event["kill"]
+            grace = _grace((kill.get("kill_policy") or {}))
+            self.kill(kill["task_id"]["value"], grace)
+        elif kind == "SHUTDOWN":
+            _log("shutdown requested by the agent")
+            self.shutting_down = True
+            self.kill_all(grace=_duration(self.env.get("MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD", "5secs")) * 0.8)
+            self.done.set()
+        elif kind == "ERROR":
+            _log(f"error from the agent: {event.get('error', {}).get('message')}")
+        elif kind == "ACKNOWLEDGED":
+            with self.lock:
+                self.acknowledged.add(event["acknowledged"]["task_id"]["value"])
+        # MESSAGE and HEARTBEAT need nothing here.
+
+    # -- tasks -------------------------------------------------------------------
+
+    def launch(self, tasks: list[dict[str, Any]]) -> None:
+        group = [t["task_id"]["value"] for t in tasks] if len(tasks) > 1 else []
+        for task in tasks:
+            running = RunningTask(task=task, grace=_grace(task.get("kill_policy") or {}), group=group)
+            with self.lock:
+                self.tasks[running.task_id] = running
+            self.launched_any = True
+            try:
+                running.process = self._spawn(task)
+            except (OSError, ValueError, KeyError) as exc:
+                self.finish(running, "TASK_FAILED", f"Failed to launch the command: {exc}", "REASON_COMMAND_EXECUTOR_FAILED")
+                continue
+            self.update(running, "TASK_RUNNING", None, executor_pid=os.getpid())
+            threading.Thread(target=self._wait, args=(running,), daemon=True).start()
+            limit = (task.get("max_completion_time") or {}).get("nanoseconds")
+            if limit is not None:
+                timer = threading.Timer(limit / 1e9, self._expire, args=(running,))
+                timer.daemon = True
+                timer.start()
+
+    def _spawn(self, task: dict[str, Any]) -> subprocess.Popen:
+        command = task["command"]
+        env = dict(self.env)
+        env["MESOS_TASK_ID"] = task["task_id"]["value"]
+        for var in (command.get("environment") or {}).get("variables", []):
+            env[var["name"]] = var.get("value", "")
+        if command.get("shell", True):
+            argv = ["/bin/sh", "-c", command["value"]]
+        else:
+            arguments = list(command.get("arguments") or [])
+            program = command.get("value") or arguments[0]
+            argv = arguments or [program]
+            argv = [program] + argv[1:]
+        user = command.get("user") or self.framework_user
+        kwargs: dict[str, Any] = {}
+        if user and os.geteuid() == 0 and user != "root":
+            import pwd
+
+            try:
+                entry = pwd.getpwnam(user)
+            except KeyError:
+                raise ValueError(f"user '{user}' does not exist on this agent") from None
+            kwargs.update(user=entry.pw_uid, group=entry.pw_gid, extra_groups=[])
+            env.setdefault("HOME", entry.pw_dir)
+        with open(os.path.join(self.sandbox, "stdout"), "ab") as out, open(os.path.join(self.sandbox, "stderr"), "ab") as err:
+            return subprocess.Popen(
+                argv, cwd=self.sandbox, env=env, start_new_session=True,
+                stdin=subprocess.DEVNULL, stdout=out, stderr=err, **kwargs,
+            )
+
+    def _wait(self, running: RunningTask) -> None:
+        assert running.process is not None
+        code = running.process.wait()
+        if running.kill_requested:
+            self.finish(running, "TASK_KILLED", "Command terminated by a kill request", None)
+        elif code == 0:
+            self.finish(running, "TASK_FINISHED", "Command exited with status 0", None)
+        elif code < 0:
+            self.finish(running, "TASK_FAILED", f"Command terminated with signal {signal.Signals(-code).name}", "REASON_COMMAND_EXECUTOR_FAILED")
+        else:
+            self.finish(running, "TASK_FAILED", f"Command exited with status {code}", "REASON_COMMAND_EXECUTOR_FAILED")
+
+    def _expire(self, running: RunningTask) -> None:
+        if running.terminal_sent or running.process is None or running.process.poll() is not None:
+            return
+        _log(f"task {running.task_id} reached its max_completion_time")
+        running.process.kill()
+        running.process.wait()
+        self.finish(running, "TASK_FAILED", "Task reached its max_completion_time", "REASON_MAX_COMPLETION_TIME_REACHED")
+
+    def kill(self, task_id: str, grace: float | None) -> None:
+        with self.lock:
+            running = self.tasks.get(task_id)
+        if running is None or running.terminal_sent:
+            return
+        if running.kill_requested:
+            return
+        running.kill_requested = True
+        if grace is None:
+            grace = running.grace
+        if "TASK_KILLING_STATE" in self.capabilities:
+            self.update(running, "TASK_KILLING", None)
+        process = running.process
+        if process is None or process.poll() is not None:
+            return
+        _signal_group(process, signal.SIGTERM)
+        if grace <= 0:
+            _signal_group(process, signal.SIGKILL)
+            return
+        timer = threading.Timer(grace, _signal_group, args=(process, signal.SIGKILL))
+        timer.daemon = True
+        timer.start()
+
+    def kill_all(self, grace: float) -> None:
+        with self.lock:
+            ids = [t for t, r in self.tasks.items() if not r.terminal_sent]
+        for task_id in ids:
+            self.kill(task_id, grace)
+        deadline = time.monotonic() + grace + 2
+        while time.monotonic() < deadline:
+            with self.lock:
+                if all(r.terminal_sent for r in self.tasks.values()):
+                    return
+            time.sleep(0.05)
+
+    # -- updates -----------------------------------------------------------------
+
+    def finish(self, running: RunningTask, state: str, message: str, reason: str | None) -> None:
+        with self.lock:
+            if running.terminal_sent:
+                return
+            running.terminal_sent = True
+        self.update(running, state, message, reason=reason)
+        if running.group and state in ("TASK_FAILED", "TASK_KILLED"):
+            # Default executor semantics: one task of a group failing takes the group down.
+            for other in running.group:
+                if other != running.task_id:
+                    self.kill(other, None)
+        with self.lock:
+            if self.launched_any and all(r.terminal_sent for r in self.tasks.values()):
+                self.done.set()
+
+    def update(self, running: RunningTask, state: str, message: str | None, reason: str | None = None, executor_pid: int | None = None) -> None:
+        status: dict[str, Any] = {
+            "task_id": {"value": running.task_id},
+            "executor_id": {"value": self.executor_id},
+            "state": state,
+            "source": "SOURCE_EXECUTOR",
+            "uuid": base64.b64encode(uuid.uuid4().bytes).decode(),
+            "timestamp": time.time(),
+        }
+        if message:
+            status["message"] = message
+        if reason:
+            status["reason"] = reason
+        if executor_pid is not None:
+            status["container_status"] = {"executor_pid": executor_pid}
+        for attempt in range(60):
+            try:
+                self.client.post({"type": "UPDATE", "update": {"status": status}})
+                return
+            except (OSError, ConnectionError, http.client.HTTPException) as exc:
+                if attempt == 0:
+                    _log(f"could not send {state} for {running.task_id}: {exc}; retrying")
+                time.sleep(min(1.0, 0.05 * 2**attempt))
+        _log(f"giving up sending {state} for {running.task_id}")
+
+    def _unacknowledged_tasks(self) -> list[dict[str, Any]]:
+        """Tasks launched here with no acknowledged update yet (sent when re-subscribing)."""
+        with self.lock:
+            return [r.task for t, r in self.tasks.items() if t not in self.acknowledged]
+
+
+def _signal_group(process: subprocess.Popen, sig: signal.Signals) -> None:
+    try:
+        os.killpg(process.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _grace(kill_policy: dict[str, Any]) -> float | None:
+    nanos = (kill_policy.get("grace_period") or {}).get("nanoseconds")
+    return None if nanos is None else max(0.0, nanos / 1e9)
+
+
+def _duration(text: str) -> float:
+    units = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "secs": 1, "mins": 60, "hrs": 3600, "days": 86400, "weeks": 604800}
+    for unit, scale in sorted(units.items(), key=lambda u: -len(u[0])):
+        if text.endswith(unit):
+            return float(text[: -len(unit)]) * scale
+    return float(text)
+
+
+def main() -> int:
+    executor = CommandExecutor(dict(os.environ))
+    try:
+        return executor.run()
+    finally:
+        sys.stderr.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

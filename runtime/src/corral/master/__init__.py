@@ -1,0 +1,1 @@
+"""The master: pure state machine (state.py), HTTP shell (http.py), daemon (daemon.py)."""

@@ -1,0 +1,1 @@
+"""Wire formats shared by the master, the agent, executors and clients."""

@@ -1,0 +1,178 @@
+"""An asyncio client of the v1 scheduler API, for writing frameworks.
+
+    async with SchedulerClient("127.0.0.1:5050", {"user": "me", "name": "demo"}) as client:
+        async for event in client.events():
+            if event["type"] == "OFFERS":
+                ...
+                await client.accept([offer_id], [task_info])
+
+The client re-subscribes with its framework id when the stream breaks
+(master restart or failover; 307 redirects are followed) for as long as
+`failover_timeout` allows, and acknowledges status updates unless
+`auto_acknowledge=False`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from typing import Any, AsyncIterator
+
+import aiohttp
+
+from corral.protocol.recordio import Decoder
+
+logger = logging.getLogger(__name__)
+
+STREAM_ID = "Mesos-Stream-Id"
+
+
+class SchedulerError(RuntimeError):
+    pass
+
+
+class SchedulerClient:
+    def __init__(
+        self,
+        master: str,
+        framework_info: dict[str, Any],
+        auto_acknowledge: bool = True,
+        reconnect: bool = True,
+    ) -> None:
+        self.master = master.removeprefix("http://").rstrip("/")
+        self.framework_info = dict(framework_info)
+        self.framework_id: str | None = None
+        self.stream_id: str | None = None
+        self.auto_acknowledge = auto_acknowledge
+        self.reconnect = reconnect
+        self.master_info: dict[str, Any] | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._address = self.master
+
+    async def __aenter__(self) -> "SchedulerClient":
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, connect=10))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # -- the event stream ---------------------------------------------------------
+
+    async def events(self) -> AsyncIterator[dict[str, Any]]:
+        """Subscribe and yield events forever (re-subscribing after disconnections)."""
+        backoff = 0.1
+        while True:
+            try:
+                async for event in self._subscribe_once():
+                    backoff = 0.1
+                    yield event
+            except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+                logger.info("scheduler stream broke: %s", exc)
+            if not self.reconnect:
+                return
+            self.stream_id = None
+            await asyncio.sleep(backoff * (0.5 + random.random()))
+            backoff = min(backoff * 2, 5.0)
+
+    async def _subscribe_once(self) -> AsyncIterator[dict[str, Any]]:
+        assert self._session is not None, "use `async with SchedulerClient(...)`"
+        info = dict(self.framework_info)
+        call: dict[str, Any] = {"type": "SUBSCRIBE", "subscribe": {"framework_info": info}}
+        if self.framework_id:
+            info["id"] = {"value": self.framework_id}
+            call["framework_id"] = {"value": self.framework_id}
+        for _ in range(5):  # follow redirects to the leader
+            async with self._session.post(
+                f"http://{self._address}/api/v1/scheduler", data=json.dumps(call),
+                headers={"Content-Type": "application/json", "Accept": "application/json"}, allow_redirects=False,
+            ) as response:
+                if response.status == 307:
+                    location = response.headers.get("Location", "")
+                    self._address = location.removeprefix("http:").lstrip("/").split("/")[0] or self.master
+                    continue
+                if response.status != 200:
+                    raise SchedulerError(f"SUBSCRIBE failed: HTTP {response.status}: {(await response.text())[:300]}")
+                self.stream_id = response.headers.get(STREAM_ID)
+                decoder = Decoder()
+                async for chunk in response.content.iter_any():
+                    for record in decoder.feed(chunk):
+                        event = json.loads(record)
+                        kind = event.get("type")
+                        if kind == "SUBSCRIBED":
+                            self.framework_id = event["subscribed"]["framework_id"]["value"]
+                            self.master_info = event["subscribed"].get("master_info")
+                        elif kind == "ERROR":
+                            yield event
+                            raise SchedulerError(event["error"]["message"])
+                        yield event
+                        if kind == "UPDATE" and self.auto_acknowledge:
+                            status = event["update"]["status"]
+                            if "uuid" in status:
+                                await self.acknowledge(status)
+                return
+        raise SchedulerError("too many redirects")
+
+    # -- calls --------------------------------------------------------------------
+
+    async def call(self, kind: str, body: dict[str, Any] | None = None) -> None:
+        assert self._session is not None
+        if self.framework_id is None or self.stream_id is None:
+            raise SchedulerError(f"cannot send {kind}: not subscribed")
+        message: dict[str, Any] = {"type": kind, "framework_id": {"value": self.framework_id}}
+        if body is not None:
+            message[kind.lower()] = body
+        async with self._session.post(
+            f"http://{self._address}/api/v1/scheduler", data=json.dumps(message),
+            headers={"Content-Type": "application/json", STREAM_ID: self.stream_id},
+        ) as response:
+            if response.status // 100 != 2:
+                raise SchedulerError(f"{kind} failed: HTTP {response.status}: {(await response.text())[:300]}")
+
+    async def accept(
+        self, offer_ids: list[dict[str, str]], tasks: list[dict[str, Any]], refuse_seconds: float | None = None
+    ) -> None:
+        body: dict[str, Any] = {"offer_ids": offer_ids, "operations": [{"type": "LAUNCH", "launch": {"task_infos": tasks}}]}
+        if refuse_seconds is not None:
+            body["filters"] = {"refuse_seconds": refuse_seconds}
+        await self.call("ACCEPT", body)
+
+    async def decline(self, offer_ids: list[dict[str, str]], refuse_seconds: float | None = None) -> None:
+        body: dict[str, Any] = {"offer_ids": offer_ids}
+        if refuse_seconds is not None:
+            body["filters"] = {"refuse_seconds": refuse_seconds}
+        await self.call("DECLINE", body)
+
+    async def acknowledge(self, status: dict[str, Any]) -> None:
+        await self.call(
+            "ACKNOWLEDGE", {"agent_id": status["agent_id"], "task_id": status["task_id"], "uuid": status["uuid"]}
+        )
+
+    async def kill(self, task_id: str, agent_id: str | None = None) -> None:
+        body: dict[str, Any] = {"task_id": {"value": task_id}}
+        if agent_id:
+            body["agent_id"] = {"value": agent_id}
+        await self.call("KILL", body)
+
+    async def reconcile(self, task_ids: list[str] | None = None) -> None:
+        await self.call("RECONCILE", {"tasks": [{"task_id": {"value": t}} for t in task_ids or []]})
+
+    async def revive(self, roles: list[str] | None = None) -> None:
+        await self.call("REVIVE", {"roles": roles} if roles else None)
+
+    async def suppress(self, roles: list[str] | None = None) -> None:
+        await self.call("SUPPRESS", {"roles": roles} if roles else None)
+
+    async def teardown(self) -> None:
+        await self.call("TEARDOWN")
+
+
+def scalar(offer: dict[str, Any], name: str) -> float:
+    """Total of a scalar resource in an offer."""
+    return sum(r["scalar"]["value"] for r in offer.get("resources", []) if r["name"] == name and r["type"] == "SCALAR")
