@@ -10,4 +10,4 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/pip" install --quiet --upgrade pip
 "$VENV/bin/pip" install --quiet -e "runtime[test]"
-PYTHON="$VENV/bin/python" scripts/install-pymesos.sh
+PYTHON="$PWD/$VENV/bin/python" scripts/install-pymesos.sh

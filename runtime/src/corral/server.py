@@ -93,7 +93,8 @@ class Server:
         """Subclass hook run before background tasks are cancelled."""
 
     async def _cleanup(self) -> None:
-        tasks = [t for t in self._tasks if not t.done()]
+        current = asyncio.current_task()
+        tasks = [t for t in self._tasks if not t.done() and t is not current]
         for task in tasks:
             task.cancel()
         if tasks:
@@ -112,7 +113,7 @@ class Server:
     async def serve_forever(self) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, lambda: self.spawn(self.close(), "shutdown"))
+            loop.add_signal_handler(sig, lambda: asyncio.ensure_future(self.close()))
         await self._stopped.wait()
 
     # -- helpers ----------------------------------------------------------------

@@ -178,7 +178,8 @@ class CommandExecutor:
     def launch(self, tasks: list[dict[str, Any]]) -> None:
         group = [t["task_id"]["value"] for t in tasks] if len(tasks) > 1 else []
         for task in tasks:
-            running = RunningTask(task=task, grace=_grace(task.get("kill_policy") or {}), group=group)
+            grace = _grace(task.get("kill_policy") or {})
+            running = RunningTask(task=task, grace=DEFAULT_KILL_GRACE if grace is None else grace, group=group)
             with self.lock:
                 self.tasks[running.task_id] = running
             self.launched_any = True

@@ -484,8 +484,8 @@ class MasterState:
         executor_id = value_of(executor.get("executor_id"))
         existing = framework.executors.get(agent_id, {}).get(executor_id or "")
         if existing is not None:
-            if not validation.executors_compatible(existing, executor):
-                return Resources(), f"ExecutorInfo for executor '{executor_id}' is not compatible with the one already running"
+            if existing != _normalize_executor(executor, framework.id, role):
+                return Resources(), "ExecutorInfo is not compatible with existing ExecutorInfo with same ExecutorID"
             return Resources(), None
         resources, error = validation.task_resources(executor, "executor.resources")
         if error is None:
@@ -493,9 +493,7 @@ class MasterState:
         return resources or Resources(), error
 
     def _register_executor(self, framework, agent, agent_id, role, executor) -> dict[str, Any]:
-        executor_json = _with_allocation_role(executor, role)
-        executor_json["framework_id"] = wrap(framework.id)
-        executor_json.setdefault("type", "CUSTOM" if executor_json.get("command") else "DEFAULT")
+        executor_json = _normalize_executor(executor, framework.id, role)
         executor_id = value_of(executor_json["executor_id"]) or ""
         if executor_id not in framework.executors.get(agent_id, {}):
             framework.executors.setdefault(agent_id, {})[executor_id] = executor_json
@@ -1250,6 +1248,14 @@ def _with_allocation_role(info: dict[str, Any], role: str) -> dict[str, Any]:
         res.setdefault("allocation_info", {"role": role})
         resources.append(res)
     out["resources"] = resources
+    return out
+
+
+def _normalize_executor(executor: dict[str, Any], framework_id: str, role: str) -> dict[str, Any]:
+    """ExecutorInfo as the master stores it: framework id, type and allocation roles filled in."""
+    out = _with_allocation_role(executor, role)
+    out["framework_id"] = wrap(framework_id)
+    out["type"] = executor.get("type") or ("CUSTOM" if executor.get("command") else "DEFAULT")
     return out
 
 

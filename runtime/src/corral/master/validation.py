@@ -139,12 +139,3 @@ def validate_task(
     if data is not None and not isinstance(data, str):
         return "task.data must be a base64 string"
     return None
-
-
-def executors_compatible(existing: dict[str, Any], new: dict[str, Any]) -> bool:
-    """An executor id may be reused on an agent only with the same ExecutorInfo."""
-
-    def essential(info: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in info.items() if k not in ("framework_id", "resources")}
-
-    return essential(existing) == essential(new)
