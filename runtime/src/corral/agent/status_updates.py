@@ -52,7 +52,9 @@ class StatusUpdateManager:
 
     def add(self, framework_id: str, task_id: str, update: Update, replay: bool = False) -> bool:
         """Queue an update; False for a duplicate (same uuid already queued)."""
-        stream = self._streams.setdefault((framework_id, task_id), _Stream())
+        stream = self._streams.get((framework_id, task_id))
+        if stream is None:
+            stream = self._streams[(framework_id, task_id)] = _Stream(interval=self._retry_min)
         uuid = update["status"].get("uuid")
         if uuid is not None and any(u["status"].get("uuid") == uuid for u in stream.pending):
             return False

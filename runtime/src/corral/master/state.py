@@ -779,6 +779,8 @@ class MasterState:
                 task.status = entry.get("status")
                 framework.tasks[task_id] = task
             agent.tasks.setdefault(framework.id, {})[task_id] = task
+            if not task.terminal and task.state != S.TASK_UNREACHABLE and state in S.ALL_STATES:
+                task.state = state  # the agent knows best (updates may still be on their way)
             if task.state == S.TASK_UNREACHABLE:
                 task.agent_id = agent.id
                 task.unreachable_since = None
