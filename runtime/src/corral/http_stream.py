@@ -43,7 +43,7 @@ class StreamConnection:
                 batch = [await self._queue.get()]
                 while not self._queue.empty():
                     batch.append(self._queue.get_nowait())
-                data = b"".join(recordio.encode_json(e) for e in batch if e is not None)
+                data = b"".join(recordio.encode(_encoder.encode(e)) for e in batch if e is not None)
                 if data:
                     await response.write(data)
                 if batch[-1] is None or any(e is None for e in batch):

@@ -21,6 +21,8 @@ from aiohttp import web
 
 logger = logging.getLogger(__name__)
 
+KEEPALIVE_SECONDS = 30 * 24 * 3600.0
+
 
 class Status(enum.Enum):
     init = "init"
@@ -68,7 +70,12 @@ class Server:
         await self.listen()
 
     async def listen(self) -> None:
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        # Idle keep-alive connections are (practically) never closed by the server,
+        # as Mesos does: pymesos reuses one connection and breaks when it is closed.
+        # handler_cancellation: a client that goes away ends its event stream at once.
+        self._runner = web.AppRunner(
+            self.app, access_log=None, handle_signals=False, keepalive_timeout=KEEPALIVE_SECONDS, handler_cancellation=True
+        )
         await self._runner.setup()
         sock = _bind(self.host, self.port, self.name)
         self.port = sock.getsockname()[1]

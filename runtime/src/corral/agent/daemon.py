@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import logging
 import os
 import time
@@ -125,7 +126,10 @@ class Agent(Server):
         except ValueError as exc:
             raise StartupError(f"--attributes: {exc}") from None
         try:
-            self.isolator = isolation.detect(self.flags["isolation"], self.flags["cgroups_enable_cfs"])
+            self.isolator = isolation.detect(
+                self.flags["isolation"], self.flags["cgroups_enable_cfs"],
+                name="agent-" + hashlib.sha1(self.work_dir.encode()).hexdigest()[:10],
+            )
         except RuntimeError as exc:
             raise StartupError(str(exc)) from None
         os.makedirs(self.work_dir, exist_ok=True)

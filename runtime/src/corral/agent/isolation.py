@@ -66,89 +66,152 @@ class PosixIsolator:
 
 
 class CgroupsIsolator(PosixIsolator):
-    name = "cgroups"
+    """cgroups v1 memory and cpu isolation with a pool of reusable cgroups.
 
-    def __init__(self, root: str = CGROUP_ROOT, hierarchy: str = "corral", enable_cfs: bool = False) -> None:
+    Creating and removing a memory cgroup costs the kernel more than anything
+    else the agent does for a short task, so emptied cgroups go back to a pool
+    and are reused; OOM kills are detected against the counter's value at the
+    time the cgroup was handed out.
+    """
+
+    name = "cgroups"
+    POOL_SIZE = 256
+
+    def __init__(self, root: str = CGROUP_ROOT, hierarchy: str = "corral/agent", enable_cfs: bool = False) -> None:
         self.root = root
         self.hierarchy = hierarchy
         self.enable_cfs = enable_cfs
+        self._free: list[str] = []
+        self._slots: dict[str, str] = {}  # container_id -> slot name
+        self._written: dict[tuple[str, str], str] = {}  # (slot, file) -> value last written
+        self._oom_baseline: dict[str, int] = {}
+        self._seq = 0
+        for name in self._existing_slots():
+            if not self._procs(name, "memory") and not self._procs(name, "cpu"):
+                self._free.append(name)
 
-    def _path(self, controller: str, container_id: str) -> str:
-        return os.path.join(self.root, controller, self.hierarchy, container_id)
+    def _dir(self, controller: str, slot: str) -> str:
+        return os.path.join(self.root, controller, self.hierarchy, slot)
+
+    def _existing_slots(self) -> list[str]:
+        base = os.path.join(self.root, "memory", self.hierarchy)
+        try:
+            return sorted(n for n in os.listdir(base) if os.path.isdir(os.path.join(base, n)))
+        except OSError:
+            return []
+
+    def _procs(self, slot: str, controller: str) -> list[int]:
+        return [int(p) for p in (_read(os.path.join(self._dir(controller, slot), "cgroup.procs")) or "").split()]
+
+    def _new_slot(self) -> str:
+        while True:
+            self._seq += 1
+            slot = f"c{self._seq}"
+            if not os.path.exists(self._dir("memory", slot)):
+                break
+        for controller in ("memory", "cpu"):
+            os.makedirs(self._dir(controller, slot), exist_ok=True)
+        return slot
+
+    def _set(self, slot: str, controller: str, name: str, value: str) -> None:
+        if self._written.get((slot, name)) != value:
+            _write(os.path.join(self._dir(controller, slot), name), value)
+            self._written[(slot, name)] = value
+
+    def slot_of(self, container_id: str) -> str | None:
+        return self._slots.get(container_id)
+
+    def adopt(self, container_id: str, slot: str) -> None:
+        """A container recovered after an agent restart keeps its cgroups."""
+        self._slots[container_id] = slot
+        if slot in self._free:
+            self._free.remove(slot)
 
     def prepare(self, container_id: str, resources: Resources) -> list[str]:
-        mem = self._path("memory", container_id)
-        cpu = self._path("cpu", container_id)
-        os.makedirs(mem, exist_ok=True)
-        os.makedirs(cpu, exist_ok=True)
+        slot = self._slots.get(container_id)
+        if slot is None:
+            slot = self._free.pop() if self._free else self._new_slot()
+            self._slots[container_id] = slot
+            self._oom_baseline[slot] = self._oom_kills(slot)
         mem_mb = max(resources.scalar("mem"), MIN_MEMORY_MB)
-        _write(os.path.join(mem, "memory.limit_in_bytes"), str(int(mem_mb * 1024 * 1024)))
+        self._set(slot, "memory", "memory.limit_in_bytes", str(int(mem_mb * 1024 * 1024)))
         cpus = resources.scalar("cpus")
-        _write(os.path.join(cpu, "cpu.shares"), str(max(2, int(cpus * CPU_SHARES_PER_CPU))))
+        self._set(slot, "cpu", "cpu.shares", str(max(2, int(cpus * CPU_SHARES_PER_CPU))))
         if self.enable_cfs and cpus > 0:
-            _write(os.path.join(cpu, "cpu.cfs_period_us"), str(CFS_PERIOD_US))
-            _write(os.path.join(cpu, "cpu.cfs_quota_us"), str(max(1000, int(cpus * CFS_PERIOD_US))))
-        return [mem, cpu]
+            self._set(slot, "cpu", "cpu.cfs_period_us", str(CFS_PERIOD_US))
+            self._set(slot, "cpu", "cpu.cfs_quota_us", str(max(1000, int(cpus * CFS_PERIOD_US))))
+        return [self._dir("memory", slot), self._dir("cpu", slot)]
+
+    def _oom_kills(self, slot: str) -> int:
+        text = _read(os.path.join(self._dir("memory", slot), "memory.oom_control")) or ""
+        fields = dict(line.split() for line in text.splitlines() if line.strip())
+        return int(fields.get("oom_kill", "0"))
 
     def limitation(self, container_id: str) -> tuple[str, str] | None:
-        path = os.path.join(self._path("memory", container_id), "memory.oom_control")
-        try:
-            with open(path) as fh:
-                fields = dict(line.split() for line in fh if line.strip())
-        except OSError:
+        slot = self._slots.get(container_id)
+        if slot is None:
             return None
-        if int(fields.get("oom_kill", "0")) > 0:
-            limit = _read(os.path.join(self._path("memory", container_id), "memory.limit_in_bytes"))
+        if self._oom_kills(slot) > self._oom_baseline.get(slot, 0):
+            limit = _read(os.path.join(self._dir("memory", slot), "memory.limit_in_bytes"))
             return ("REASON_CONTAINER_LIMITATION_MEMORY", f"Memory limit exceeded: the limit is {int(limit or 0) // 2**20} MB")
         return None
 
     def usage(self, container_id: str, pid: int | None) -> dict[str, Any]:
-        mem = self._path("memory", container_id)
-        out: dict[str, Any] = {}
-        usage = _read(os.path.join(mem, "memory.usage_in_bytes"))
-        limit = _read(os.path.join(mem, "memory.limit_in_bytes"))
-        if usage:
-            out["mem_total_bytes"] = int(usage)
-        if limit:
-            out["mem_limit_bytes"] = int(limit)
-        return {**super().usage(container_id, pid), **out}
+        out: dict[str, Any] = dict(super().usage(container_id, pid))
+        slot = self._slots.get(container_id)
+        if slot is not None:
+            usage = _read(os.path.join(self._dir("memory", slot), "memory.usage_in_bytes"))
+            limit = _read(os.path.join(self._dir("memory", slot), "memory.limit_in_bytes"))
+            if usage:
+                out["mem_total_bytes"] = int(usage)
+            if limit:
+                out["mem_limit_bytes"] = int(limit)
+        return out
 
     def cleanup(self, container_id: str, pid: int | None) -> None:
+        """Kill whatever the container left behind and return its cgroups to the pool."""
         super().cleanup(container_id, pid)
+        slot = self._slots.pop(container_id, None)
+        if slot is None:
+            return
+        for _ in range(50):
+            procs = self._procs(slot, "memory") + self._procs(slot, "cpu")
+            if not procs:
+                break
+            for p in procs:
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.01)
+        else:
+            logger.warning("cgroup %s still has processes; not reusing it", slot)
+            return
+        if len(self._free) < self.POOL_SIZE:
+            self._free.append(slot)
+            return
         for controller in ("memory", "cpu"):
-            path = self._path(controller, container_id)
-            for _ in range(50):
-                procs = [int(p) for p in (_read(os.path.join(path, "cgroup.procs")) or "").split()]
-                if not procs:
-                    break
-                for p in procs:
-                    try:
-                        os.kill(p, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                time.sleep(0.02)
             try:
-                os.rmdir(path)
+                os.rmdir(self._dir(controller, slot))
             except OSError:
                 pass
+        self._written = {k: v for k, v in self._written.items() if k[0] != slot}
 
 
-def detect(requested: str = "auto", enable_cfs: bool = False) -> PosixIsolator:
+def detect(requested: str = "auto", enable_cfs: bool = False, name: str = "agent") -> PosixIsolator:
+    """The isolator to use; `name` separates the cgroups of agents sharing a machine."""
     if requested == "posix":
         return PosixIsolator()
-    probe = os.path.join(CGROUP_ROOT, "memory", "corral", f"probe-{os.getpid()}")
+    hierarchy = f"corral/{name}"
     try:
         for controller in ("memory", "cpu"):
-            path = os.path.join(CGROUP_ROOT, controller, "corral", f"probe-{os.getpid()}")
-            os.makedirs(path, exist_ok=True)
-            os.rmdir(path)
+            os.makedirs(os.path.join(CGROUP_ROOT, controller, hierarchy), exist_ok=True)
     except OSError as exc:
         if requested == "cgroups":
             raise RuntimeError(f"--isolation cgroups: cannot create cgroups under {CGROUP_ROOT} ({exc.strerror})") from None
         logger.info("cgroups v1 (memory, cpu) not writable here; using posix isolation")
         return PosixIsolator()
-    del probe
-    return CgroupsIsolator(enable_cfs=enable_cfs)
+    return CgroupsIsolator(hierarchy=hierarchy, enable_cfs=enable_cfs)
 
 
 def _write(path: str, value: str) -> None:

@@ -19,12 +19,15 @@ zygote exits; the executors keep running.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import selectors
 import signal
 import sys
 import traceback
+
+import encodings.idna  # noqa: F401  (http.client imports it lazily: once here, not in every child)
 
 import corral.executor.command as builtin_command  # imported before forking: that is the point
 
@@ -41,6 +44,7 @@ def _child(request: dict, close_fds: list[int]) -> None:
                 os.close(fd)
             except OSError:
                 pass
+        gc.disable()  # a short-lived child: collecting would only copy shared pages
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.set_wakeup_fd(-1)
         stdin = os.open(os.devnull, os.O_RDONLY)
@@ -73,6 +77,9 @@ def _child(request: dict, close_fds: list[int]) -> None:
 
 
 def serve() -> None:
+    # Objects imported so far are never collected: freezing them keeps the
+    # collector from touching (and so copying) their pages in every child.
+    gc.freeze()
     signal_r, signal_w = os.pipe()
     os.set_blocking(signal_w, False)
     os.set_blocking(signal_r, False)

@@ -15,22 +15,31 @@ stdout and stderr stay clean.
 from __future__ import annotations
 
 import base64
-import http.client
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
-from typing import Any, Iterator
 
 from corral.protocol.recordio import Decoder
 
+# Keep this module's imports to the bare standard library: every module the
+# zygote holds makes each forked executor more expensive (no typing, no
+# dataclasses, no http.client with its ssl and email imports).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Iterator
+
 DEFAULT_KILL_GRACE = 3.0
-JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
+PATH = "/api/v1/executor"
+
+
+class HTTPError(OSError):
+    pass
 
 
 def _log(message: str) -> None:
@@ -38,18 +47,80 @@ def _log(message: str) -> None:
     sys.stderr.flush()
 
 
-@dataclass
 class RunningTask:
-    task: dict[str, Any]
-    process: subprocess.Popen | None = None
-    kill_requested: bool = False
-    grace: float = DEFAULT_KILL_GRACE
-    terminal_sent: bool = False
-    group: list[str] = field(default_factory=list)
+    __slots__ = ("task", "process", "kill_requested", "grace", "terminal_sent", "group")
+
+    def __init__(self, task: dict[str, Any], grace: float, group: list[str]) -> None:
+        self.task = task
+        self.process: subprocess.Popen | None = None
+        self.kill_requested = False
+        self.grace = grace
+        self.terminal_sent = False
+        self.group = group
 
     @property
     def task_id(self) -> str:
         return self.task["task_id"]["value"]
+
+
+class _HTTP:
+    """The little HTTP/1.1 the executor needs: POST JSON, read a (chunked) reply."""
+
+    def __init__(self, host: str, port: int, timeout: float | None) -> None:
+        self.host, self.port = host, port
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.buffer = b""
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def _fill(self) -> None:
+        data = self.sock.recv(65536)
+        if not data:
+            raise ConnectionError("the agent closed the connection")
+        self.buffer += data
+
+    def _line(self) -> bytes:
+        while b"\r\n" not in self.buffer:
+            self._fill()
+        line, self.buffer = self.buffer.split(b"\r\n", 1)
+        return line
+
+    def _exactly(self, n: int) -> bytes:
+        while len(self.buffer) < n:
+            self._fill()
+        data, self.buffer = self.buffer[:n], self.buffer[n:]
+        return data
+
+    def post(self, body: bytes) -> tuple[int, dict[str, str]]:
+        head = (
+            f"POST {PATH} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nContent-Type: application/json\r\n"
+            f"Accept: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        self.sock.sendall(head.encode() + body)
+        status = int(self._line().split()[1])
+        headers = {}
+        while True:
+            line = self._line()
+            if not line:
+                return status, headers
+            name, _, value = line.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+
+    def body(self, headers: dict[str, str]) -> bytes:
+        if "content-length" in headers:
+            return self._exactly(int(headers["content-length"]))
+        return b"".join(self.chunks())
+
+    def chunks(self) -> Iterator[bytes]:
+        while True:
+            size = int(self._line().split(b";")[0], 16)
+            if size == 0:
+                self._line()
+                return
+            data = self._exactly(size)
+            self._exactly(2)
+            yield data
 
 
 class AgentClient:
@@ -61,47 +132,51 @@ class AgentClient:
         self.framework_id = framework_id
         self.executor_id = executor_id
         self._lock = threading.Lock()
+        self._conn: _HTTP | None = None
 
-    def _call(self, call: dict[str, Any]) -> dict[str, Any]:
-        return {"framework_id": {"value": self.framework_id}, "executor_id": {"value": self.executor_id}, **call}
+    def _call(self, call: dict[str, Any]) -> bytes:
+        return json.dumps(
+            {"framework_id": {"value": self.framework_id}, "executor_id": {"value": self.executor_id}, **call}
+        ).encode()
 
     def subscribe(self, unacknowledged_tasks: list[dict[str, Any]], unacknowledged_updates: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=None)
-        body = json.dumps(
-            self._call(
+        conn = _HTTP(self.host, self.port, timeout=None)
+        try:
+            body = self._call(
                 {
                     "type": "SUBSCRIBE",
                     "subscribe": {"unacknowledged_tasks": unacknowledged_tasks, "unacknowledged_updates": unacknowledged_updates},
                 }
             )
-        )
-        conn.request("POST", "/api/v1/executor", body=body, headers=JSON_HEADERS)
-        response = conn.getresponse()
-        if response.status != 200:
-            raise ConnectionError(f"SUBSCRIBE failed: HTTP {response.status} {response.read()[:200]!r}")
-        decoder = Decoder()
-        try:
-            while True:
-                data = response.read1(65536)
-                if not data:
-                    return
+            status, headers = conn.post(body)
+            if status != 200:
+                raise HTTPError(f"SUBSCRIBE failed: HTTP {status} {conn.body(headers)[:200]!r}")
+            decoder = Decoder()
+            for data in conn.chunks():
                 for record in decoder.feed(data):
                     yield json.loads(record)
         finally:
             conn.close()
 
     def post(self, call: dict[str, Any]) -> None:
-        body = json.dumps(self._call(call))
+        """POST a call on one kept-alive connection (reopened once if the agent closed it)."""
+        body = self._call(call)
         with self._lock:
-            conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
-            try:
-                conn.request("POST", "/api/v1/executor", body=body, headers=JSON_HEADERS)
-                response = conn.getresponse()
-                text = response.read()
-            finally:
-                conn.close()
-        if response.status // 100 != 2:
-            raise ConnectionError(f"{call['type']} failed: HTTP {response.status} {text[:300]!r}")
+            for attempt in (1, 2):
+                try:
+                    if self._conn is None:
+                        self._conn = _HTTP(self.host, self.port, timeout=30)
+                    status, headers = self._conn.post(body)
+                    text = self._conn.body(headers)
+                    break
+                except OSError:
+                    if self._conn is not None:
+                        self._conn.close()
+                    self._conn = None
+                    if attempt == 2:
+                        raise
+        if status // 100 != 2:
+            raise HTTPError(f"{call['type']} failed: HTTP {status} {text[:300]!r}")
 
 
 class CommandExecutor:
@@ -132,7 +207,7 @@ class CommandExecutor:
                     self.handle(event)
                     if self.done.is_set():
                         break
-            except (OSError, ConnectionError, http.client.HTTPException) as exc:
+            except (OSError, ValueError) as exc:
                 _log(f"connection to the agent failed: {exc}")
             if self.done.is_set():
                 break
@@ -179,7 +254,7 @@ class CommandExecutor:
         group = [t["task_id"]["value"] for t in tasks] if len(tasks) > 1 else []
         for task in tasks:
             grace = _grace(task.get("kill_policy") or {})
-            running = RunningTask(task=task, grace=DEFAULT_KILL_GRACE if grace is None else grace, group=group)
+            running = RunningTask(task, DEFAULT_KILL_GRACE if grace is None else grace, group)
             with self.lock:
                 self.tasks[running.task_id] = running
             self.launched_any = True
@@ -317,7 +392,7 @@ class CommandExecutor:
             try:
                 self.client.post({"type": "UPDATE", "update": {"status": status}})
                 return
-            except (OSError, ConnectionError, http.client.HTTPException) as exc:
+            except OSError as exc:
                 if attempt == 0:
                     _log(f"could not send {state} for {running.task_id}: {exc}; retrying")
                 time.sleep(min(1.0, 0.05 * 2**attempt))

@@ -94,9 +94,7 @@ class MasterAPI:
             return error_response(exc.status, exc.message)
         except ProtocolError as exc:
             return error_response(400, str(exc))
-        # `Connection: close`: pymesos reuses one keep-alive connection and
-        # breaks when a server closes it for idleness.
-        return web.Response(status=202, headers={"Connection": "close"})
+        return web.Response(status=202)
 
     async def _subscribe(self, request: web.Request, call: Call) -> web.StreamResponse:
         if STREAM_ID in request.headers:

@@ -50,6 +50,7 @@ class SchedulerClient:
         self.master_info: dict[str, Any] | None = None
         self._session: aiohttp.ClientSession | None = None
         self._address = self.master
+        self._background: set[asyncio.Task[Any]] = set()
 
     async def __aenter__(self) -> "SchedulerClient":
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, connect=10))
@@ -58,7 +59,20 @@ class SchedulerClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    def _in_background(self, call: Any) -> None:
+        """Acknowledgements need not hold up the event stream."""
+        task = asyncio.ensure_future(call)
+        self._background.add(task)
+        task.add_done_callback(self._background_done)
+
+    def _background_done(self, task: asyncio.Task[Any]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.warning("background call failed: %s", task.exception())
+
     async def close(self) -> None:
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -115,7 +129,7 @@ class SchedulerClient:
                         if kind == "UPDATE" and self.auto_acknowledge:
                             status = event["update"]["status"]
                             if "uuid" in status:
-                                await self.acknowledge(status)
+                                self._in_background(self.acknowledge(status))
                 return
         raise SchedulerError("too many redirects")
 
@@ -170,6 +184,8 @@ class SchedulerClient:
         await self.call("SUPPRESS", {"roles": roles} if roles else None)
 
     async def teardown(self) -> None:
+        if self._background:  # let acknowledgements in flight land first
+            await asyncio.gather(*list(self._background), return_exceptions=True)
         await self.call("TEARDOWN")
 
 
