@@ -43,7 +43,7 @@ def _res(r: dict[str, Any]) -> str:
 def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
     table = Table(title=title, title_justify="left")
     for column in columns:
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(*[str(c) for c in row])
     Console().print(table)
