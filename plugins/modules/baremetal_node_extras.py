@@ -56,9 +56,23 @@ node:
   type: dict
 """
 
+import time  # noqa: E402
+
 from ansible_collections.openstack.cloud.plugins.module_utils.openstack import (  # noqa: E402
     OpenStackModule,
 )
+
+
+def _retry_locked(call, *args, attempts=6, **kwargs):
+    """Ironic on SQLite answers 500 'database is locked' under concurrent writes."""
+    for attempt in range(attempts):
+        try:
+            return call(*args, **kwargs)
+        except Exception as exc:  # openstack.exceptions.HttpException and friends
+            if "database is locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(1 + attempt)
+    return None
 
 
 class BaremetalNodeExtrasModule(OpenStackModule):
@@ -82,25 +96,27 @@ class BaremetalNodeExtrasModule(OpenStackModule):
         if traits is not None and sorted(set(traits)) != sorted(set(node.traits or [])):
             changed = True
             if not check:
-                bm.set_node_traits(node.id, sorted(set(traits)))
+                _retry_locked(bm.set_node_traits, node.id, sorted(set(traits)))
 
         if node.power_state is None and self.params["unknown_power_state"]:
             changed = True
             if not check:
-                bm.set_node_power_state(node.id, self.params["unknown_power_state"],
-                                        wait=True, timeout=timeout)
+                _retry_locked(bm.set_node_power_state, node.id,
+                              self.params["unknown_power_state"], wait=True, timeout=timeout)
 
         if self.params["make_available"]:
             state = node.provision_state
             if state in ("enroll", "clean failed", "inspect failed"):
                 changed = True
                 if not check:
-                    bm.set_node_provision_state(node.id, "manage", wait=True, timeout=timeout)
+                    _retry_locked(bm.set_node_provision_state, node.id, "manage",
+                                  wait=True, timeout=timeout)
                 state = "manageable"
             if state == "manageable":
                 changed = True
                 if not check:
-                    bm.set_node_provision_state(node.id, "provide", wait=True, timeout=timeout)
+                    _retry_locked(bm.set_node_provision_state, node.id, "provide",
+                                  wait=True, timeout=timeout)
 
         node = bm.get_node(node.id)
         self.exit_json(changed=changed, node=node.to_dict(computed=False))
