@@ -159,3 +159,23 @@ def cluster(tmp_path, request):
     rep = getattr(request.node, "rep_call", None)
     if rep is not None and rep.failed:
         print(c.logs())
+
+
+@pytest.fixture
+def zookeeper(tmp_path):
+    """A single real ZooKeeper server."""
+    from zookeeper import ZooKeeperEnsemble
+
+    zk = ZooKeeperEnsemble(tmp_path, size=1).start()
+    yield zk
+    zk.stop()
+
+
+@pytest.fixture
+def zookeeper3(tmp_path):
+    """A real 3-server ZooKeeper ensemble."""
+    from zookeeper import ZooKeeperEnsemble
+
+    zk = ZooKeeperEnsemble(tmp_path, size=3).start()
+    yield zk
+    zk.stop()
