@@ -23,6 +23,9 @@ options:
     description: The node's complete list of traits; omit to leave traits alone.
     type: list
     elements: str
+  extra:
+    description: Keys to set in the node's C(extra) field (others are kept).
+    type: dict
   make_available:
     description: Move the node to C(available) when it is in C(enroll), C(manageable)
       or C(clean failed).
@@ -79,6 +82,7 @@ class BaremetalNodeExtrasModule(OpenStackModule):
     argument_spec = dict(
         name=dict(required=True),
         traits=dict(type="list", elements="str"),
+        extra=dict(type="dict"),
         make_available=dict(type="bool", default=True),
         unknown_power_state=dict(default="power off", choices=["power off", "power on", ""]),
         timeout=dict(type="int", default=600),
@@ -97,6 +101,14 @@ class BaremetalNodeExtrasModule(OpenStackModule):
             changed = True
             if not check:
                 _retry_locked(bm.set_node_traits, node.id, sorted(set(traits)))
+
+        extra = self.params["extra"]
+        if extra:
+            have = node.extra or {}
+            if any(have.get(k) != v for k, v in extra.items()):
+                changed = True
+                if not check:
+                    _retry_locked(bm.update_node, node.id, extra=dict(have, **extra))
 
         if node.power_state is None and self.params["unknown_power_state"]:
             changed = True

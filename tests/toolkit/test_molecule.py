@@ -1,0 +1,29 @@
+"""Each role's Molecule scenario, with its own ports and state so that it can run
+beside a local bring-up. The scenarios verify behaviour (see their verify.yml)."""
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from conftest import REPO, VENV_BIN, free_port, record, run, tail, toolkit_env
+
+ROLES = ["ironic_standalone", "ironic_nodes", "zookeeper"]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_molecule_scenario(role, node_image, logs_dir, tmp_path):
+    env = toolkit_env(
+        CORRAL_MOLECULE_STATE=str(tmp_path),
+        CORRAL_MOLECULE_IRONIC_PORT=str(free_port()),
+        CORRAL_MOLECULE_HTTP_PORT=str(free_port()),
+        CORRAL_MOLECULE_SUSHY_PORT=str(free_port()),
+        CORRAL_MOLECULE_PREFIX=f"corral-mol{os.getpid()}",
+    )
+    start = time.monotonic()
+    proc = run([str(VENV_BIN / "molecule"), "--base-config", "../../molecule/base.yml", "test"],
+               cwd=REPO / "roles" / role, env=env, log=logs_dir / f"molecule-{role}.log",
+               timeout=1500)
+    record(f"molecule test {role}", time.monotonic() - start)
+    assert proc.returncode == 0, tail(proc, 120)
