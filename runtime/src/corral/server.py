@@ -15,7 +15,8 @@ import enum
 import logging
 import signal
 import socket
-from typing import Any, Awaitable, Coroutine
+import ssl
+from typing import Any, Awaitable, Callable, Coroutine
 
 from aiohttp import web
 
@@ -48,6 +49,10 @@ class Server:
         self._runner: web.AppRunner | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopped = asyncio.Event()
+        # TLS: set (by the security set-up) before listen() to serve HTTPS only.
+        self.tls: ssl.SSLContext | None = None
+        # Run first thing in listen(), inside start(): a StartupError here is reported cleanly.
+        self.before_listen: list[Callable[[], None]] = []
 
     # -- lifecycle --------------------------------------------------------------
 
@@ -73,13 +78,15 @@ class Server:
         # Idle keep-alive connections are (practically) never closed by the server,
         # as Mesos does: pymesos reuses one connection and breaks when it is closed.
         # handler_cancellation: a client that goes away ends its event stream at once.
+        for hook in self.before_listen:
+            hook()
         self._runner = web.AppRunner(
             self.app, access_log=None, handle_signals=False, keepalive_timeout=KEEPALIVE_SECONDS, handler_cancellation=True
         )
         await self._runner.setup()
         sock = _bind(self.host, self.port, self.name)
         self.port = sock.getsockname()[1]
-        site = web.SockSite(self._runner, sock, shutdown_timeout=1.0)
+        site = web.SockSite(self._runner, sock, shutdown_timeout=1.0, ssl_context=self.tls)
         await site.start()
 
     async def close(self) -> None:
@@ -130,8 +137,12 @@ class Server:
         return f"{self.host}:{self.port}"
 
     @property
+    def scheme(self) -> str:
+        return "https" if self.tls is not None else "http"
+
+    @property
     def url(self) -> str:
-        return f"http://{self.address}"
+        return f"{self.scheme}://{self.address}"
 
     def spawn(self, coro: Coroutine[Any, Any, Any] | Awaitable[Any], name: str) -> asyncio.Task[Any]:
         """Run a background task owned by this server; its failure is logged, not lost."""

@@ -18,10 +18,12 @@ import time
 import uuid
 from typing import Any
 
+import psutil
 from aiohttp import web
 
 from corral import MESOS_API_VERSION, __version__, config
 from corral.agent import executor_api, files, isolation
+from corral.agent.checkpoint import Checkpointer
 from corral.agent import resources as agent_resources
 from corral.agent.launcher import LaunchError, Launcher
 from corral.agent.master_link import MasterLink
@@ -29,9 +31,12 @@ from corral.agent.model import COMMAND, CUSTOM, DEFAULT, AgentTask, Executor, Fr
 from corral.agent.status_updates import StatusUpdateManager
 from corral.config import Flag
 from corral.http_stream import json_response
+from corral.leader import ZooKeeperURL, ZooKeeperURLError
 from corral.ids import value_of, wrap
 from corral.protocol import states as S
 from corral.resources import ResourceError, Resources
+from corral.security import flags as security_flags
+from corral.security.agent import AgentSecurity
 from corral.server import Server, StartupError
 
 logger = logging.getLogger(__name__)
@@ -73,6 +78,7 @@ AGENT_FLAGS = [
     Flag("isolation", _isolation, "auto", "auto (cgroups when writable), cgroups or posix"),
     Flag("cgroups_enable_cfs", config.as_bool, False, "Hard-limit CPU with CFS quotas (cgroups isolation)"),
     Flag("executor_registration_timeout", config.as_duration, 60.0, "Seconds an executor has to subscribe"),
+    Flag("executor_reregistration_timeout", config.as_duration, 20.0, "After an agent restart, seconds executors have to re-subscribe"),
     Flag("executor_shutdown_grace_period", config.as_duration, 5.0, "Seconds an executor has to exit after SHUTDOWN"),
     Flag("status_update_retry_interval", config.as_duration, 10.0, "First retry interval of unacknowledged status updates"),
     Flag("registration_backoff", config.as_duration, 1.0, "Longest wait between attempts to reach the master"),
@@ -80,6 +86,7 @@ AGENT_FLAGS = [
     Flag("recovery_timeout", config.as_duration, 900.0, "How long executors wait for a restarted agent"),
     Flag("log_level", config.as_str, "INFO", "DEBUG, INFO, WARNING or ERROR"),
 ]
+AGENT_FLAGS += security_flags.AGENT_FLAGS
 
 
 class Agent(Server):
@@ -97,14 +104,17 @@ class Agent(Server):
         self.completed_frameworks: list[FrameworkRecord] = []
         self.by_pid: dict[int, Executor] = {}
         self.isolator: isolation.PosixIsolator = isolation.PosixIsolator()
+        self.checkpoint = Checkpointer(os.path.join(self.work_dir, "meta"))
         self.updates = StatusUpdateManager(
-            send=self._send_update, clock=time.monotonic, retry_min=flags["status_update_retry_interval"]
+            send=self._send_update, clock=time.monotonic, retry_min=flags["status_update_retry_interval"],
+            journal=self.checkpoint.journal,
         )
         self.launcher = Launcher(on_exit=self._process_exited)
         self.master = MasterLink(self)
         self.start_time = time.time()
         executor_api.add_routes(self.app, self)
         files.add_routes(self.app, self.work_dir)
+        self.security = AgentSecurity(self)
         self.app.router.add_get("/state", self._state)
         self.app.router.add_get("/slave(1)/state", self._state)
         self.app.router.add_get("/state.json", self._state)
@@ -116,7 +126,10 @@ class Agent(Server):
 
     async def start_unsafe(self) -> None:
         if self.flags["master"].startswith("zk://"):
-            raise StartupError("--master zk://: ZooKeeper master detection is not available in this build")
+            try:
+                ZooKeeperURL.parse(self.flags["master"])
+            except ZooKeeperURLError as exc:
+                raise StartupError(f"--master: {exc}") from None
         try:
             self.total = agent_resources.total_resources(self.flags["resources"], self.work_dir)
         except (ResourceError, OSError) as exc:
@@ -136,6 +149,8 @@ class Agent(Server):
         await self.listen()
         await self.launcher.start()
         self.agent_id = self._load_agent_id()
+        if self.agent_id:
+            self._recover()
         self.spawn(self.master.run(), "master link")
         self.spawn(self._timers(), "timers")
         logger.info(
@@ -270,8 +285,10 @@ class Agent(Server):
         fw = self.frameworks.get(framework_id)
         if fw is None:
             fw = self.frameworks[framework_id] = FrameworkRecord(framework_id, info)
-        else:
+            self.checkpoint.framework(framework_id, info)
+        elif fw.info != info:
             fw.info = info
+            self.checkpoint.framework(framework_id, info)
         return fw
 
     async def _run_task(self, framework_info: dict[str, Any], task: dict[str, Any]) -> None:
@@ -329,7 +346,18 @@ class Agent(Server):
             directory=directory, resources=_safe_resources(info.get("resources", [])), launched_at=time.monotonic(),
         )
         fw.executors[executor_id] = executor
+        self._checkpoint_executor(executor)
         return executor
+
+    def _checkpoint_executor(self, executor: Executor) -> None:
+        self.checkpoint.executor(
+            executor.framework_id, executor.executor_id,
+            {
+                "executor_id": executor.executor_id, "info": executor.info, "kind": executor.kind,
+                "container_id": executor.container_id, "directory": executor.directory, "pid": executor.pid,
+                "pid_start": executor.pid_start, "cgroup": self.isolator.slot_of(executor.container_id),
+            },
+        )
 
     async def _start_container(self, fw: FrameworkRecord, executor: Executor) -> None:
         try:
@@ -354,6 +382,11 @@ class Agent(Server):
             self._executor_terminated(executor, None, failure=("REASON_CONTAINER_LAUNCH_FAILED", f"Failed to launch container: {exc}"))
             return
         self.by_pid[executor.pid] = executor
+        try:
+            executor.pid_start = psutil.Process(executor.pid).create_time()
+        except psutil.Error:
+            pass
+        self._checkpoint_executor(executor)
         logger.debug("Executor %s of framework %s started as pid %s", executor.executor_id, fw.id, executor.pid)
 
     def _update_limits(self, executor: Executor) -> None:
@@ -375,7 +408,8 @@ class Agent(Server):
                 "MESOS_SLAVE_ID": self.agent_id or "",
                 "MESOS_AGENT_ID": self.agent_id or "",
                 "MESOS_SLAVE_PID": f"slave(1)@{self.endpoint}",
-                "MESOS_CHECKPOINT": "1" if fw.info.get("checkpoint") else "0",
+                # Built-in executors always survive an agent restart; custom ones when the framework checkpoints.
+                "MESOS_CHECKPOINT": "1" if executor.kind != CUSTOM or fw.info.get("checkpoint") else "0",
                 "MESOS_RECOVERY_TIMEOUT": f"{int(self.flags['recovery_timeout'])}secs",
                 "MESOS_SUBSCRIPTION_BACKOFF_MAX": "2secs",
                 "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD": f"{grace:g}secs",
@@ -387,6 +421,7 @@ class Agent(Server):
         for var in (command.get("environment") or {}).get("variables", []):
             if isinstance(var, dict) and isinstance(var.get("name"), str):
                 env[var["name"]] = str(var.get("value", ""))
+        env.update(self.security.executor_env(fw, executor))
         return env
 
     def _send_launch(self, executor: Executor, how: str, tasks: list[dict[str, Any]]) -> None:
@@ -394,6 +429,7 @@ class Agent(Server):
             agent_task = executor.tasks.get(task["task_id"]["value"])
             if agent_task is not None:
                 agent_task.launched = True
+            self.checkpoint.task(executor.framework_id, executor.executor_id, task)
         if how == "LAUNCH":
             executor.connection.send({"type": "LAUNCH", "launch": {"task": tasks[0]}})
         else:
@@ -499,6 +535,10 @@ class Agent(Server):
                 del executor.tasks[task_id]
                 executor.completed_tasks.append(task)
             break
+        for executor in fw.completed_executors:
+            if any(t.task_id == task_id for t in executor.completed_tasks):
+                self._forget_if_done(executor)
+                break
 
     # ------------------------------------------------------------------ kills and shutdowns
 
@@ -545,8 +585,10 @@ class Agent(Server):
         if executor.pid is None:
             self._executor_terminated(executor, None)
             return
-        if executor.pid in self.by_pid:
-            self.isolator.cleanup(executor.container_id, executor.pid)
+        fw = self.frameworks.get(executor.framework_id)
+        if fw is not None and fw.executors.get(executor.executor_id) is executor:
+            # Kill it; its exit is reported by the zygote, or by the pid watcher for recovered ones.
+            self.isolator.kill(executor.container_id, executor.pid)
 
     def _shutdown_framework(self, framework_id: str) -> None:
         fw = self.frameworks.get(framework_id)
@@ -565,14 +607,17 @@ class Agent(Server):
         await self.close()
 
     def _check_registration_timeouts(self) -> None:
-        timeout = self.flags["executor_registration_timeout"]
         now = time.monotonic()
         for fw in self.frameworks.values():
             for executor in list(fw.executors.values()):
+                timeout = self.flags[
+                    "executor_reregistration_timeout" if executor.recovered else "executor_registration_timeout"
+                ]
                 if not executor.subscribed and not executor.terminating and now - executor.launched_at > timeout:
                     logger.warning("Executor %s did not subscribe within %.0fs; killing it", executor.executor_id, timeout)
+                    reason = S.REASON_EXECUTOR_REREGISTRATION_TIMEOUT if executor.recovered else S.REASON_EXECUTOR_REGISTRATION_TIMEOUT
                     for task in executor.tasks.values():
-                        self._agent_status(executor, task, S.TASK_FAILED, S.REASON_EXECUTOR_REGISTRATION_TIMEOUT, "Executor did not register in time")
+                        self._agent_status(executor, task, S.TASK_FAILED, reason, "Executor did not register in time")
                     executor.terminating = True
                     executor.killed_by_agent = True
                     self._destroy(executor)
@@ -605,6 +650,7 @@ class Agent(Server):
             fw.completed_executors.append(executor)
         if executor.connection is not None:
             executor.connection.close()
+        self._forget_if_done(executor)
         if executor.kind != COMMAND:
             self.master.post(
                 {
@@ -616,6 +662,93 @@ class Agent(Server):
                     },
                 }
             )
+
+    def _forget_if_done(self, executor: Executor) -> None:
+        """Drop the checkpoint of an ended executor once all its updates are acknowledged."""
+        fw = self.frameworks.get(executor.framework_id)
+        if fw is not None and fw.executors.get(executor.executor_id) is executor:
+            return
+        task_ids = [t.task_id for t in list(executor.tasks.values()) + list(executor.completed_tasks)]
+        if self.updates.has_pending(executor.framework_id, task_ids):
+            return
+        self.checkpoint.forget_executor(executor.framework_id, executor.executor_id, task_ids)
+
+    # ------------------------------------------------------------------ recovery
+
+    def _recover(self) -> None:
+        """After a restart: find the executors that outlived us and the updates not yet acknowledged."""
+        recovered = self.checkpoint.load()
+        if self.flags["recover"] == "cleanup":
+            for record in recovered.executors.values():
+                if _alive(record.get("pid"), record.get("pid_start")):
+                    logger.info("--recover cleanup: killing executor %s (pid %s)", record["executor_id"], record["pid"])
+                    if record.get("cgroup") and hasattr(self.isolator, "adopt"):
+                        self.isolator.adopt(record["container_id"], record["cgroup"])
+                    self.isolator.kill(record["container_id"], record["pid"])
+                    self.isolator.cleanup(record["container_id"], None)
+            self.checkpoint.forget_all()
+            return
+        for framework_id, info in recovered.frameworks.items():
+            self.frameworks[framework_id] = FrameworkRecord(framework_id, info)
+        last_state: dict[tuple[str, str], str] = {}
+        for (framework_id, task_id), entries in recovered.journals.items():
+            for kind, data in entries:
+                if kind == "update":
+                    self.updates.add(framework_id, task_id, data, replay=True)
+                    last_state[(framework_id, task_id)] = data["status"]["state"]
+                else:
+                    self.updates.acknowledge(framework_id, task_id, data, replay=True)
+        now = time.monotonic()
+        for (framework_id, executor_id), record in recovered.executors.items():
+            fw = self.frameworks.get(framework_id)
+            if fw is None:
+                continue
+            executor = Executor(
+                framework_id=framework_id, executor_id=executor_id, info=record["info"], kind=record["kind"],
+                container_id=record["container_id"], directory=record["directory"],
+                resources=_safe_resources(record["info"].get("resources", [])), launched_at=now,
+                pid=record.get("pid"), pid_start=record.get("pid_start"), recovered=True,
+            )
+            for task in recovered.tasks.get((framework_id, executor_id), []):
+                state = last_state.get((framework_id, task["task_id"]["value"]), S.TASK_STAGING)
+                executor.tasks[task["task_id"]["value"]] = AgentTask(task, framework_id, executor_id, state=state, launched=True)
+            fw.executors[executor_id] = executor
+            if record.get("cgroup") and hasattr(self.isolator, "adopt"):
+                self.isolator.adopt(executor.container_id, record["cgroup"])
+            if _alive(executor.pid, executor.pid_start):
+                logger.info("Recovered executor %s of framework %s (pid %s)", executor_id, framework_id, executor.pid)
+                self._watch_recovered(executor)
+            else:
+                logger.info("Executor %s of framework %s ended while the agent was down", executor_id, framework_id)
+                executor.pid = None
+                self._executor_terminated(executor, None, failure=(S.REASON_EXECUTOR_TERMINATED, "Executor terminated while the agent was down"))
+
+    def _watch_recovered(self, executor: Executor) -> None:
+        """A recovered executor is not our child: learn of its exit through a pidfd."""
+        assert executor.pid is not None
+        loop = asyncio.get_running_loop()
+        try:
+            fd = os.pidfd_open(executor.pid)
+        except OSError:
+            self.spawn(self._poll_recovered(executor), "watch executor")
+            return
+
+        def exited() -> None:
+            loop.remove_reader(fd)
+            os.close(fd)
+            self._recovered_exited(executor)
+
+        loop.add_reader(fd, exited)
+
+    async def _poll_recovered(self, executor: Executor) -> None:
+        while _alive(executor.pid, executor.pid_start):
+            await asyncio.sleep(1.0)
+        self._recovered_exited(executor)
+
+    def _recovered_exited(self, executor: Executor) -> None:
+        fw = self.frameworks.get(executor.framework_id)
+        if fw is not None and fw.executors.get(executor.executor_id) is executor:
+            self._executor_terminated(executor, None)
 
     # ------------------------------------------------------------------ endpoints
 
@@ -688,6 +821,19 @@ def _attribute_value(attr: dict[str, Any]) -> Any:
     if kind == "SET":
         return "{" + ",".join(attr["set"]["item"]) + "}"
     return "[" + ",".join(f"{r['begin']}-{r['end']}" for r in attr["ranges"]["range"]) + "]"
+
+
+def _alive(pid: int | None, started: float | None) -> bool:
+    """Is this pid still the process we launched (not a zombie, not a reused pid)?"""
+    if not pid:
+        return False
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return started is None or abs(proc.create_time() - started) < 0.05
+    except psutil.Error:
+        return False
 
 
 def _command_argv(command: dict[str, Any]) -> list[str]:

@@ -32,6 +32,9 @@ CFS_PERIOD_US = 100_000
 class PosixIsolator:
     name = "posix"
 
+    def slot_of(self, container_id: str) -> str | None:
+        return None
+
     def prepare(self, container_id: str, resources: Resources) -> list[str]:
         return []
 
@@ -49,6 +52,10 @@ class PosixIsolator:
         except psutil.Error:
             return {}
         return {"mem_rss_bytes": rss, "cpus_user_time_secs": cpu, "processes": len(procs)}
+
+    def kill(self, container_id: str, pid: int) -> None:
+        """Kill an executor and everything it started."""
+        PosixIsolator.cleanup(self, container_id, pid)
 
     def cleanup(self, container_id: str, pid: int | None) -> None:
         if pid is None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
+from corral.leader import LeaderResolver
 from corral.protocol import agent as agent_proto
 from corral.protocol.recordio import Decoder, RecordIOError
 
@@ -37,12 +38,13 @@ class MasterLink:
         self._stopping = False
         self._session: aiohttp.ClientSession | None = None
         self._posts: set[asyncio.Task[Any]] = set()
+        self.resolver = LeaderResolver(agent.flags["master"])
 
     async def _resolve(self) -> str:
-        return self.agent.flags["master"].removeprefix("http://").rstrip("/")
+        return await self.resolver.resolve()
 
     async def run(self) -> None:
-        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, connect=5))
+        self._session = self.agent.security.master_session(aiohttp.ClientTimeout(total=None, connect=5))
         backoff = 0.1
         redirect: str | None = None
         while not self._stopping:
@@ -71,12 +73,12 @@ class MasterLink:
         assert self._session is not None
         payload = {"type": "REGISTER", "register": self.agent.registration_payload()}
         async with self._session.post(
-            f"http://{address}/api/v1/agent", data=json.dumps(payload), headers={"Content-Type": "application/json"},
+            f"{self.agent.security.master_scheme()}://{address}/api/v1/agent", data=json.dumps(payload), headers={"Content-Type": "application/json"},
             allow_redirects=False,
         ) as response:
             if response.status == 307:
                 location = response.headers.get("Location", "")
-                return location.removeprefix("http:").lstrip("/").split("/")[0] or None
+                return location.removeprefix("http:").removeprefix("https:").lstrip("/").split("/")[0] or None
             if response.status == 403:
                 text = await response.text()
                 logger.error("The master refused this agent: %s", text)
@@ -120,7 +122,8 @@ class MasterLink:
             agent_proto.STREAM_ID_HEADER: stream_id,
         }
         try:
-            async with self._session.post(f"http://{address}/api/v1/agent", data=json.dumps(call), headers=headers) as response:
+            url = f"{self.agent.security.master_scheme()}://{address}/api/v1/agent"
+            async with self._session.post(url, data=json.dumps(call), headers=headers) as response:
                 if response.status >= 400:
                     logger.warning("Master refused %s: HTTP %s %s", call.get("type"), response.status, (await response.text())[:200])
         except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
@@ -135,3 +138,4 @@ class MasterLink:
             task.cancel()
         if self._session is not None:
             await self._session.close()
+        await self.resolver.close()

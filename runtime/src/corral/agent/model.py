@@ -51,6 +51,8 @@ class Executor:
     subscribed: bool = False
     terminating: bool = False
     killed_by_agent: bool = False
+    recovered: bool = False  # found running after an agent restart
+    pid_start: float | None = None  # the process's start time, so a reused pid is not mistaken for it
     # Launches waiting for the executor to subscribe: ("LAUNCH", [task]) or ("LAUNCH_GROUP", [tasks]).
     queued: list[tuple[str, list[dict[str, Any]]]] = field(default_factory=list)
     tasks: dict[str, AgentTask] = field(default_factory=dict)

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import socket
 import time
+import uuid
 from typing import Any
 
 from aiohttp import web
@@ -13,8 +14,13 @@ from aiohttp import web
 from corral import config
 from corral.allocator import AllocatorOptions, load_allocator_class
 from corral.config import Flag
-from corral.master import http
-from corral.master.state import MasterOptions, MasterState
+from corral.master import http, metrics, operator
+from corral.security import flags as security_flags
+from corral.security.master import MasterSecurity
+from corral import webui
+from corral import MESOS_API_VERSION
+from corral.leader import Standalone, ZooKeeperLeadership, ZooKeeperURL, ZooKeeperURLError
+from corral.master.state import MasterOptions, MasterState, _ip_as_int
 from corral.resources import DEFAULT_MIN_ALLOCATABLE, ResourceError, parse_min_allocatable
 from corral.server import Server, StartupError
 
@@ -49,7 +55,8 @@ MASTER_FLAGS = [
     Flag("hostname", config.as_optional_str, None, "Hostname advertised to agents and frameworks (default: the IP)"),
     Flag("work_dir", config.as_str, "/var/lib/corral/master", "Directory for the master's registry file"),
     Flag("zk", config.as_optional_str, None, "ZooKeeper URL zk://host:port,.../path for leader election and the registry"),
-    Flag("quorum", config.as_int, 1, "Number of masters that form a quorum (with --zk)"),
+    Flag("quorum", config.as_int, 1, "Masters that must be up for the leader to allocate (with --zk)"),
+    Flag("zk_session_timeout", config.as_duration, 10.0, "ZooKeeper session timeout: how fast a dead leader is replaced"),
     Flag("allocator", _allocator, "drf", "drf, priority, or package.module:Class"),
     Flag("weights", config.as_weights, {}, "Role weights, e.g. ads=2,dev=1"),
     Flag("roles", config.as_roles, None, "Whitelist of roles frameworks may use (default: any)"),
@@ -63,6 +70,7 @@ MASTER_FLAGS = [
     Flag("cluster", config.as_str, "corral", "Human-readable cluster name"),
     Flag("log_level", config.as_str, "INFO", "DEBUG, INFO, WARNING or ERROR"),
 ]
+MASTER_FLAGS += security_flags.MASTER_FLAGS
 
 
 class Master(Server):
@@ -71,68 +79,139 @@ class Master(Server):
     def __init__(self, flags: dict[str, Any]) -> None:
         super().__init__(flags["ip"], flags["port"])
         self.flags = flags
-        self.state: MasterState | None = None  # created once the port is known
-        self.leading = True
+        self.id = ""
+        self.state: MasterState | None = None  # exists while this master leads
+        self.leading = False
         self.safe_mode = False
+        self.leadership: Standalone | ZooKeeperLeadership | None = None
+        self.advertised_ip = flags["ip"] if flags["ip"] not in ("0.0.0.0", "::") else _guess_ip()
         http.add_routes(self.app, self)
-        self.app.router.add_get("/", self._index)
+        self.security = MasterSecurity(self)
+        metrics.add_routes(self.app, self)
+        operator.add_routes(self.app, self)
+        webui.add_routes(self.app, self)
 
     async def start_unsafe(self) -> None:
         flags = self.flags
-        if flags["zk"]:
-            raise StartupError("--zk: ZooKeeper leader election is not available in this build")
         await self.listen()
+        if flags["zk"]:
+            try:
+                url = ZooKeeperURL.parse(flags["zk"])
+            except ZooKeeperURLError as exc:
+                raise StartupError(f"--zk: {exc}") from None
+            self.leadership = ZooKeeperLeadership(url, flags["quorum"], flags["zk_session_timeout"])
+        else:
+            self.leadership = Standalone(flags["work_dir"])
+        try:
+            await self.leadership.start(self._identity, self)
+        except (ConnectionError, RuntimeError) as exc:
+            raise StartupError(str(exc)) from None
+        self.spawn(self._ticker(), "timers")
+
+    async def close_unsafe(self) -> None:
+        if self.leadership is not None:
+            await self.leadership.stop()
+
+    def _identity(self) -> dict[str, Any]:
+        """A fresh master id and its MasterInfo, for each candidacy."""
+        self.id = str(uuid.uuid4())
+        hostname = self.flags["hostname"] or self.flags["ip"]
+        return {
+            "id": self.id,
+            "ip": _ip_as_int(self.advertised_ip),
+            "port": self.port,
+            "pid": f"master@{self.advertised_ip}:{self.port}",
+            "hostname": hostname,
+            "version": MESOS_API_VERSION,
+            "address": {"hostname": hostname, "ip": self.advertised_ip, "port": self.port},
+        }
+
+    # -- leadership events (LeadershipEvents) -------------------------------------
+
+    def elected(self) -> None:
+        self.spawn(self._take_over(), "take over")
+
+    async def _take_over(self) -> None:
+        assert self.leadership is not None
+        flags = self.flags
+        registry = self.leadership.registry
+        recovered = await asyncio.get_running_loop().run_in_executor(None, registry.load)
         allocator_cls = load_allocator_class(flags["allocator"])
         allocator = allocator_cls(
             AllocatorOptions(weights=dict(flags["weights"]), min_allocatable=parse_min_allocatable(flags["min_allocatable_resources"])),
             clock=time.monotonic,
         )
-        hostname = flags["hostname"] or flags["ip"]
-        advertised_ip = flags["ip"] if flags["ip"] not in ("0.0.0.0", "::") else _guess_ip()
         self.state = MasterState(
             MasterOptions(
-                hostname=hostname,
-                ip=advertised_ip,
+                hostname=flags["hostname"] or flags["ip"],
+                ip=self.advertised_ip,
                 port=self.port,
                 allocation_interval=flags["allocation_interval"],
                 offer_timeout=flags["offer_timeout"],
                 heartbeat_interval=flags["heartbeat_interval"],
                 agent_ping_timeout=flags["agent_ping_timeout"],
                 max_agent_ping_timeouts=flags["max_agent_ping_timeouts"],
+                agent_reregister_timeout=flags["agent_reregister_timeout"],
                 roles=flags["roles"],
                 cluster=flags["cluster"],
             ),
             allocator,
+            master_id=self.id,
+            registry=registry,
+            recovered=recovered,
         )
-        self.spawn(self._ticker(), "timers")
+        self.state.set_safe_mode(self.safe_mode)
+        self.leading = True
         logger.info(
-            "Master %s elected (standalone), allocator %s, weights %s", self.state.id, flags["allocator"], flags["weights"] or "{}"
+            "Master %s is the leader (%s), allocator %s, weights %s",
+            self.id, "ZooKeeper" if flags["zk"] else "standalone", flags["allocator"], allocator.weights() or "{}",
         )
 
+    def demoted(self) -> None:
+        logger.warning("Master %s lost its leadership; standing by", self.id)
+        self.leading = False
+        state, self.state = self.state, None
+        if state is not None:
+            for framework in state.frameworks.values():
+                if framework.connection is not None:
+                    framework.connection.close()
+            for agent in state.agents.values():
+                if agent.connection is not None:
+                    agent.connection.close()
+            for subscriber in state.operator_subscribers:
+                subscriber.close()
+
+    def set_safe_mode(self, on: bool) -> None:
+        self.safe_mode = on
+        if self.state is not None:
+            self.state.set_safe_mode(on)
+
     async def _ticker(self) -> None:
-        assert self.state is not None
         while True:
             await asyncio.sleep(TICK_SECONDS)
-            if not self.leading or self.safe_mode:
+            state = self.state
+            if not self.leading or state is None:
                 continue
             try:
-                self.state.tick()
+                state.tick()
             except Exception:  # a bug in one timer must not stop the others
                 logger.exception("master timer failed")
 
-    # -- leadership hooks ---------------------------------------------------------
+    # -- leadership as the HTTP layer sees it ------------------------------------------
 
     def redirect_if_not_leading(self, request: web.Request) -> web.Response | None:
-        if self.leading:
+        if self.leading and self.state is not None:
             return None
         leader = self.leader_info()
-        if leader is None:
-            return web.Response(status=503, text="No leading master is elected; retry later")
+        if leader is None or leader.get("id") == self.id:
+            return web.Response(status=503, text="No leading master is elected yet; retry later")
         address = leader["address"]
-        return web.Response(status=307, headers={"Location": f"//{address['hostname']}:{address['port']}{request.path}"})
+        return web.Response(status=307, headers={"Location": f"//{address['ip']}:{address['port']}{request.path}"})
 
     def leader_info(self) -> dict[str, Any] | None:
-        return self.state.master_info if self.state is not None else None
+        if self.leading and self.state is not None:
+            return self.state.master_info
+        return self.leadership.leader() if self.leadership is not None else None
 
     def public_flags(self) -> dict[str, str]:
         return config.public(self.flags, MASTER_FLAGS)

@@ -18,7 +18,7 @@ from aiohttp import web
 from corral import MESOS_API_VERSION, __version__
 from corral.http_stream import StreamConnection, check_json_request, error_response, json_response
 from corral.ids import value_of
-from corral.master import operator, views
+from corral.master import metrics, operator, views
 from corral.master.state import CallError, MasterState
 from corral.protocol import agent as agent_proto
 from corral.protocol.messages import ProtocolError
@@ -89,6 +89,7 @@ class MasterAPI:
         state = self.state
         try:
             framework = state.framework_for_call(value_of_id(call.framework_id), request.headers.get(STREAM_ID))
+            self.master.security.authorize_scheduler_call(request, framework, call)
             self._dispatch(framework, call)
         except CallError as exc:
             return error_response(exc.status, exc.message)
@@ -102,6 +103,9 @@ class MasterAPI:
         if self.master.safe_mode:
             return error_response(503, "The master is in safe mode (ZooKeeper quorum lost); retry later")
         assert call.subscribe is not None
+        denied = self.master.security.authorize_subscribe(request, call.subscribe.framework_info)
+        if denied is not None:
+            return denied
         connection = StreamConnection()
         try:
             framework = self.state.subscribe(
@@ -253,6 +257,8 @@ class MasterAPI:
     # ------------------------------------------------------------ read-only endpoints
 
     async def state_endpoint(self, request: web.Request) -> web.Response:
+        if self.master.state is None:  # a standby: say who leads
+            return json_response(views.standby_state(self.master.id, self.master.leader_info(), self.master.public_flags()))
         return json_response(views.state(self.state, self.master.public_flags(), self.master.leader_info()))
 
     async def version(self, request: web.Request) -> web.Response:
@@ -262,9 +268,14 @@ class MasterAPI:
         return web.Response(status=200)
 
     async def metrics_snapshot(self, request: web.Request) -> web.Response:
-        return json_response(views.metrics_snapshot(self.state, self.master.leading, self.master.safe_mode))
+        if self.master.state is None:
+            return json_response({"master/elected": 0.0, "master/safe_mode": 0.0})
+        return json_response(metrics.snapshot(self.master))
 
     async def roles(self, request: web.Request) -> web.Response:
+        redirect = self.master.redirect_if_not_leading(request)
+        if redirect is not None:
+            return redirect
         return json_response(views.roles(self.state))
 
     async def flags(self, request: web.Request) -> web.Response:

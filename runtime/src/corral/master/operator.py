@@ -1,22 +1,48 @@
-"""The v1 operator API (`POST /api/v1`): Mesos's calls and response shapes."""
+"""The v1 operator API (`POST /api/v1`): Mesos's calls and response shapes.
+
+Calls are declared in one table, `CALLS`: each names its handler, whether it
+only reads, and the ACL action that guards it (see `security.master`).  The
+allocator work registers its calls (GET_QUOTA, UPDATE_QUOTA,
+RESERVE_RESOURCES, maintenance, ...) with `register()`; until then those
+answer 400 naming the missing feature.
+
+Answers: `{"type": CALL, "<call>": {...}}` with 200 for reads; 200 with an
+empty body for writes.  Bad input is a 400 naming the field; refused calls
+are 401/403 with the reason.  Reads are filtered by the view_* ACLs.
+SUBSCRIBE streams RecordIO events (SUBSCRIBED, TASK_ADDED, TASK_UPDATED,
+AGENT_ADDED, AGENT_REMOVED, FRAMEWORK_ADDED/UPDATED/REMOVED) and a HEARTBEAT
+every `HEARTBEAT_SECONDS`.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 import msgspec
 from aiohttp import web
 
 from corral.http_stream import StreamConnection, error_response, json_response
-from corral.master import views
+from corral.ids import value_of, wrap
+from corral.master import metrics, views
 from corral.master.state import CallError
 from corral.protocol.messages import ProtocolError, decode_struct
+from corral.security import views as view_filters
+from corral.security.middleware import principal_of
 
 if TYPE_CHECKING:
     from corral.master.daemon import Master
+    from corral.master.state import MasterState
 
 logger = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 15.0
+LOG_LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
+
+
+# ------------------------------------------------------------------ call bodies
 
 
 class WeightInfo(msgspec.Struct):
@@ -28,21 +54,255 @@ class UpdateWeights(msgspec.Struct):
     weight_infos: list[WeightInfo]
 
 
+class ID(msgspec.Struct):
+    value: str
+
+
 class AgentIdBody(msgspec.Struct):
-    agent_id: dict[str, str]
+    agent_id: ID
+
+
+class Teardown(msgspec.Struct):
+    framework_id: ID
+
+
+class SetLoggingLevel(msgspec.Struct):
+    level: int
+    duration: dict[str, Any] | None = None
 
 
 class OperatorCall(msgspec.Struct, omit_defaults=True):
     type: str
     update_weights: UpdateWeights | None = None
     mark_agent_gone: AgentIdBody | None = None
+    teardown: Teardown | None = None
+    set_logging_level: SetLoggingLevel | None = None
 
 
-READ_CALLS = {
-    "GET_HEALTH", "GET_VERSION", "GET_FLAGS", "GET_METRICS", "GET_STATE", "GET_AGENTS", "GET_FRAMEWORKS",
-    "GET_TASKS", "GET_EXECUTORS", "GET_ROLES", "GET_WEIGHTS", "GET_MASTER",
-}
-WRITE_CALLS = {"UPDATE_WEIGHTS", "MARK_AGENT_GONE", "SUBSCRIBE"}
+# ------------------------------------------------------------------ the call table
+
+Handler = Callable[["Master", web.Request, OperatorCall], "dict[str, Any] | None"]
+
+
+@dataclass(frozen=True)
+class CallSpec:
+    handler: Handler | None
+    readonly: bool
+    needs_state: bool = True
+    missing: str = ""  # why an unimplemented call is refused
+
+
+CALLS: dict[str, CallSpec] = {}
+
+
+def register(name: str, handler: Handler, readonly: bool, needs_state: bool = True) -> None:
+    """Add (or replace) an operator call; the ACL action comes from `security.master.OPERATOR_ACTIONS`."""
+    CALLS[name] = CallSpec(handler, readonly, needs_state)
+
+
+def _require(value: Any, field: str) -> Any:
+    if value is None:
+        raise ProtocolError(f"Expecting '{field}' to be present")
+    return value
+
+
+def _state(master: "Master") -> "MasterState":
+    if master.state is None:
+        raise CallError(503, "This master is not leading")
+    return master.state
+
+
+# -- reads --------------------------------------------------------------------------
+
+
+def _get_health(master, request, call):
+    return {"healthy": True}
+
+
+def _get_version(master, request, call):
+    from corral.master.http import version_info
+
+    return {"version_info": version_info()}
+
+
+def _get_flags(master, request, call):
+    return {"flags": [{"name": k, "value": v} for k, v in sorted(master.public_flags().items())]}
+
+
+def _get_metrics(master, request, call):
+    snapshot = metrics.snapshot(master)
+    return {"metrics": [{"name": k, "value": v} for k, v in sorted(snapshot.items())]}
+
+
+def _get_logging_level(master, request, call):
+    level = logging.getLogger().getEffectiveLevel()
+    # Mesos reports glog verbosity; Corral maps DEBUG to 1 and everything else to 0.
+    return {"level": 1 if level <= logging.DEBUG else 0}
+
+
+def _viewer(master: "Master", request: web.Request) -> view_filters.Viewer | None:
+    viewer = master.security.viewer(request)
+    return viewer if viewer.filters else None
+
+
+def _get_state(master, request, call):
+    doc = get_state(_state(master))
+    viewer = _viewer(master, request)
+    return view_filters.filter_get_state(doc, viewer) if viewer else doc
+
+
+def _get_agents(master, request, call):
+    return get_agents(_state(master))
+
+
+def _get_frameworks(master, request, call):
+    doc = get_frameworks(_state(master))
+    viewer = _viewer(master, request)
+    return view_filters.filter_get_frameworks(doc, viewer) if viewer else doc
+
+
+def _get_tasks(master, request, call):
+    state = _state(master)
+    doc = views.get_tasks(state)
+    viewer = _viewer(master, request)
+    if viewer:
+        doc = view_filters.filter_get_tasks(doc, viewer, _framework_users(state))
+    return doc
+
+
+def _get_executors(master, request, call):
+    state = _state(master)
+    doc = get_executors(state)
+    viewer = _viewer(master, request)
+    if viewer:
+        doc = view_filters.filter_get_executors(doc, viewer, _framework_users(state))
+    return doc
+
+
+def _get_roles(master, request, call):
+    doc = views.get_roles(_state(master))
+    viewer = _viewer(master, request)
+    return view_filters.filter_get_roles(doc, viewer) if viewer else doc
+
+
+def _get_weights(master, request, call):
+    doc = {"weight_infos": [{"role": r, "weight": w} for r, w in sorted(_state(master).allocator.weights().items())]}
+    viewer = _viewer(master, request)
+    return view_filters.filter_weights(doc, viewer) if viewer else doc
+
+
+def _get_master(master, request, call):
+    state = _state(master)
+    return {"master_info": state.master_info, "start_time": state.start_time, "elected_time": state.elected_time}
+
+
+def _get_operations(master, request, call):
+    return {"operations": []}  # no operations with feedback yet (RESERVE & co. come with the allocator work)
+
+
+# -- writes ---------------------------------------------------------------------------
+
+
+def _update_weights(master, request, call):
+    body = _require(call.update_weights, "update_weights")
+    from corral.config import as_weights
+
+    try:
+        weights = as_weights({w.role: w.weight for w in body.weight_infos})
+    except ValueError as exc:
+        raise ProtocolError(f"update_weights: {exc}") from None
+    for role in weights:
+        denied = master.security.check(request, "update_weights", role, "update the weight of role")
+        if denied is not None:
+            raise _Denied(denied)
+    _state(master)
+    master.update_weights(weights)
+    return None
+
+
+def _mark_agent_gone(master, request, call):
+    body = _require(call.mark_agent_gone, "mark_agent_gone")
+    if not body.agent_id.value:
+        raise ProtocolError("mark_agent_gone.agent_id.value must not be empty")
+    denied = master.security.check(request, "mark_agents_gone", None, "mark agents gone")
+    if denied is not None:
+        raise _Denied(denied)
+    _state(master).mark_agent_gone(body.agent_id.value)
+    return None
+
+
+def _teardown(master, request, call):
+    body = _require(call.teardown, "teardown")
+    teardown_framework(master, request, body.framework_id.value)
+    return None
+
+
+def teardown_framework(master: "Master", request: web.Request, framework_id: str) -> None:
+    state = _state(master)
+    framework = state.frameworks.get(framework_id)
+    if framework is None:
+        raise CallError(404 if framework_id else 400, f"Framework {framework_id!r} is not registered")
+    owner = framework.info.get("principal")
+    denied = master.security.check(request, "teardown_frameworks", owner if isinstance(owner, str) and owner else None,
+                                   "tear down frameworks of principal")
+    if denied is not None:
+        raise _Denied(denied)
+    logger.info("Operator %s tears down framework %s (%s)", principal_of(request) or "(anonymous)", framework_id, framework.name)
+    state.remove_framework(framework_id, f"torn down by operator {principal_of(request) or ''}".strip())
+
+
+def _set_logging_level(master, request, call):
+    body = _require(call.set_logging_level, "set_logging_level")
+    denied = master.security.check(request, "set_log_level", None, "set the logging level")
+    if denied is not None:
+        raise _Denied(denied)
+    if body.level < 0:
+        raise ProtocolError("set_logging_level.level must be >= 0")
+    logging.getLogger().setLevel(logging.DEBUG if body.level >= 1 else logging.INFO)
+    return None
+
+
+class _Denied(Exception):
+    def __init__(self, response: web.Response) -> None:
+        self.response = response
+
+
+for _name, _handler, _readonly, _needs_state in [
+    ("GET_HEALTH", _get_health, True, False),
+    ("GET_VERSION", _get_version, True, False),
+    ("GET_FLAGS", _get_flags, True, False),
+    ("GET_METRICS", _get_metrics, True, False),
+    ("GET_LOGGING_LEVEL", _get_logging_level, True, False),
+    ("SET_LOGGING_LEVEL", _set_logging_level, False, False),
+    ("GET_STATE", _get_state, True, True),
+    ("GET_AGENTS", _get_agents, True, True),
+    ("GET_FRAMEWORKS", _get_frameworks, True, True),
+    ("GET_TASKS", _get_tasks, True, True),
+    ("GET_EXECUTORS", _get_executors, True, True),
+    ("GET_ROLES", _get_roles, True, True),
+    ("GET_WEIGHTS", _get_weights, True, True),
+    ("GET_MASTER", _get_master, True, True),
+    ("GET_OPERATIONS", _get_operations, True, True),
+    ("UPDATE_WEIGHTS", _update_weights, False, True),
+    ("MARK_AGENT_GONE", _mark_agent_gone, False, True),
+    ("TEARDOWN", _teardown, False, True),
+]:
+    register(_name, _handler, _readonly, _needs_state)
+
+# Known Mesos calls that belong to features still to come: refused with a reason, not "unknown".
+for _name, _why in [
+    ("GET_QUOTA", "quotas"), ("UPDATE_QUOTA", "quotas"), ("SET_QUOTA", "quotas"), ("REMOVE_QUOTA", "quotas"),
+    ("RESERVE_RESOURCES", "dynamic reservations"), ("UNRESERVE_RESOURCES", "dynamic reservations"),
+    ("GET_MAINTENANCE_STATUS", "maintenance"), ("GET_MAINTENANCE_SCHEDULE", "maintenance"),
+    ("UPDATE_MAINTENANCE_SCHEDULE", "maintenance"), ("START_MAINTENANCE", "maintenance"), ("STOP_MAINTENANCE", "maintenance"),
+    ("DRAIN_AGENT", "agent draining"), ("DEACTIVATE_AGENT", "agent draining"), ("REACTIVATE_AGENT", "agent draining"),
+    ("GET_FILE", "the v1 file API (use /files or the web UI)"), ("LIST_FILES", "the v1 file API (use /files or the web UI)"),
+    ("READ_FILE", "the v1 file API (use /files or the web UI)"),
+]:
+    CALLS.setdefault(_name, CallSpec(None, _name.startswith("GET_") or _name in ("LIST_FILES", "READ_FILE"), True, _why))
+
+
+# ------------------------------------------------------------------ the endpoint
 
 
 async def handle(master: "Master", request: web.Request) -> web.StreamResponse:
@@ -51,12 +311,25 @@ async def handle(master: "Master", request: web.Request) -> web.StreamResponse:
     except ProtocolError as exc:
         return error_response(400, str(exc))
     kind = call.type
-    if kind not in READ_CALLS | WRITE_CALLS:
-        return error_response(400, f"Unknown or unsupported operator call type '{kind}'")
+    spec = CALLS.get(kind)
+    if spec is None:
+        return error_response(400, f"Unknown operator call type '{kind[:64]}'")
+    if spec.handler is None:
+        return error_response(400, f"{kind} is not supported by this master yet ({spec.missing})")
+    from corral.security.master import OPERATOR_ACTIONS
+
+    action = OPERATOR_ACTIONS.get(kind)
+    if action in ("view_flags", "get_endpoints"):
+        obj = "/metrics/snapshot" if action == "get_endpoints" else None
+        denied = master.security.check(request, action, obj, kind)
+        if denied is not None:
+            return denied
     if kind == "SUBSCRIBE":
-        return await _subscribe(master, request)
+        return await subscribe(master, request)
     try:
-        body = _answer(master, call)
+        body = spec.handler(master, request, call)
+    except _Denied as denied:
+        return denied.response
     except CallError as exc:
         return error_response(exc.status, exc.message)
     except ProtocolError as exc:
@@ -66,65 +339,181 @@ async def handle(master: "Master", request: web.Request) -> web.StreamResponse:
     return json_response({"type": kind, kind.lower(): body})
 
 
-def _answer(master: "Master", call: OperatorCall) -> dict[str, Any] | None:
-    state = master.state
-    kind = call.type
-    if kind == "GET_HEALTH":
-        return {"healthy": True}
-    if kind == "GET_VERSION":
-        from corral.master.http import version_info
+register("SUBSCRIBE", lambda master, request, call: None, True)
 
-        return {"version_info": version_info()}
-    if kind == "GET_FLAGS":
-        return {"flags": [{"name": k, "value": v} for k, v in sorted(master.public_flags().items())]}
-    if kind == "GET_METRICS":
-        snapshot = views.metrics_snapshot(state, master.leading, master.safe_mode)
-        return {"metrics": [{"name": k, "value": v} for k, v in sorted(snapshot.items())]}
-    if kind == "GET_STATE":
-        return views.get_state(state)
-    if kind == "GET_AGENTS":
-        return views.get_agents(state)
-    if kind == "GET_FRAMEWORKS":
-        return views.get_frameworks(state)
-    if kind == "GET_TASKS":
-        return views.get_tasks(state)
-    if kind == "GET_EXECUTORS":
-        return views.get_state(state)["get_executors"]
-    if kind == "GET_ROLES":
-        return views.get_roles(state)
-    if kind == "GET_WEIGHTS":
-        return {"weight_infos": [{"role": r, "weight": w} for r, w in sorted(state.allocator.weights().items())]}
-    if kind == "GET_MASTER":
-        return {"master_info": state.master_info, "start_time": state.start_time, "elected_time": state.elected_time}
-    if kind == "UPDATE_WEIGHTS":
-        if call.update_weights is None:
-            raise ProtocolError("Expecting 'update_weights' to be present")
-        from corral.config import as_weights
 
+def add_routes(app: web.Application, master: "Master") -> None:
+    """Mesos's legacy `/teardown` (form or query `frameworkId=`), in the read-write realm."""
+
+    async def teardown(request: web.Request) -> web.Response:
+        redirect = master.redirect_if_not_leading(request)
+        if redirect is not None:
+            return redirect
+        form = await request.post() if request.content_type == "application/x-www-form-urlencoded" else {}
+        framework_id = str(form.get("frameworkId") or request.query.get("frameworkId") or "")
+        if not framework_id:
+            return error_response(400, "Missing 'frameworkId'")
         try:
-            weights = as_weights({w.role: w.weight for w in call.update_weights.weight_infos})
-        except ValueError as exc:
-            raise ProtocolError(f"update_weights: {exc}") from None
-        master.update_weights(weights)
-        return None
-    if kind == "MARK_AGENT_GONE":
-        if call.mark_agent_gone is None or not call.mark_agent_gone.agent_id.get("value"):
-            raise ProtocolError("Expecting 'mark_agent_gone.agent_id.value' to be present")
-        state.mark_agent_gone(call.mark_agent_gone.agent_id["value"])
-        return None
-    raise ProtocolError(f"Unsupported operator call '{kind}'")
+            teardown_framework(master, request, framework_id)
+        except _Denied as denied:
+            return denied.response
+        except CallError as exc:
+            return error_response(exc.status, exc.message)
+        return web.Response(status=200)
+
+    app.router.add_post("/teardown", teardown)
+    app.router.add_post("/master/teardown", teardown)
 
 
-async def _subscribe(master: "Master", request: web.Request) -> web.StreamResponse:
-    connection = StreamConnection()
-    connection.send(
-        {
-            "type": "SUBSCRIBED",
-            "subscribed": {"get_state": views.get_state(master.state), "heartbeat_interval_seconds": 15.0},
-        }
-    )
-    master.state.subscribe_operator(connection)
+# ------------------------------------------------------------------ SUBSCRIBE
+
+
+class FilteredConnection:
+    """An operator's event stream that leaves out what its principal may not view."""
+
+    def __init__(self, inner: StreamConnection, master: "Master", viewer: view_filters.Viewer | None) -> None:
+        self.inner = inner
+        self.master = master
+        self.viewer = viewer
+
+    @property
+    def closed(self) -> bool:
+        return self.inner.closed
+
+    def send(self, event: dict[str, Any]) -> None:
+        if self.viewer is None or self._visible(event):
+            self.inner.send(event)
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def _framework_user(self, framework_id: str | None) -> str | None:
+        state = self.master.state
+        fw = state.frameworks.get(framework_id or "") if state is not None else None
+        return fw.info.get("user") if fw is not None else None
+
+    def _visible(self, event: dict[str, Any]) -> bool:
+        assert self.viewer is not None
+        kind = event.get("type")
+        if kind == "TASK_ADDED":
+            task = event["task_added"]["task"]
+            return self.viewer.may("view_tasks", self._framework_user(value_of(task.get("framework_id"))))
+        if kind == "TASK_UPDATED":
+            return self.viewer.may("view_tasks", self._framework_user(value_of(event["task_updated"].get("framework_id"))))
+        if kind in ("FRAMEWORK_ADDED", "FRAMEWORK_UPDATED"):
+            info = event[kind.lower()]["framework"].get("framework_info") or {}
+            return self.viewer.may("view_frameworks", info.get("user"))
+        if kind == "FRAMEWORK_REMOVED":
+            return self.viewer.may("view_frameworks", (event["framework_removed"].get("framework_info") or {}).get("user"))
+        return True
+
+
+async def subscribe(master: "Master", request: web.Request) -> web.StreamResponse:
+    state = _state(master)
+    viewer = _viewer(master, request)
+    stream = StreamConnection()
+    connection = FilteredConnection(stream, master, viewer)
+    doc = get_state(state)
+    if viewer is not None:
+        doc = view_filters.filter_get_state(doc, viewer)
+    stream.send({"type": "SUBSCRIBED", "subscribed": {"get_state": doc, "heartbeat_interval_seconds": HEARTBEAT_SECONDS}})
+    stream.send({"type": "HEARTBEAT"})
+    state.subscribe_operator(connection)
+
+    async def heartbeats() -> None:
+        while not stream.closed:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            stream.send({"type": "HEARTBEAT"})
+
+    beat = asyncio.ensure_future(heartbeats())
     try:
-        return await connection.serve(request)
+        return await stream.serve(request)
     finally:
-        master.state.unsubscribe_operator(connection)
+        beat.cancel()
+        state.unsubscribe_operator(connection)
+
+
+# ------------------------------------------------------------------ response builders
+
+
+def _framework_users(state: "MasterState") -> dict[str, str | None]:
+    users = {fid: fw.info.get("user") for fid, fw in state.frameworks.items()}
+    for fw in state.completed_frameworks:
+        users.setdefault(fw.id, fw.info.get("user"))
+    return users
+
+
+def _time(seconds: float | None) -> dict[str, int] | None:
+    return None if seconds is None else {"nanoseconds": int(seconds * 1e9)}
+
+
+def get_frameworks(state: "MasterState") -> dict[str, Any]:
+    """GET_FRAMEWORKS with what Mesos also reports: offers, allocated and offered resources, times."""
+    from corral.resources import Resources
+
+    def summary(fw: Any) -> dict[str, Any]:
+        allocated = Resources()
+        for task in fw.tasks.values():
+            if not task.terminal:
+                allocated = allocated + task.resources
+        offers, offered = [], Resources()
+        for offer_id in fw.offers:
+            offer = state.offers.get(offer_id)
+            if offer is not None and offer.agent_id in state.agents and offer.framework_id in state.frameworks:
+                offers.append(state.offer_json(offer))
+                offered = offered + offer.resources
+        out: dict[str, Any] = {
+            "framework_info": fw.info,
+            "active": fw.active,
+            "connected": fw.connected,
+            "recovered": False,
+            "registered_time": _time(fw.registered_time),
+            "offers": offers,
+            "inverse_offers": [],
+            "allocated_resources": allocated.to_json(),
+            "offered_resources": offered.to_json(),
+        }
+        if fw.reregistered_time is not None:
+            out["reregistered_time"] = _time(fw.reregistered_time)
+        if fw.unregistered_time:
+            out["unregistered_time"] = _time(fw.unregistered_time)
+        return out
+
+    return {
+        "frameworks": [summary(f) for f in state.frameworks.values()],
+        "completed_frameworks": [summary(f) for f in state.completed_frameworks],
+    }
+
+
+def get_agents(state: "MasterState") -> dict[str, Any]:
+    doc = views.get_agents(state)
+    for entry in doc.get("agents", []):
+        agent = state.agents.get(value_of((entry.get("agent_info") or {}).get("id")) or "")
+        if agent is None:
+            continue
+        entry["deactivated"] = not agent.active
+        if agent.reregistered_time is not None:
+            entry["reregistered_time"] = _time(agent.reregistered_time)
+        entry.setdefault("capabilities", [{"type": "MULTI_ROLE"}, {"type": "HIERARCHICAL_ROLE"}, {"type": "RESERVATION_REFINEMENT"}])
+        entry.setdefault("resource_providers", [])
+    return doc
+
+
+def get_executors(state: "MasterState") -> dict[str, Any]:
+    return {
+        "executors": [
+            {"agent_id": wrap(agent_id), "executor_info": e}
+            for fw in state.frameworks.values()
+            for agent_id, by_id in fw.executors.items()
+            for e in by_id.values()
+        ]
+    }
+
+
+def get_state(state: "MasterState") -> dict[str, Any]:
+    return {
+        "get_tasks": views.get_tasks(state),
+        "get_executors": get_executors(state),
+        "get_frameworks": get_frameworks(state),
+        "get_agents": get_agents(state),
+    }

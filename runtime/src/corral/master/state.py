@@ -25,6 +25,7 @@ from corral.allocator import Allocation, Allocator
 from corral.ids import validate_id, value_of, wrap
 from corral.master import validation
 from corral.master.model import Agent, Connection, Framework, Offer, Task
+from corral.master.registry import Registry, RegistryData
 from corral.protocol import states as S
 from corral.resources import ResourceError, Resources, validate_role
 
@@ -63,6 +64,8 @@ class MasterOptions:
     roles: list[str] | None = None
     max_completed_frameworks: int = 50
     max_completed_tasks_per_framework: int = 1000
+    # After a failover, how long agents in the registry have to re-register.
+    agent_reregister_timeout: float = 600.0
     cluster: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -83,6 +86,8 @@ class MasterState:
         clock: Clock = time.monotonic,
         master_id: str | None = None,
         wallclock: Clock = time.time,
+        registry: Registry | None = None,
+        recovered: RegistryData | None = None,
     ) -> None:
         self.options = options
         self.allocator = allocator
@@ -99,6 +104,14 @@ class MasterState:
         self.gone_agents: set[str] = set()
         self.offers: dict[str, Offer] = {}
         self.operator_subscribers: list[Connection] = []
+        self.registry = registry or Registry()
+        # Agents admitted by an earlier leader that have not re-registered yet.
+        self.recovered_agents: dict[str, dict[str, Any]] = {}
+        self._reregister_deadline = 0.0
+        # ZooKeeper quorum lost: nothing is allocated or launched, running tasks are left alone.
+        self.safe_mode = False
+        if recovered is not None:
+            self._recover(recovered)
         self._framework_seq = 0
         self._agent_seq = 0
         self._offer_seq = 0
@@ -132,6 +145,32 @@ class MasterState:
             "version": MESOS_API_VERSION,
             "address": {"hostname": o.hostname, "ip": o.ip, "port": o.port},
         }
+
+    def _recover(self, data: RegistryData) -> None:
+        """State a new leader starts from: the registry of the previous ones."""
+        self.gone_agents = set(data.gone)
+        self.unreachable_agents = {a: t for a, t in data.unreachable.items() if a not in data.gone}
+        self.recovered_agents = {a: info for a, info in data.agents.items() if a not in data.gone and a not in self.unreachable_agents}
+        self._reregister_deadline = self.clock() + self.options.agent_reregister_timeout
+        if data.weights:
+            self.allocator.update_weights(data.weights)
+        if self.recovered_agents:
+            logger.info(
+                "Recovered %d agent(s) from the registry; they have %.0fs to re-register",
+                len(self.recovered_agents), self.options.agent_reregister_timeout,
+            )
+
+    def set_safe_mode(self, on: bool) -> None:
+        if on == self.safe_mode:
+            return
+        self.safe_mode = on
+        if on:
+            logger.warning("Entering safe mode: ZooKeeper quorum lost; no allocations or launches until it returns")
+            for offer in list(self.offers.values()):
+                self._rescind(offer, filter_seconds=None)
+        else:
+            logger.info("Leaving safe mode: ZooKeeper is back")
+            self._request_allocation()
 
     # ================================================================ frameworks
 
@@ -348,6 +387,8 @@ class MasterState:
     ) -> None:
         """ACCEPT: launch tasks and task groups from one agent's offers."""
         error = self._check_offers(framework, offer_ids)
+        if error is None and self.safe_mode:
+            error = "The master is in safe mode (ZooKeeper quorum lost); nothing is launched until it returns"
         if error is not None:
             for offer_id in offer_ids:
                 offer = self.offers.get(offer_id)
@@ -685,6 +726,7 @@ class MasterState:
                 old.close()
             self._remove_agent_from_cluster(existing, reason=None)
         was_unreachable = self.unreachable_agents.pop(agent_id, None) is not None
+        self.recovered_agents.pop(agent_id, None)
         info = dict(info)
         info["id"] = wrap(agent_id)
         agent = Agent(
@@ -707,6 +749,7 @@ class MasterState:
                 },
             }
         )
+        self.registry.admit_agent(agent_id, info)
         self._recover_agent_frameworks(frameworks or [])
         used = self._reconcile_agent(agent, existing, tasks or [], executors or [], was_unreachable)
         self.allocator.add_agent(agent_id, total, used=used, attributes={a.get("name"): a for a in info.get("attributes", [])})
@@ -886,10 +929,12 @@ class MasterState:
 
     def mark_agent_gone(self, agent_id: str) -> None:
         agent = self.agents.get(agent_id)
-        if agent is None and agent_id not in self.unreachable_agents:
+        if agent is None and agent_id not in self.unreachable_agents and agent_id not in self.recovered_agents:
             raise CallError(404, f"Agent {agent_id} is unknown")
         self.gone_agents.add(agent_id)
         self.unreachable_agents.pop(agent_id, None)
+        self.recovered_agents.pop(agent_id, None)
+        self.registry.mark_gone(agent_id)
         if agent is not None:
             self._send_agent(agent_id, {"type": "SHUTDOWN", "shutdown": {"message": "Agent marked gone by an operator"}})
             self._remove_agent_from_cluster(agent, reason=S.REASON_AGENT_REMOVED_BY_OPERATOR, gone=True)
@@ -902,6 +947,7 @@ class MasterState:
     def _mark_unreachable(self, agent: Agent) -> None:
         logger.warning("Agent %s at %s is unreachable: removing it and its tasks", agent.id, agent.hostname)
         self.unreachable_agents[agent.id] = self.wallclock()
+        self.registry.mark_unreachable(agent.id, self.unreachable_agents[agent.id])
         self.metrics["master/slave_unreachable_completed"] += 1
         if agent.connection is not None:
             agent.connection.close()
@@ -940,6 +986,7 @@ class MasterState:
 
     def update_weights(self, weights: dict[str, float]) -> None:
         self.allocator.update_weights(weights)
+        self.registry.set_weights(self.allocator.weights())
         self._request_allocation()
 
     def subscribe_operator(self, connection: Connection) -> None:
@@ -984,8 +1031,14 @@ class MasterState:
             if agent.connected and now - agent.last_ping >= o.agent_ping_timeout:
                 agent.last_ping = now
                 self._send_agent(agent.id, {"type": "PING"})
-            if now - agent.last_seen > budget:
+            if now - agent.last_seen > budget and not self.safe_mode:
                 self._mark_unreachable(agent)
+        if self.recovered_agents and now >= self._reregister_deadline and not self.safe_mode:
+            for agent_id in list(self.recovered_agents):
+                logger.warning("Agent %s did not re-register after the failover: marking it unreachable", agent_id)
+                del self.recovered_agents[agent_id]
+                self.unreachable_agents[agent_id] = self.wallclock()
+                self.registry.mark_unreachable(agent_id, self.unreachable_agents[agent_id])
 
     def _request_allocation(self, agent_ids: Iterable[str] | None = None) -> None:
         if self._pending_agents is not None:
@@ -999,6 +1052,8 @@ class MasterState:
             self._allocation_due = self.clock() + self.options.allocation_batch
 
     def allocate(self) -> list[Offer]:
+        if self.safe_mode:
+            return []
         pending = self._pending_agents
         self._pending_agents = set()
         if pending is None:

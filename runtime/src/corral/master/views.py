@@ -33,6 +33,7 @@ def state(m: MasterState, flags: dict[str, str] | None = None, leader: dict[str,
         "cluster": m.options.cluster,
         "leader": leader_info["pid"],
         "leader_info": leader_info,
+        "elected": True,
         "activated_slaves": sum(1 for a in m.agents.values() if a.connected),
         "deactivated_slaves": sum(1 for a in m.agents.values() if not a.connected),
         "unreachable_slaves": len(m.unreachable_agents),
@@ -41,6 +42,29 @@ def state(m: MasterState, flags: dict[str, str] | None = None, leader: dict[str,
         "unreachable_slaves_ids": sorted(m.unreachable_agents),
         "frameworks": [framework_state(m, f) for f in m.frameworks.values()],
         "completed_frameworks": [framework_state(m, f) for f in completed],
+        "recovered_slaves": list(m.recovered_agents.values()),
+        "orphan_tasks": [],
+        "unregistered_frameworks": [],
+    }
+
+
+def standby_state(master_id: str, leader: dict[str, Any] | None, flags: dict[str, str]) -> dict[str, Any]:
+    """What a master that does not lead answers on /state: who does."""
+    return {
+        "version": MESOS_API_VERSION,
+        "corral_version": __version__,
+        "id": master_id,
+        "leader": leader["pid"] if leader else "",
+        "leader_info": leader or {},
+        "elected": False,
+        "activated_slaves": 0,
+        "deactivated_slaves": 0,
+        "unreachable_slaves": 0,
+        "flags": flags,
+        "slaves": [],
+        "frameworks": [],
+        "completed_frameworks": [],
+        "recovered_slaves": [],
         "orphan_tasks": [],
         "unregistered_frameworks": [],
     }

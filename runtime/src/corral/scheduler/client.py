@@ -22,6 +22,7 @@ from typing import Any, AsyncIterator
 
 import aiohttp
 
+from corral.leader import LeaderResolver
 from corral.protocol.recordio import Decoder
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ class SchedulerClient:
         reconnect: bool = True,
     ) -> None:
         self.master = master.removeprefix("http://").rstrip("/")
+        self.resolver = LeaderResolver(self.master)
         self.framework_info = dict(framework_info)
         self.framework_id: str | None = None
         self.stream_id: str | None = None
@@ -49,7 +51,7 @@ class SchedulerClient:
         self.reconnect = reconnect
         self.master_info: dict[str, Any] | None = None
         self._session: aiohttp.ClientSession | None = None
-        self._address = self.master
+        self._address = "" if self.master.startswith("zk://") else self.master
         self._background: set[asyncio.Task[Any]] = set()
 
     async def __aenter__(self) -> "SchedulerClient":
@@ -76,6 +78,7 @@ class SchedulerClient:
         if self._session is not None:
             await self._session.close()
             self._session = None
+        await self.resolver.close()
 
     # -- the event stream ---------------------------------------------------------
 
@@ -102,6 +105,8 @@ class SchedulerClient:
         if self.framework_id:
             info["id"] = {"value": self.framework_id}
             call["framework_id"] = {"value": self.framework_id}
+        if self.resolver.dynamic or not self._address:
+            self._address = await self.resolver.resolve()
         for _ in range(5):  # follow redirects to the leader
             async with self._session.post(
                 f"http://{self._address}/api/v1/scheduler", data=json.dumps(call),
@@ -109,7 +114,7 @@ class SchedulerClient:
             ) as response:
                 if response.status == 307:
                     location = response.headers.get("Location", "")
-                    self._address = location.removeprefix("http:").lstrip("/").split("/")[0] or self.master
+                    self._address = location.removeprefix("http:").lstrip("/").split("/")[0] or self._address
                     continue
                 if response.status != 200:
                     raise SchedulerError(f"SUBSCRIBE failed: HTTP {response.status}: {(await response.text())[:300]}")

@@ -1,0 +1,183 @@
+"""The master's metrics: `/metrics/snapshot` with Mesos's names, and Prometheus `/metrics`.
+
+`snapshot(master)` extends the state machine's counters (`views.metrics_snapshot`)
+with what Mesos also reports: timer statistics of
+`allocator/mesos/allocation_run_ms` (`/count`, `/min`, `/max`, `/p50` ...
+over the last 1000 runs), allocator resource totals, operator subscribers,
+and `system/*`.  A standby master reports `master/elected` 0.
+
+`/metrics` renders the same numbers for Prometheus through prometheus-client:
+`master/tasks_running` becomes `corral_master_tasks_running`, cumulative
+counts become counters (`..._total`), and per-role metrics become labels
+(`corral_allocator_role_dominant_share{role="ads"}`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import re
+from collections import deque
+from typing import TYPE_CHECKING, Any, Iterable
+
+import psutil
+from aiohttp import web
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.process_collector import ProcessCollector
+
+from corral.http_stream import json_response
+from corral.master import views
+
+if TYPE_CHECKING:
+    from corral.master.daemon import Master
+    from corral.master.state import MasterState
+
+ALLOCATION_RUN = "allocator/mesos/allocation_run_ms"
+WINDOW = 1000
+PERCENTILES = (("p50", 0.5), ("p90", 0.9), ("p95", 0.95), ("p99", 0.99), ("p999", 0.999), ("p9999", 0.9999))
+
+# Cumulative counts (Prometheus counters); everything else is a gauge.
+COUNTERS = {
+    "master/tasks_launched", "master/tasks_finished", "master/tasks_failed", "master/tasks_killed", "master/tasks_lost",
+    "master/tasks_error", "master/tasks_dropped", "master/tasks_gone", "master/tasks_gone_by_operator",
+    "master/offers_sent", "master/offers_declined", "master/offers_rescinded", "master/offers_accepted",
+    "master/invalid_status_updates", "master/valid_status_updates", "master/messages_scheduler_calls",
+    "master/slave_registrations", "master/slave_reregistrations", "master/slave_removals",
+    "master/slave_unreachable_completed", "master/framework_registrations", "allocator/mesos/allocation_runs",
+}
+_ROLE_SHARE = re.compile(r"^allocator/mesos/roles/(?P<role>.+)/shares/dominant$")
+_ROLE_ALLOCATED = re.compile(r"^allocator/mesos/allocation/roles/(?P<role>.+)/resources/(?P<name>[^/]+)/allocated$")
+_RESOURCE = re.compile(r"^allocator/mesos/resources/(?P<name>[^/]+)/(?P<kind>total|offered_or_allocated)$")
+
+
+class RecordingMetrics(dict):
+    """The state's metrics dict, also keeping a window of allocation run times."""
+
+    def __init__(self, base: dict[str, float]) -> None:
+        super().__init__(base)
+        self.allocation_runs: deque[float] = deque(maxlen=WINDOW)
+
+    def __setitem__(self, key: str, value: float) -> None:
+        if key == ALLOCATION_RUN:
+            self.allocation_runs.append(value)
+        super().__setitem__(key, value)
+
+
+def observe(state: "MasterState") -> None:
+    if not isinstance(state.metrics, RecordingMetrics):
+        state.metrics = RecordingMetrics(state.metrics)
+
+
+def timer_stats(name: str, samples: Iterable[float]) -> dict[str, float]:
+    values = sorted(samples)
+    if not values:
+        return {f"{name}/count": 0}
+    out = {f"{name}/count": len(values), f"{name}/min": values[0], f"{name}/max": values[-1]}
+    for label, q in PERCENTILES:
+        # nearest-rank percentile, as Mesos's TimeSeries statistics
+        out[f"{name}/{label}"] = values[min(len(values) - 1, max(0, math.ceil(q * len(values)) - 1))]
+    return out
+
+
+def system_metrics() -> dict[str, float]:
+    load = os.getloadavg()
+    mem = psutil.virtual_memory()
+    return {
+        "system/cpus_total": float(os.cpu_count() or 0),
+        "system/load_1min": load[0], "system/load_5min": load[1], "system/load_15min": load[2],
+        "system/mem_total_bytes": float(mem.total), "system/mem_free_bytes": float(mem.available),
+    }
+
+
+def snapshot(master: "Master") -> dict[str, float]:
+    state = master.state
+    if state is None:
+        out: dict[str, float] = {"master/elected": 0.0, "master/safe_mode": 1.0 if master.safe_mode else 0.0}
+        out.update(system_metrics())
+        return out
+    observe(state)
+    out = views.metrics_snapshot(state, master.leading, master.safe_mode)
+    for key in ("master/tasks_gone_by_operator", "master/recovery_slave_removals", "master/dropped_messages"):
+        out.setdefault(key, 0)
+    out["master/operator_event_stream_subscribers"] = len(state.operator_subscribers)
+    out["master/outstanding_offers"] = len(state.offers)
+    metrics = state.metrics
+    if isinstance(metrics, RecordingMetrics):
+        out.update(timer_stats(ALLOCATION_RUN, metrics.allocation_runs))
+    for name in ("cpus", "mem", "disk", "gpus"):
+        out[f"allocator/mesos/resources/{name}/total"] = out.get(f"master/{name}_total", 0.0)
+        out[f"allocator/mesos/resources/{name}/offered_or_allocated"] = out.get(f"master/{name}_used", 0.0)
+    for info in state.allocator.roles():
+        out[f"allocator/mesos/roles/{info.role}/shares/dominant"] = info.share
+    out.update(system_metrics())
+    return out
+
+
+# ------------------------------------------------------------------ Prometheus
+
+
+def _prom_name(key: str) -> str:
+    return "corral_" + re.sub(r"[^a-zA-Z0-9_]", "_", key)
+
+
+class SnapshotCollector:
+    def __init__(self, master: "Master") -> None:
+        self.master = master
+
+    def collect(self) -> Iterable[Any]:
+        snap = snapshot(self.master)
+        shares = GaugeMetricFamily("corral_allocator_role_dominant_share", "Dominant share of each role (DRF)", labels=["role"])
+        allocated = GaugeMetricFamily("corral_allocator_role_allocated", "Resources allocated to each role", labels=["role", "resource"])
+        resources = GaugeMetricFamily("corral_allocator_resources", "Cluster resources: total and offered or allocated", labels=["resource", "kind"])
+        for key in sorted(snap):
+            value = float(snap[key])
+            if m := _ROLE_SHARE.match(key):
+                shares.add_metric([m["role"]], value)
+            elif m := _ROLE_ALLOCATED.match(key):
+                allocated.add_metric([m["role"], m["name"]], value)
+            elif m := _RESOURCE.match(key):
+                resources.add_metric([m["name"], m["kind"]], value)
+            elif key in COUNTERS:
+                yield CounterMetricFamily(_prom_name(key), f"Mesos metric {key}", value=value)
+            else:
+                yield GaugeMetricFamily(_prom_name(key), f"Mesos metric {key}", value=value)
+        yield shares
+        yield allocated
+        yield resources
+
+
+def add_routes(app: web.Application, master: "Master") -> None:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SnapshotCollector(master))  # type: ignore[arg-type]
+    ProcessCollector(registry=registry)
+
+    async def prometheus(request: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def watch_states() -> None:
+        # Each election creates a new MasterState: record its allocation runs from the start.
+        while True:
+            if master.state is not None:
+                observe(master.state)
+            await asyncio.sleep(0.2)
+
+    watchers: list[asyncio.Task[None]] = []
+
+    async def on_startup(app: web.Application) -> None:
+        watchers.append(asyncio.ensure_future(watch_states()))
+
+    async def on_cleanup(app: web.Application) -> None:
+        for task in watchers:
+            task.cancel()
+
+    app.on_startup.append(on_startup)
+    app.on_cleanup.append(on_cleanup)
+    app.router.add_get("/metrics", prometheus)
+    app.router.add_get("/master/metrics", prometheus)
+
+
+def snapshot_response(master: "Master") -> web.Response:
+    return json_response(snapshot(master))

@@ -1,0 +1,175 @@
+"""The master's registry: what a new leader must know about the cluster.
+
+It holds the admitted agents (so that a new leader knows whom to expect
+back), agents marked unreachable or gone, and role weights.  Two backends
+behind one interface: a JSON file in the work directory (the embedded,
+standalone default) and ZooKeeper (with --zk), where each agent is its own
+znode so that no node approaches ZooKeeper's 1 MB limit.  The ZooKeeper
+registry lives beside the election path (`<path>-registry`), never under it:
+pymesos reads the smallest child of the election path as the leader.
+
+Writes never block the master: the file is rewritten synchronously (it is
+small), ZooKeeper writes are asynchronous and their failures logged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class RegistryData:
+    agents: dict[str, dict[str, Any]] = field(default_factory=dict)  # admitted: agent_id -> AgentInfo
+    unreachable: dict[str, float] = field(default_factory=dict)  # agent_id -> when
+    gone: set[str] = field(default_factory=set)
+    weights: dict[str, float] = field(default_factory=dict)
+
+
+class Registry:
+    """No persistence (unit tests and embedded use without a work directory)."""
+
+    def load(self) -> RegistryData:
+        return RegistryData()
+
+    def admit_agent(self, agent_id: str, info: dict[str, Any]) -> None: ...
+
+    def mark_unreachable(self, agent_id: str, when: float) -> None: ...
+
+    def mark_gone(self, agent_id: str) -> None: ...
+
+    def set_weights(self, weights: dict[str, float]) -> None: ...
+
+
+class FileRegistry(Registry):
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._data = self._read()
+
+    def _read(self) -> RegistryData:
+        try:
+            with open(self.path) as fh:
+                raw = json.load(fh)
+        except FileNotFoundError:
+            return RegistryData()
+        except (OSError, ValueError) as exc:
+            raise RuntimeError(f"registry {self.path} is unreadable: {exc}") from None
+        return RegistryData(
+            agents=raw.get("agents", {}), unreachable=raw.get("unreachable", {}),
+            gone=set(raw.get("gone", [])), weights=raw.get("weights", {}),
+        )
+
+    def _write(self) -> None:
+        d = self._data
+        raw = {"agents": d.agents, "unreachable": d.unreachable, "gone": sorted(d.gone), "weights": d.weights}
+        directory = os.path.dirname(self.path) or "."
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".registry-")
+        with os.fdopen(fd, "w") as fh:
+            json.dump(raw, fh)
+        os.replace(tmp, self.path)
+
+    def load(self) -> RegistryData:
+        self._data = self._read()
+        return RegistryData(dict(self._data.agents), dict(self._data.unreachable), set(self._data.gone), dict(self._data.weights))
+
+    def admit_agent(self, agent_id: str, info: dict[str, Any]) -> None:
+        self._data.agents[agent_id] = info
+        self._data.unreachable.pop(agent_id, None)
+        self._write()
+
+    def mark_unreachable(self, agent_id: str, when: float) -> None:
+        self._data.unreachable[agent_id] = when
+        self._write()
+
+    def mark_gone(self, agent_id: str) -> None:
+        self._data.gone.add(agent_id)
+        self._data.agents.pop(agent_id, None)
+        self._data.unreachable.pop(agent_id, None)
+        self._write()
+
+    def set_weights(self, weights: dict[str, float]) -> None:
+        self._data.weights = dict(weights)
+        self._write()
+
+
+class ZooKeeperRegistry(Registry):
+    """`<root>/agents/<id>`, `<root>/unreachable/<id>`, `<root>/gone/<id>`, `<root>/weights`."""
+
+    def __init__(self, client: Any, root: str) -> None:
+        self.client = client
+        self.root = root
+
+    def load(self) -> RegistryData:
+        """Blocking: call from a thread."""
+        from kazoo.exceptions import NoNodeError
+
+        client = self.client
+        for sub in ("agents", "unreachable", "gone"):
+            client.ensure_path(f"{self.root}/{sub}")
+        data = RegistryData()
+        for agent_id in client.get_children(f"{self.root}/agents"):
+            try:
+                raw, _ = client.get(f"{self.root}/agents/{agent_id}")
+                data.agents[agent_id] = json.loads(raw)
+            except (NoNodeError, ValueError):
+                continue
+        for agent_id in client.get_children(f"{self.root}/unreachable"):
+            try:
+                raw, _ = client.get(f"{self.root}/unreachable/{agent_id}")
+                data.unreachable[agent_id] = float(raw or 0)
+            except (NoNodeError, ValueError):
+                continue
+        data.gone = set(client.get_children(f"{self.root}/gone"))
+        try:
+            raw, _ = client.get(f"{self.root}/weights")
+            data.weights = json.loads(raw or b"{}")
+        except (NoNodeError, ValueError):
+            pass
+        return data
+
+    def _put(self, path: str, value: bytes) -> None:
+        def created(result: Any) -> None:
+            try:
+                result.get()
+            except Exception as exc:  # noqa: BLE001 - kazoo raises NodeExists and friends
+                if type(exc).__name__ == "NodeExistsError":
+                    self.client.set_async(path, value).rawlink(_log_failure(path))
+                else:
+                    logger.warning("registry write %s failed: %s", path, exc)
+
+        self.client.create_async(path, value, makepath=True).rawlink(created)
+
+    def _delete(self, path: str) -> None:
+        self.client.delete_async(path).rawlink(lambda r: None)
+
+    def admit_agent(self, agent_id: str, info: dict[str, Any]) -> None:
+        self._put(f"{self.root}/agents/{agent_id}", json.dumps(info).encode())
+        self._delete(f"{self.root}/unreachable/{agent_id}")
+
+    def mark_unreachable(self, agent_id: str, when: float) -> None:
+        self._put(f"{self.root}/unreachable/{agent_id}", str(when).encode())
+
+    def mark_gone(self, agent_id: str) -> None:
+        self._put(f"{self.root}/gone/{agent_id}", b"")
+        self._delete(f"{self.root}/agents/{agent_id}")
+        self._delete(f"{self.root}/unreachable/{agent_id}")
+
+    def set_weights(self, weights: dict[str, float]) -> None:
+        self._put(f"{self.root}/weights", json.dumps(weights).encode())
+
+
+def _log_failure(path: str):
+    def check(result: Any) -> None:
+        try:
+            result.get()
+        except Exception as exc:  # noqa: BLE001
+            logger.warning("registry write %s failed: %s", path, exc)
+
+    return check
