@@ -148,11 +148,16 @@ class ZooKeeperLeadership:
         return self._detector.current if self._detector is not None else None
 
     async def stop(self) -> None:
+        """Withdraw (so that a standby takes over at once) and close; never hang on a dead ZooKeeper."""
         if self._session is None:
             return
-        if self._contender is not None:
-            await asyncio.get_running_loop().run_in_executor(None, self._contender.withdraw)
-        await self._session.stop()
+        loop = asyncio.get_running_loop()
+        try:
+            if self._contender is not None and not self._suspended:
+                await asyncio.wait_for(loop.run_in_executor(None, self._contender.withdraw), 3)
+            await asyncio.wait_for(self._session.stop(), 5)
+        except (asyncio.TimeoutError, Exception) as exc:  # noqa: BLE001 - shutting down anyway
+            logger.warning("Leaving ZooKeeper uncleanly: %s", exc or type(exc).__name__)
 
 
 class LeaderResolver:
@@ -164,6 +169,7 @@ class LeaderResolver:
         self._url = ZooKeeperURL.parse(master) if master.startswith("zk://") else None
         self._session: Session | None = None
         self._detector: ZooKeeperDetector | None = None
+        self._lock = asyncio.Lock()
 
     @property
     def dynamic(self) -> bool:
@@ -173,15 +179,19 @@ class LeaderResolver:
         if self._url is None:
             return self.master.removeprefix("http://").rstrip("/")
         loop = asyncio.get_running_loop()
-        if self._session is None:
-            self._session = Session(self._url, self.session_timeout, loop)
-            await self._session.start(timeout=30)
-            self._detector = ZooKeeperDetector(self._session.client, self._url.path, loop)
-            await loop.run_in_executor(None, self._detector.start)
-        assert self._detector is not None
+        async with self._lock:
+            if self._detector is None:
+                session = Session(self._url, self.session_timeout, loop)
+                await session.start(timeout=30)
+                detector = ZooKeeperDetector(session.client, self._url.path, loop)
+                await loop.run_in_executor(None, detector.start)
+                self._session, self._detector = session, detector
         return address_of(await self._detector.wait_for_leader())
 
     async def close(self) -> None:
         if self._session is not None:
-            await self._session.stop()
+            try:
+                await asyncio.wait_for(self._session.stop(), 5)
+            except asyncio.TimeoutError:
+                logger.warning("ZooKeeper session did not close in time")
             self._session = None

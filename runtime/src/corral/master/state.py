@@ -345,7 +345,7 @@ class MasterState:
         for task in list(framework.tasks.values()):
             if not task.terminal:
                 self._transition(task, S.TASK_KILLED, S.SOURCE_MASTER, S.REASON_FRAMEWORK_REMOVED, "Framework removed")
-            self._forget_task(task)
+            self._forget_task(task, framework)
         for agent_id, executors in framework.executors.items():
             agent = self.agents.get(agent_id)
             if agent is not None:
@@ -1190,16 +1190,12 @@ class MasterState:
             self.allocator.recover_resources(task.framework_id, task.agent_id, task.role, task.resources)
             self._request_allocation([task.agent_id])
 
-    def _forget_task(self, task: Task) -> None:
-        framework = self.frameworks.get(task.framework_id)
+    def _forget_task(self, task: Task, framework: Framework | None = None) -> None:
+        """Move a task that ended (and was acknowledged) to its framework's completed tasks."""
+        framework = framework or self.frameworks.get(task.framework_id)
         if framework is not None and framework.tasks.get(task.task_id) is task:
             del framework.tasks[task.task_id]
             framework.completed_tasks.append(task)
-        elif framework is None:
-            for fw in self.completed_frameworks:
-                if fw.id == task.framework_id:
-                    fw.tasks.pop(task.task_id, None)
-                    fw.completed_tasks.append(task)
         agent = self.agents.get(task.agent_id)
         if agent is not None:
             tasks = agent.tasks.get(task.framework_id, {})
