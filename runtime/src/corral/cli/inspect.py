@@ -14,7 +14,22 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-master_option = click.option("--master", envvar="CORRAL_MASTER", default="127.0.0.1:5050", show_default=True)
+def _leader(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """--master may be a zk:// URL: ask ZooKeeper who leads."""
+    from corral.leader import ZooKeeperURLError, resolve_master
+
+    try:
+        return resolve_master(value)
+    except (ZooKeeperURLError, LookupError) as exc:
+        raise click.BadParameter(str(exc)) from None
+    except Exception as exc:  # kazoo's connection errors
+        raise click.BadParameter(f"cannot reach ZooKeeper for {value}: {exc or type(exc).__name__}") from None
+
+
+master_option = click.option(
+    "--master", envvar="CORRAL_MASTER", default="127.0.0.1:5050", show_default=True, callback=_leader,
+    help="host:port of a master, or zk://host:port,.../path",
+)
 json_option = click.option("--json", "as_json", is_flag=True, help="Print the raw JSON")
 
 

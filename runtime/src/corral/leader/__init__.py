@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "LeadershipEvents", "Standalone", "ZooKeeperLeadership", "ZooKeeperURL", "ZooKeeperURLError",
-    "LeaderResolver", "address_of",
+    "LeaderResolver", "address_of", "resolve_master",
 ]
 
 
@@ -195,3 +195,24 @@ class LeaderResolver:
             except asyncio.TimeoutError:
                 logger.warning("ZooKeeper session did not close in time")
             self._session = None
+
+
+def resolve_master(master: str, timeout: float = 10.0) -> str:
+    """host:port of the leader, for command-line tools (blocking; zk:// URLs are looked up once)."""
+    if not master.startswith("zk://"):
+        return master.removeprefix("http://").rstrip("/")
+    import json
+
+    from corral.leader.zookeeper import leader_of, make_client
+
+    url = ZooKeeperURL.parse(master)
+    client = make_client(url, timeout)
+    client.start(timeout=timeout)
+    try:
+        node = leader_of(client.get_children(url.path)) if client.exists(url.path) else None
+        if node is None:
+            raise LookupError(f"no master is elected under {master}")
+        return address_of(json.loads(client.get(f"{url.path}/{node}")[0]))
+    finally:
+        client.stop()
+        client.close()
