@@ -18,6 +18,9 @@ run_stage() {  # name, then the pytest arguments
     [ $rc -eq 0 ] || failed+=("$name")
 }
 
+echo "=== runtime: mypy on the pure core (allocator, resources, master state, status updates)"
+if (cd runtime && "../$PY" -m mypy); then echo "=== mypy: ok"; else failed+=("mypy"); fi
+
 run_stage "runtime: unit" -q runtime/tests/unit
 run_stage "runtime: integration (real master, agents, pymesos)" -q runtime/tests/integration
 if [ -d tests/toolkit ]; then

@@ -445,35 +445,33 @@ class MasterState:
         return None
 
     def _launch_task(self, framework, agent, agent_id, role, task, remaining: Resources) -> Resources:
+        """Validate one TaskInfo against what is left of the offers; launch it or answer TASK_ERROR."""
         error = validation.validate_task(
             task, framework_id=framework.id, agent_id=agent_id, active_task_ids=framework.tasks
         )
-        needed = None
+        needed = Resources()
         executor = task.get("executor") if isinstance(task, dict) else None
         if error is None:
             error = validation.validate_allocation_roles(task.get("resources", []), role, "task.resources")
         if error is None:
-            needed, error = validation.task_resources(task)
+            task_needs, error = validation.task_resources(task)
+            needed = task_needs or Resources()
         if error is None and executor is not None:
             executor_resources, error = self._executor_needs(framework, agent_id, role, executor)
-            if error is None:
-                needed = needed + executor_resources
+            needed = needed + executor_resources
         if error is None and not remaining.contains(needed):
-            error = (
-                f"Task uses more resources {needed.to_text()} than available {remaining.to_text()} in the offers"
-            )
+            error = f"Task uses more resources {needed.to_text()} than available {remaining.to_text()} in the offers"
         if error is not None:
             self._send_unlaunched_status(framework, task, S.TASK_ERROR, S.REASON_TASK_INVALID, error)
             return remaining
-        remaining = remaining - needed
         task_json = _with_allocation_role(task, role)
         if executor is not None:
             task_json["executor"] = self._register_executor(framework, agent, agent_id, role, executor)
-        created = self._create_task(framework, agent_id, role, task_json, value_of((executor or {}).get("executor_id")))
+        self._create_task(framework, agent_id, role, task_json, value_of((executor or {}).get("executor_id")))
         self._send_agent(
             agent_id, {"type": "RUN_TASK", "run_task": {"framework_info": framework.info, "task": task_json}}
         )
-        return remaining if created else remaining + needed
+        return remaining - needed
 
     def _launch_group(self, framework, agent, agent_id, role, launch_group, remaining: Resources) -> Resources:
         executor = launch_group.get("executor")
@@ -543,7 +541,7 @@ class MasterState:
                 agent.executors.setdefault(framework.id, {})[executor_id] = (role, resources)
         return executor_json
 
-    def _create_task(self, framework, agent_id, role, task_json, executor_id) -> bool:
+    def _create_task(self, framework, agent_id, role, task_json, executor_id) -> None:
         agent = self.agents.get(agent_id)
         resources = Resources.from_json(task_json.get("resources", []))
         task = Task(
@@ -562,7 +560,6 @@ class MasterState:
         task.statuses.append({"state": S.TASK_STAGING, "timestamp": self.wallclock()})
         self.metrics["master/tasks_launched"] += 1
         self._operator_event({"type": "TASK_ADDED", "task_added": {"task": self.task_json(task)}})
-        return True
 
     def _send_unlaunched_status(self, framework, task, state, reason, message) -> None:
         """A status for a task that never got launched (it was invalid or its offers were)."""
@@ -654,9 +651,9 @@ class MasterState:
             if task_id is None:
                 raise CallError(400, "reconcile.tasks[].task_id is required")
             agent_id = value_of(entry.get("agent_id"))
-            task = framework.tasks.get(task_id)
-            if task is not None:
-                self._send_framework(framework, self._reconcile_update(task, now))
+            known = framework.tasks.get(task_id)
+            if known is not None:
+                self._send_framework(framework, self._reconcile_update(known, now))
                 continue
             pa = framework.partition_aware
             if agent_id is not None and agent_id in self.unreachable_agents:
@@ -875,6 +872,7 @@ class MasterState:
             self.metrics["master/invalid_status_updates"] += 1
             raise CallError(400, "update: framework_id, status.task_id and a valid status.state are required")
         self.metrics["master/valid_status_updates"] += 1
+        assert isinstance(status, dict) and isinstance(state, str)
         framework = self.frameworks.get(framework_id)
         if framework is None:
             return  # unknown framework: the agent keeps retrying until it re-subscribes or is removed
@@ -1120,7 +1118,7 @@ class MasterState:
         return out
 
     def task_json(self, task: Task) -> dict[str, Any]:
-        out = {
+        out: dict[str, Any] = {
             "task_id": wrap(task.task_id),
             "framework_id": wrap(task.framework_id),
             "agent_id": wrap(task.agent_id),
@@ -1283,7 +1281,7 @@ def _error_event(message: str) -> dict[str, Any]:
 
 
 def _launched_tasks(operations: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    out = []
+    out: list[Any] = []
     for op in operations:
         if op.get("type") == "LAUNCH":
             out.extend((op.get("launch") or {}).get("task_infos") or [])
