@@ -4,7 +4,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 export LC_ALL=C.UTF-8
 VENV=${VENV:-.venv}
-PY="$VENV/bin/python"
+PY="$(cd "$VENV" && pwd)/bin/python"
 failed=()
 
 run_stage() {  # name, then the pytest arguments
@@ -19,7 +19,7 @@ run_stage() {  # name, then the pytest arguments
 }
 
 echo "=== runtime: mypy on the pure core (allocator, resources, master state, status updates)"
-if (cd runtime && "../$PY" -m mypy); then echo "=== mypy: ok"; else failed+=("mypy"); fi
+if (cd runtime && "$PY" -m mypy); then echo "=== mypy: ok"; else failed+=("mypy"); fi
 
 run_stage "runtime: unit" -q runtime/tests/unit
 run_stage "runtime: integration (real master, agents, pymesos)" -q runtime/tests/integration
