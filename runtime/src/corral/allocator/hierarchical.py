@@ -100,14 +100,7 @@ class HierarchicalAllocator(Allocator):
                 self.recover_resources(framework_id, agent_id, role, resources)
         del self._frameworks[framework_id]
         for role in list(self._framework_sorters):
-            sorter = self._framework_sorters[role]
-            if framework_id in sorter:
-                sorter.remove(framework_id)
-                if not sorter.clients():
-                    del self._framework_sorters[role]
-                    self._role_sorter.remove(role)
-                else:
-                    self._refresh_role(role)
+            self._leave_role(framework_id, role)
 
     def activate_framework(self, framework_id):
         self._frameworks[framework_id].active = True
@@ -333,14 +326,19 @@ class HierarchicalAllocator(Allocator):
         fw = self._frameworks[framework_id]
         if role in fw.roles or role in self._allocated_roles(framework_id):
             return
+        self._leave_role(framework_id, role)
+
+    def _leave_role(self, framework_id: str, role: str) -> None:
+        """Take a framework out of a role's sorter; a role left with no framework goes too."""
         sorter = self._framework_sorters.get(role)
-        if sorter is not None and framework_id in sorter:
-            sorter.remove(framework_id)
-            if not sorter.clients():
-                del self._framework_sorters[role]
-                self._role_sorter.remove(role)
-            else:
-                self._refresh_role(role)
+        if sorter is None or framework_id not in sorter:
+            return
+        sorter.remove(framework_id)
+        if not sorter.clients():
+            del self._framework_sorters[role]
+            self._role_sorter.remove(role)
+        else:
+            self._refresh_role(role)
 
     def _untrack_unused_roles(self) -> None:
         for framework_id, fw in self._frameworks.items():

@@ -215,7 +215,7 @@ class MasterState:
         self._connect(framework, connection, now)
         self.allocator.add_framework(framework_id, roles, used=self._framework_usage(framework_id))
         logger.info("Framework %s (%s) subscribed with roles %s", framework_id, framework.name, sorted(roles))
-        self._operator_event({"type": "FRAMEWORK_ADDED", "framework_added": {"framework": self._framework_summary(framework)}})
+        self._operator_event({"type": "FRAMEWORK_ADDED", "framework_added": {"framework": self.framework_summary(framework)}})
         self._request_allocation()
         return framework
 
@@ -245,7 +245,7 @@ class MasterState:
         for agent_id in framework.executors:
             self._send_agent(agent_id, {"type": "UPDATE_FRAMEWORK", "update_framework": {"framework_info": info}})
         logger.info("Framework %s (%s) re-subscribed", framework.id, framework.name)
-        self._operator_event({"type": "FRAMEWORK_UPDATED", "framework_updated": {"framework": self._framework_summary(framework)}})
+        self._operator_event({"type": "FRAMEWORK_UPDATED", "framework_updated": {"framework": self.framework_summary(framework)}})
         self._request_allocation()
         return framework
 
@@ -1151,7 +1151,7 @@ class MasterState:
             "total_resources": agent.total.to_json(),
         }
 
-    def _framework_summary(self, framework: Framework) -> dict[str, Any]:
+    def framework_summary(self, framework: Framework) -> dict[str, Any]:
         return {
             "framework_info": framework.info,
             "active": framework.active,

@@ -235,11 +235,7 @@ def get_agents(m: MasterState) -> dict[str, Any]:
 def get_frameworks(m: MasterState) -> dict[str, Any]:
     def summary(fw: Framework) -> dict[str, Any]:
         return {
-            "framework_info": fw.info,
-            "active": fw.active,
-            "connected": fw.connected,
-            "recovered": False,
-            "registered_time": {"nanoseconds": int(fw.registered_time * 1e9)},
+            **m.framework_summary(fw),
             "offered_resources": [],
             "allocated_resources": [],
         }
