@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 
 DEFAULT_KILL_GRACE = 3.0
 PATH = "/api/v1/executor"
+TOKEN_ENV = "MESOS_EXECUTOR_AUTHENTICATION_TOKEN"
+# What the agent gives this executor but its tasks must not inherit.
+PRIVATE_ENV = (TOKEN_ENV, "LIBPROCESS_SSL_KEY_FILE", "LIBPROCESS_SSL_CERT_FILE")
 
 
 class HTTPError(OSError):
@@ -66,9 +69,12 @@ class RunningTask:
 class _HTTP:
     """The little HTTP/1.1 the executor needs: POST JSON, read a (chunked) reply."""
 
-    def __init__(self, host: str, port: int, timeout: float | None) -> None:
+    def __init__(self, host: str, port: int, timeout: float | None, tls: Any = None, authorization: str = "") -> None:
         self.host, self.port = host, port
+        self.authorization = authorization
         self.sock = socket.create_connection((host, port), timeout=timeout)
+        if tls is not None:
+            self.sock = tls.wrap_socket(self.sock, server_hostname=host)
         self.buffer = b""
 
     def close(self) -> None:
@@ -95,7 +101,7 @@ class _HTTP:
     def post(self, body: bytes) -> tuple[int, dict[str, str]]:
         head = (
             f"POST {PATH} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nContent-Type: application/json\r\n"
-            f"Accept: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+            f"Accept: application/json\r\n{self.authorization}Content-Length: {len(body)}\r\n\r\n"
         )
         self.sock.sendall(head.encode() + body)
         status = int(self._line().split()[1])
@@ -126,11 +132,15 @@ class _HTTP:
 class AgentClient:
     """The executor side of the v1 executor API."""
 
-    def __init__(self, endpoint: str, framework_id: str, executor_id: str) -> None:
+    def __init__(self, endpoint: str, framework_id: str, executor_id: str, env: dict[str, str] | None = None) -> None:
         host, _, port = endpoint.rpartition(":")
         self.host, self.port = host, int(port)
         self.framework_id = framework_id
         self.executor_id = executor_id
+        env = env or {}
+        token = env.get(TOKEN_ENV)
+        self.authorization = f"Authorization: Bearer {token}\r\n" if token else ""
+        self.tls = _tls_context(env)
         self._lock = threading.Lock()
         self._conn: _HTTP | None = None
 
@@ -140,7 +150,7 @@ class AgentClient:
         ).encode()
 
     def subscribe(self, unacknowledged_tasks: list[dict[str, Any]], unacknowledged_updates: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-        conn = _HTTP(self.host, self.port, timeout=None)
+        conn = _HTTP(self.host, self.port, timeout=None, tls=self.tls, authorization=self.authorization)
         try:
             body = self._call(
                 {
@@ -165,7 +175,7 @@ class AgentClient:
             for attempt in (1, 2):
                 try:
                     if self._conn is None:
-                        self._conn = _HTTP(self.host, self.port, timeout=30)
+                        self._conn = _HTTP(self.host, self.port, timeout=30, tls=self.tls, authorization=self.authorization)
                     status, headers = self._conn.post(body)
                     text = self._conn.body(headers)
                     break
@@ -182,7 +192,7 @@ class AgentClient:
 class CommandExecutor:
     def __init__(self, env: dict[str, str]) -> None:
         self.env = env
-        self.client = AgentClient(env["MESOS_AGENT_ENDPOINT"], env["MESOS_FRAMEWORK_ID"], env["MESOS_EXECUTOR_ID"])
+        self.client = AgentClient(env["MESOS_AGENT_ENDPOINT"], env["MESOS_FRAMEWORK_ID"], env["MESOS_EXECUTOR_ID"], env)
         self.executor_id = env["MESOS_EXECUTOR_ID"]
         self.sandbox = env.get("MESOS_SANDBOX") or os.getcwd()
         self.tasks: dict[str, RunningTask] = {}
@@ -273,7 +283,7 @@ class CommandExecutor:
 
     def _spawn(self, task: dict[str, Any]) -> subprocess.Popen:
         command = task["command"]
-        env = dict(self.env)
+        env = {k: v for k, v in self.env.items() if k not in PRIVATE_ENV}
         env["MESOS_TASK_ID"] = task["task_id"]["value"]
         for var in (command.get("environment") or {}).get("variables", []):
             env[var["name"]] = var.get("value", "")
@@ -422,6 +432,23 @@ def _duration(text: str) -> float:
         if text.endswith(unit):
             return float(text[: -len(unit)]) * scale
     return float(text)
+
+
+def _tls_context(env: dict[str, str]) -> Any:
+    """TLS to the agent when it serves HTTPS (LIBPROCESS_SSL_* from the agent, as Mesos passes them)."""
+    if env.get("LIBPROCESS_SSL_ENABLED", "").lower() not in ("1", "true"):
+        return None
+    import ssl  # only when needed: every import costs each forked executor
+
+    if env.get("LIBPROCESS_SSL_VERIFY_CERT", "true").lower() in ("0", "false"):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    else:
+        ctx = ssl.create_default_context(cafile=env.get("LIBPROCESS_SSL_CA_FILE") or None)
+    if env.get("LIBPROCESS_SSL_CERT_FILE") and env.get("LIBPROCESS_SSL_KEY_FILE"):
+        ctx.load_cert_chain(env["LIBPROCESS_SSL_CERT_FILE"], env["LIBPROCESS_SSL_KEY_FILE"])
+    return ctx
 
 
 def main() -> int:

@@ -212,7 +212,7 @@ def _update_weights(master, request, call):
     except ValueError as exc:
         raise ProtocolError(f"update_weights: {exc}") from None
     for role in weights:
-        denied = master.security.check(request, "update_weights", role, "update the weight of role")
+        denied = master.security.check(request, "update_weights", role, "update the weight of role '{obj}'")
         if denied is not None:
             raise _Denied(denied)
     _state(master)
@@ -244,7 +244,7 @@ def teardown_framework(master: "Master", request: web.Request, framework_id: str
         raise CallError(404 if framework_id else 400, f"Framework {framework_id!r} is not registered")
     owner = framework.info.get("principal")
     denied = master.security.check(request, "teardown_frameworks", owner if isinstance(owner, str) and owner else None,
-                                   "tear down frameworks of principal")
+                                   "tear down frameworks of principal '{obj}'")
     if denied is not None:
         raise _Denied(denied)
     logger.info("Operator %s tears down framework %s (%s)", principal_of(request) or "(anonymous)", framework_id, framework.name)
@@ -321,7 +321,7 @@ async def handle(master: "Master", request: web.Request) -> web.StreamResponse:
     action = OPERATOR_ACTIONS.get(kind)
     if action in ("view_flags", "get_endpoints"):
         obj = "/metrics/snapshot" if action == "get_endpoints" else None
-        denied = master.security.check(request, action, obj, kind)
+        denied = master.security.check(request, action, obj, "view the flags" if action == "view_flags" else "GET '{obj}'")
         if denied is not None:
             return denied
     if kind == "SUBSCRIBE":

@@ -168,12 +168,13 @@ class MasterSecurity:
         return self.acls.allowed(action, principal_of(request), obj)
 
     def check(self, request: web.Request, action: str | None, obj: str | None = None, what: str | None = None) -> web.Response | None:
-        """None if allowed, else a 403 naming the principal and the action."""
+        """None if allowed, else a 403 naming the principal and what it may not do (`{obj}` in `what`: the object)."""
         if action is None or self.acls.allowed(action, principal_of(request), obj):
             return None
         who = principal_of(request)
-        target = f" on '{obj}'" if obj is not None else ""
-        return forbidden(f"{'Principal ' + repr(who) if who else 'An unauthenticated caller'} is not authorized to {what or action}{target}")
+        text = what or action
+        text = text.replace("{obj}", str(obj if obj is not None else "ANY")) if "{obj}" in text else text
+        return forbidden(f"{'Principal ' + repr(who) if who else 'An unauthenticated caller'} is not authorized to {text}")
 
     def viewer(self, request: web.Request) -> view_filters.Viewer:
         return view_filters.Viewer(self.acls, principal_of(request))
@@ -186,11 +187,18 @@ class MasterSecurity:
             if denied is not None:
                 return denied
         elif path in METRICS_PATHS:
-            denied = self.check(request, "get_endpoints", path, "GET")
+            denied = self.check(request, "get_endpoints", path, "GET '{obj}'")
             if denied is not None:
                 return denied
-        elif path == "/teardown":
-            pass  # authorized in the handler (needs the framework)
+        elif path == "/api/v1/agent" and request.method == "POST" and self.acls.has_rules("register_agents"):
+            try:
+                kind = _decoder.decode(await request.read()).get("type")
+            except (msgspec.DecodeError, AttributeError):
+                kind = None  # malformed: the handler answers 400
+            if kind == "REGISTER":
+                denied = self.check(request, "register_agents", None, "register agents")
+                if denied is not None:
+                    return denied
         response = await handler(request)
         if path in STATE_PATHS or path in ROLES_PATHS:
             viewer = self.viewer(request)

@@ -99,7 +99,7 @@ class WebUI:
         if task is None:
             return error_response(404, f"Task {task_id} of framework {framework_id} is not known to the master")
         user = _task_user(task.info, framework.info if framework is not None else {})
-        denied = self.master.security.check(request, "access_sandboxes", user, "access sandboxes of user")
+        denied = self.master.security.check(request, "access_sandboxes", user, "access sandboxes of user '{obj}'")
         if denied is not None:
             return denied
         agent = state.agents.get(task.agent_id)
