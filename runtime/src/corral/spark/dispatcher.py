@@ -1,0 +1,408 @@
+"""`corral spark-dispatcher`: the daemon around `DispatcherState`.
+
+It serves Spark's REST submission protocol, a JSON API for the CLI, the
+internal endpoint the launchers report to, and the web page (all on one port,
+7077 by default); it is a framework on Corral (re-subscribing with its
+framework id after its own restart or a master failover, then reconciling its
+tasks); and it watches each running application's Spark master and driver to
+scale fine-grained applications.  The queue is persisted (a file, or ZooKeeper
+with --zk) before any task is launched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+import logging
+import sys
+import time
+from typing import Any
+
+import aiohttp
+
+from corral import config
+from corral.config import Flag
+from corral.scheduler.client import SchedulerClient, SchedulerError
+from corral.server import Server, StartupError
+from corral.spark import model, rest, webui
+from corral.spark.planner import Sizes
+from corral.spark.sparkconf import MODES
+from corral.spark.state import DispatcherOptions, DispatcherState
+from corral.spark.store import Store, StoreError, open_store, parse_zk_url
+from corral.spark.tasks import LauncherConfig
+
+logger = logging.getLogger(__name__)
+
+TICK_SECONDS = 0.5
+
+
+def _mode(value: Any) -> str:
+    text = config.as_str(value).strip().lower()
+    if text not in MODES:
+        raise ValueError(f"'{value}' is not one of {', '.join(MODES)}")
+    return text
+
+
+def _positive_float(value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"'{value}' is not a number") from None
+    if not number > 0:
+        raise ValueError(f"{value} must be > 0")
+    return number
+
+
+def _non_negative_int(value: Any) -> int:
+    number = config.as_int(value)
+    if number < 0:
+        raise ValueError(f"{number} must be >= 0")
+    return number
+
+
+def _zk(value: Any) -> str | None:
+    text = config.as_optional_str(value)
+    if text:
+        try:
+            parse_zk_url(text)
+        except StoreError as exc:
+            raise ValueError(str(exc).removeprefix("--zk: ")) from None
+    return text
+
+
+DISPATCHER_FLAGS = [
+    Flag("master", config.as_str, "127.0.0.1:5050", "Corral master host:port, or zk://host:port,.../path of the masters"),
+    Flag("ip", config.as_str, "127.0.0.1", "IP address to listen on"),
+    Flag("port", config.as_port, 7077, "Port of the REST submission server, the API and the web page"),
+    Flag("advertise", config.as_optional_str, None, "host:port where agents reach the dispatcher (default: ip:port)"),
+    Flag("work_dir", config.as_str, "/var/lib/corral/spark-dispatcher", "Directory of the queue file (without --zk)"),
+    Flag("zk", _zk, None, "Keep the queue in ZooKeeper: zk://host:port,.../path"),
+    Flag("name", config.as_str, "Spark Cluster", "Framework name"),
+    Flag("user", config.as_str, getpass.getuser(), "User the Spark tasks run as"),
+    Flag("roles", config.as_roles, ["*"], "Roles the dispatcher serves (the first is the default role of applications)"),
+    Flag("failover_timeout", config.as_duration, 7 * 86400.0, "How long the master keeps the tasks of a disconnected dispatcher"),
+    Flag("mode", _mode, "coarse", "Default scheduling mode of applications: coarse or fine"),
+    Flag("max_drivers", _non_negative_int, 0, "Applications launching or running at once (0: no limit)"),
+    Flag("queue_capacity", _non_negative_int, 200, "Applications waiting or running at once"),
+    Flag("retained_drivers", _non_negative_int, 200, "Finished applications kept for status queries and the web page"),
+    Flag("retry_wait_max", config.as_duration, 60.0, "Longest backoff between retries of a supervised driver"),
+    Flag("max_retries", _non_negative_int, 0, "Retries of a supervised driver (0: no limit)"),
+    Flag("launch_timeout", config.as_duration, 180.0, "An attempt whose Spark master or driver is not up by then fails"),
+    Flag("executor_idle_timeout", config.as_duration, 10.0, "Fine-grained: Spark's executor idle timeout"),
+    Flag("worker_idle_timeout", config.as_duration, 2.0, "Fine-grained: release an executor-less worker after this"),
+    Flag("refuse_seconds", config.as_duration, 10.0, "Filter on offers declined while no application waits"),
+    Flag("master_cpus", _positive_float, 0.1, "cpus of each application's Spark master task"),
+    Flag("master_mem", _positive_float, 512.0, "mem (MB) of each application's Spark master task"),
+    Flag("worker_daemon_mem", _positive_float, 384.0, "mem (MB) of a worker task beyond its executors"),
+    Flag("daemon_memory", config.as_str, "256m", "SPARK_DAEMON_MEMORY (heap) of the Spark master and workers"),
+    Flag("daemon_java_opts", config.as_str, "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
+         "SPARK_DAEMON_JAVA_OPTS of the Spark master and workers"),
+    Flag("python", config.as_str, sys.executable, "Python with pyspark on the agents"),
+    Flag("spark_home", config.as_optional_str, None, "SPARK_HOME on the agents (default: the installed pyspark's)"),
+    Flag("poll_interval", config.as_duration, 1.0, "Seconds between looks at running applications' Spark master and driver"),
+    Flag("log_level", config.as_str, "INFO", "DEBUG, INFO, WARNING or ERROR"),
+]
+
+
+class SparkDispatcher(Server):
+    name = "corral spark-dispatcher"
+
+    def __init__(self, flags: dict[str, Any]) -> None:
+        super().__init__(flags["ip"], flags["port"])
+        self.flags = flags
+        self.options = DispatcherOptions(
+            roles=tuple(flags["roles"] or ["*"]), default_mode=flags["mode"], max_drivers=flags["max_drivers"],
+            queue_capacity=flags["queue_capacity"], retained=flags["retained_drivers"],
+            retry_wait_max=flags["retry_wait_max"], max_retries=flags["max_retries"],
+            launch_timeout=flags["launch_timeout"], fine_idle_timeout=flags["executor_idle_timeout"],
+            worker_idle_timeout=flags["worker_idle_timeout"], refuse_seconds=flags["refuse_seconds"],
+            sizes=Sizes(flags["master_cpus"], flags["master_mem"], flags["worker_daemon_mem"]),
+        )
+        self.state: DispatcherState | None = None
+        self.store: Store | None = None
+        self.client: SchedulerClient | None = None
+        self.framework_id: str | None = None
+        self.subscribed = False
+        self.master_address: str | None = None
+        self.suppressed = False
+        self.http: aiohttp.ClientSession | None = None
+        self.started_at = time.time()
+        self._persist_lock = asyncio.Lock()
+        rest.add_routes(self.app, self)
+        webui.add_routes(self.app, self)
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def start_unsafe(self) -> None:
+        try:
+            self.store = await asyncio.to_thread(open_store, self.flags["zk"], self.flags["work_dir"])
+            stored = await asyncio.to_thread(self.store.load)
+        except StoreError as exc:
+            raise StartupError(str(exc)) from None
+        await self.listen()
+        advertise = self.flags["advertise"] or f"{self.host if self.host not in ('0.0.0.0', '::') else '127.0.0.1'}:{self.port}"
+        launcher = LauncherConfig(dispatcher_url=f"http://{advertise}", python=self.flags["python"],
+                                  spark_home=self.flags["spark_home"], daemon_memory=self.flags["daemon_memory"],
+                                  daemon_java_opts=self.flags["daemon_java_opts"],
+                                  start_timeout=self.flags["launch_timeout"])
+        self.state = DispatcherState(self.options, launcher)
+        submissions = []
+        for data in stored.submissions:
+            try:
+                submissions.append(model.Submission.from_json(data))
+            except (KeyError, ValueError, TypeError) as exc:
+                logger.error("Ignoring a stored submission that cannot be read (%s): %s", exc, str(data)[:200])
+        self.state.recover(submissions, stored.seq)
+        self.framework_id = stored.framework_id
+        self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5))
+        self.spawn(self._scheduler_loop(), "scheduler")
+        self.spawn(self._timers(), "timers")
+        self.spawn(self._observer(), "observer")
+        waiting = sum(1 for s in submissions if s.state in model.WAITING)
+        active = sum(1 for s in submissions if s.state in model.ACTIVE)
+        logger.info("Queue in %s: %d waiting, %d active, %d finished; framework id %s", self.store.describe(),
+                    waiting, active, len(submissions) - waiting - active, self.framework_id or "(new)")
+
+    async def close_unsafe(self) -> None:
+        if self.state is not None and self.store is not None:
+            await self.persist()
+
+    async def _cleanup(self) -> None:
+        await super()._cleanup()
+        if self.client is not None:
+            await self.client.close()
+            self.client = None
+        if self.http is not None:
+            await self.http.close()
+            self.http = None
+        if self.store is not None:
+            store, self.store = self.store, None
+            await asyncio.to_thread(store.close)
+
+    # -- persistence -------------------------------------------------------------------
+
+    async def persist(self) -> None:
+        assert self.state is not None and self.store is not None
+        async with self._persist_lock:
+            dirty, forgotten = self.state.take_dirty()
+            if not dirty and not forgotten:
+                return
+            data = [s.to_json() for s in dirty]
+            try:
+                await asyncio.to_thread(self.store.save, data, forgotten, self.state.seq)
+            except Exception:
+                logger.exception("could not persist the queue")
+                for sub in dirty:  # try again next time
+                    self.state._dirty.add(sub.id)
+
+    # -- the framework -------------------------------------------------------------------
+
+    def framework_info(self) -> dict[str, Any]:
+        info: dict[str, Any] = {
+            "user": self.flags["user"],
+            "name": self.flags["name"],
+            "roles": list(self.options.roles),
+            "capabilities": [{"type": "MULTI_ROLE"}, {"type": "TASK_KILLING_STATE"}, {"type": "PARTITION_AWARE"}],
+            "failover_timeout": self.flags["failover_timeout"],
+            "checkpoint": True,
+            "hostname": self.host,
+            "webui_url": f"http://{self.flags['advertise'] or self.address}/",
+        }
+        return info
+
+    async def _detect_master(self) -> str:
+        master = self.flags["master"]
+        if not master.startswith("zk://"):
+            return master
+        return await asyncio.to_thread(detect_leader, master)
+
+    async def _scheduler_loop(self) -> None:
+        backoff = 0.2
+        while True:
+            try:
+                address = await self._detect_master()
+                self.master_address = address
+                async with SchedulerClient(address, self.framework_info(), reconnect=False) as client:
+                    client.framework_id = self.framework_id
+                    self.client = client
+                    await self._consume(client)
+                backoff = 0.2
+            except SchedulerError as exc:
+                text = str(exc)
+                if "has been removed" in text and self.framework_id:
+                    logger.error("The master removed framework %s (%s); subscribing as a new framework", self.framework_id, text)
+                    self.framework_id = None
+                    await asyncio.to_thread(self.store.save_framework_id, None)  # type: ignore[union-attr]
+                else:
+                    logger.warning("Scheduler API: %s", text)
+            except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+                logger.info("Cannot reach the master at %s: %s", self.master_address or self.flags["master"], exc)
+            finally:
+                self.subscribed = False
+                self.client = None
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)
+
+    async def _consume(self, client: SchedulerClient) -> None:
+        assert self.state is not None
+        events = client.events()
+        heartbeat = 30.0
+        try:
+            while True:
+                try:
+                    event = await asyncio.wait_for(events.__anext__(), timeout=max(heartbeat * 3, 5.0))
+                except StopAsyncIteration:
+                    logger.info("The master closed the scheduler stream")
+                    return
+                except asyncio.TimeoutError:
+                    logger.warning("No event from the master for %.0fs; reconnecting", max(heartbeat * 3, 5.0))
+                    return
+                kind = event.get("type")
+                if kind == "SUBSCRIBED":
+                    heartbeat = float(event["subscribed"].get("heartbeat_interval_seconds") or 15.0)
+                    await self._on_subscribed(client)
+                elif kind == "ERROR":
+                    logger.error("Error from the master: %s", event.get("error", {}).get("message"))
+                try:
+                    if kind == "OFFERS":
+                        await self._on_offers(client, event["offers"].get("offers", []))
+                    elif kind == "UPDATE":
+                        self.state.update(event["update"]["status"])
+                        await self._after_change()
+                except SchedulerError:
+                    raise
+                except Exception:  # a bug handling one event must not end the subscription
+                    logger.exception("handling %s failed", kind)
+                    if kind == "OFFERS":
+                        await client.decline([o["id"] for o in event["offers"].get("offers", [])], refuse_seconds=1)
+        finally:
+            await events.aclose()
+
+    async def _on_subscribed(self, client: SchedulerClient) -> None:
+        assert self.state is not None and self.store is not None
+        first = self.framework_id is None
+        if client.framework_id != self.framework_id:
+            self.framework_id = client.framework_id
+            await asyncio.to_thread(self.store.save_framework_id, self.framework_id)
+        self.subscribed = True
+        self.suppressed = False
+        logger.info("%s as framework %s on master %s", "Subscribed" if first else "Re-subscribed", self.framework_id,
+                    self.master_address)
+        tasks = self.state.reconcile_list()
+        if tasks:
+            logger.info("Reconciling %d task(s)", len(tasks))
+            await client.reconcile([t for t, _ in tasks])
+        await self._after_change()
+
+    async def _on_offers(self, client: SchedulerClient, offers: list[dict[str, Any]]) -> None:
+        assert self.state is not None
+        launches, declines = self.state.offers(offers)
+        await self.persist()  # tasks are on record before they exist
+        for offer_id, tasks in launches:
+            try:
+                await client.accept([{"value": offer_id}], tasks, refuse_seconds=1)
+            except SchedulerError as exc:
+                logger.error("ACCEPT of offer %s failed: %s", offer_id, exc)
+        if declines:
+            refuse = 1.0 if self.state.wants_offers() else self.options.refuse_seconds
+            await client.decline([{"value": o} for o in declines], refuse_seconds=refuse)
+        await self._after_change()
+
+    async def _after_change(self) -> None:
+        """Send kills, persist, and suppress or revive offers to match the demand."""
+        assert self.state is not None
+        client = self.client if self.subscribed else None
+        kills = self.state.take_kills()
+        await self.persist()
+        if client is None:
+            if kills:  # keep them for when we are subscribed again
+                self.state._kills.extend(kills)
+            return
+        for task_id, agent_id in kills:
+            try:
+                await client.kill(task_id, agent_id or None)
+            except SchedulerError as exc:
+                logger.warning("KILL %s failed: %s", task_id, exc)
+        wants = self.state.wants_offers()
+        try:
+            if wants and self.suppressed:
+                await client.revive()
+                self.suppressed = False
+            elif not wants and not self.suppressed:
+                await client.suppress()
+                self.suppressed = True
+        except SchedulerError as exc:
+            logger.warning("SUPPRESS/REVIVE failed: %s", exc)
+
+    async def _timers(self) -> None:
+        assert self.state is not None
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            try:
+                self.state.tick()
+                await self._after_change()
+            except Exception:
+                logger.exception("timer tick failed")
+
+    # -- watching Spark -------------------------------------------------------------------
+
+    async def _observer(self) -> None:
+        assert self.state is not None
+        while True:
+            await asyncio.sleep(self.flags["poll_interval"])
+            try:
+                active = self.state.active()
+                if active:
+                    await asyncio.gather(*(self._observe(sub) for sub in active))
+                    await self._after_change()
+            except Exception:
+                logger.exception("observing Spark failed")
+
+    async def _observe(self, sub: model.Submission) -> None:
+        assert self.state is not None
+        master = sub.task(model.MASTER)
+        driver = sub.task(model.DRIVER)
+        master_json = metrics = None
+        if master is not None and master.info.get("webui_url") and not master.terminal:
+            master_json = await self._get_json(f"{master.info['webui_url']}/json/")
+        if driver is not None and driver.info.get("ui_url") and not driver.terminal and self.state.spec(sub).mode == "fine":
+            metrics = await self._get_json(f"{driver.info['ui_url']}/metrics/json/")
+        self.state.observe(sub.id, master_json, metrics)
+
+    async def _get_json(self, url: str) -> Any:
+        assert self.http is not None
+        try:
+            async with self.http.get(url, timeout=aiohttp.ClientTimeout(total=3)) as response:
+                if response.status != 200:
+                    return None
+                return await response.json(content_type=None)
+        except (aiohttp.ClientError, OSError, asyncio.TimeoutError, ValueError):
+            return None
+
+    async def fetch_json(self, url: str) -> Any:
+        return await self._get_json(url)
+
+
+def detect_leader(url: str, timeout: float = 10.0) -> str:
+    """host:port of the leading master from its ZooKeeper znode (`json.info_NNNNNNNNNN`, lowest wins)."""
+    from kazoo.client import KazooClient
+
+    hosts, path = parse_zk_url(url)
+    client = KazooClient(hosts=hosts, timeout=timeout)
+    try:
+        client.start(timeout=timeout)
+        children = sorted(c for c in client.get_children(path) if c.startswith("json.info_"))
+        if not children:
+            raise OSError(f"no master is registered under {url}")
+        data, _ = client.get(f"{path}/{children[0]}")
+        info = json.loads(data)
+        address = info.get("address") or {}
+        return f"{address.get('ip') or address.get('hostname') or info.get('hostname')}:{address.get('port') or info.get('port')}"
+    except OSError:
+        raise
+    except Exception as exc:
+        raise OSError(f"cannot find the leading master in {url}: {exc}") from None
+    finally:
+        client.stop()
+        client.close()
