@@ -61,7 +61,10 @@ def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
         table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(*[str(c) for c in row])
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal:  # piped: keep whole ids on one line
+        console = Console(width=250)
+    console.print(table)
 
 
 def _agent_url(pid: str) -> str:
