@@ -60,7 +60,9 @@ def json_response(data: Any, status: int = 200, headers: Mapping[str, str] | Non
 
 
 def error_response(status: int, message: str) -> web.Response:
-    return web.Response(text=message, status=status, content_type="text/plain")
+    # Messages may quote client input that is not valid Unicode (e.g. a header decoded with surrogates).
+    body = message.encode("utf-8", "backslashreplace")
+    return web.Response(body=body, status=status, content_type="text/plain", charset="utf-8")
 
 
 def check_json_request(request: web.Request) -> web.Response | None:

@@ -25,6 +25,8 @@ def add_routes(app: web.Application, root: str) -> None:
         path = request.query.get("path")
         if not path:
             return error_response(400, "Expecting 'path' in the query string")
+        if "\0" in path:
+            return error_response(400, "'path' must not contain NUL characters")
         real = os.path.realpath(path)
         if real != root and not real.startswith(root + os.sep):
             return error_response(403, f"'{path}' is outside the agent's work directory")

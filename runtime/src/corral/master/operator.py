@@ -163,7 +163,7 @@ def _get_frameworks(master, request, call):
 
 def _get_tasks(master, request, call):
     state = _state(master)
-    doc = views.get_tasks(state)
+    doc = get_tasks(state)
     viewer = _viewer(master, request)
     if viewer:
         doc = view_filters.filter_get_tasks(doc, viewer, _framework_users(state))
@@ -510,9 +510,17 @@ def get_executors(state: "MasterState") -> dict[str, Any]:
     }
 
 
+def get_tasks(state: "MasterState") -> dict[str, Any]:
+    """GET_TASKS; as in Mesos, completed tasks include those of completed frameworks."""
+    doc = views.get_tasks(state)
+    for fw in state.completed_frameworks:
+        doc["completed_tasks"].extend(state.task_json(t) for t in list(fw.tasks.values()) + list(fw.completed_tasks))
+    return doc
+
+
 def get_state(state: "MasterState") -> dict[str, Any]:
     return {
-        "get_tasks": views.get_tasks(state),
+        "get_tasks": get_tasks(state),
         "get_executors": get_executors(state),
         "get_frameworks": get_frameworks(state),
         "get_agents": get_agents(state),

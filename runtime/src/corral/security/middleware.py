@@ -34,15 +34,19 @@ class Realm(enum.Enum):
     executor = "executor"    # the executor API (agent side)
 
 
+def _text(reason: str) -> bytes:
+    return reason.encode("utf-8", "backslashreplace")  # reasons quote client input, which may not be valid Unicode
+
+
 def unauthorized(reason: str) -> web.Response:
     return web.Response(
-        status=401, text=reason, content_type="text/plain",
+        status=401, body=_text(reason), content_type="text/plain", charset="utf-8",
         headers={"WWW-Authenticate": 'Basic realm="corral", charset="UTF-8"'},
     )
 
 
 def forbidden(reason: str) -> web.Response:
-    return web.Response(status=403, text=reason, content_type="text/plain")
+    return web.Response(status=403, body=_text(reason), content_type="text/plain", charset="utf-8")
 
 
 def principal_of(request: web.Request) -> str | None:
