@@ -1,0 +1,146 @@
+"""A real headless Chromium (Debian's `chromium`, driven by Playwright through `executable_path`)
+and a real `corral local` cluster for the dashboard tests.  Screenshots go to `artifacts/webui/`
+at the repository root (gitignored), kept as test artifacts."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "operator"))
+import opskit  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[3]
+ARTIFACTS = Path(os.environ.get("CORRAL_ARTIFACTS", REPO / "artifacts")) / "webui"
+CHROMIUM = os.environ.get("CORRAL_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+def _playwright():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("Playwright is not installed: run scripts/setup-webui.sh")
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.skip(f"Chromium not found at {CHROMIUM}: run scripts/setup-webui.sh")
+    return sync_playwright
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_playwright = _playwright()
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    pg.corral_errors = errors  # type: ignore[attr-defined]
+    yield pg
+    shot(pg, request.node.name, "final")
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def shot(page: Any, test: str, step: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', test)}-{step}.png"
+    try:
+        page.screenshot(path=str(path), full_page=True)
+    except Exception:  # a closed page: nothing to keep
+        pass
+    return path
+
+
+class LocalCluster:
+    """`corral local` (a master and N agents) plus `corral run` frameworks and extra agents, as a user starts them."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.procs: list[subprocess.Popen] = []
+        self.master = ""
+        self.out = root / "local.out"
+
+    def _spawn(self, args: list[str], log: Path) -> subprocess.Popen:
+        with open(log, "ab") as out:
+            proc = subprocess.Popen([sys.executable, "-m", "corral.cli.main", *args], stdout=out, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL)
+        self.procs.append(proc)
+        return proc
+
+    def start(self, agents: int = 2, *extra: str) -> "LocalCluster":
+        self._spawn(["local", "--agents", str(agents), "--port", "0", "--work_dir", str(self.root / "local"),
+                     "--resources", "cpus:2;mem:1024;disk:2048", "--attributes", "rack:r1;os:debian", "--attributes", "rack:r2",
+                     "--master-arg=--allocation_interval=0.2", *extra], self.out)
+        match = opskit.wait_for(lambda: re.search(r"master http://([0-9.]+:\d+)", self.out.read_text()), timeout=60,
+                                what="`corral local` to come up")
+        self.master = match.group(1)
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.master}"
+
+    def run(self, name: str, command: str, *extra: str) -> subprocess.Popen:
+        return self._spawn(["run", "--master", self.master, "--name", name, "--command", command, *extra], self.root / f"run-{name}.out")
+
+    def add_agent(self, name: str, *extra: str) -> subprocess.Popen:
+        port = opskit.free_port()
+        return self._spawn(["agent", "--master", self.master, "--ip", "127.0.0.1", "--port", str(port), "--work_dir",
+                            str(self.root / name), "--resources", "cpus:1;mem:512;disk:0", *extra], self.root / f"{name}.log")
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        reap(self.root)
+
+    def logs(self) -> str:
+        files = sorted(self.root.glob("*.out")) + sorted(self.root.glob("*.log")) + sorted((self.root / "local" / "logs").glob("*.log"))
+        return "\n".join(f"===== {f.name}\n{f.read_text(errors='replace')[-4000:]}" for f in files if f.exists())
+
+
+def reap(root: Path) -> None:
+    """Executors outlive their agents by design: end those that ran from this test's sandboxes."""
+    for proc in psutil.process_iter(["cwd"]):
+        try:
+            if (proc.info["cwd"] or "").startswith(str(root)) and proc.pid != os.getpid():
+                proc.kill()
+        except psutil.Error:
+            pass
+
+
+def wait_text(page: Any, selector: str, predicate, timeout: float = 30.0, what: str = "") -> str:
+    """Poll an element's text until `predicate(text)` holds (the page updates itself; we never reload)."""
+    deadline = time.monotonic() + timeout
+    text = ""
+    while time.monotonic() < deadline:
+        loc = page.locator(selector)
+        if loc.count():
+            text = loc.first.inner_text()
+            if predicate(text):
+                return text
+        page.wait_for_timeout(200)
+    raise AssertionError(f"timed out waiting for {what or selector}; last text: {text!r}")
