@@ -9,11 +9,16 @@ import pytest
 
 from conftest import REPO, VENV_BIN, free_port, record, run, tail, toolkit_env
 
-ROLES = ["ironic_standalone", "ironic_nodes", "zookeeper"]
+SCENARIOS = [
+    ("ironic_standalone", "default"),   # on this machine: supervised processes
+    ("ironic_standalone", "systemd"),   # in a systemd container: systemd units (needs PyPI)
+    ("ironic_nodes", "default"),
+    ("zookeeper", "default"),
+]
 
 
-@pytest.mark.parametrize("role", ROLES)
-def test_molecule_scenario(role, node_image, logs_dir, tmp_path):
+@pytest.mark.parametrize(("role", "scenario"), SCENARIOS, ids=[f"{r}-{s}" for r, s in SCENARIOS])
+def test_molecule_scenario(role, scenario, node_image, logs_dir, tmp_path):
     env = toolkit_env(
         CORRAL_MOLECULE_STATE=str(tmp_path),
         CORRAL_MOLECULE_IRONIC_PORT=str(free_port()),
@@ -22,8 +27,8 @@ def test_molecule_scenario(role, node_image, logs_dir, tmp_path):
         CORRAL_MOLECULE_PREFIX=f"corral-mol{os.getpid()}",
     )
     start = time.monotonic()
-    proc = run([str(VENV_BIN / "molecule"), "--base-config", "../../molecule/base.yml", "test"],
-               cwd=REPO / "roles" / role, env=env, log=logs_dir / f"molecule-{role}.log",
+    proc = run([str(VENV_BIN / "molecule"), "--base-config", "../../molecule/base.yml", "test", "-s", scenario],
+               cwd=REPO / "roles" / role, env=env, log=logs_dir / f"molecule-{role}-{scenario}.log",
                timeout=1500)
-    record(f"molecule test {role}", time.monotonic() - start)
+    record(f"molecule test {role} ({scenario})", time.monotonic() - start)
     assert proc.returncode == 0, tail(proc, 120)
