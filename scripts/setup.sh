@@ -27,4 +27,10 @@ PYTHON="$VENV_PYTHON" scripts/install-pymesos.sh > /dev/null
 # The Ansible toolkit: podman, debootstrap, ZooKeeper, Ansible, Molecule, ...
 VENV="$VENV" scripts/setup-toolkit.sh
 
+# Spark (pyspark with its jars) for the dispatcher and the spark-perf stage.
+VENV="$VENV" scripts/setup-spark.sh
+
+# Debian's Chromium and Playwright for the dashboard's browser tests.
+VENV="$VENV" scripts/setup-webui.sh
+
 echo "setup: ready in $(( $(date +%s) - start ))s"

@@ -22,7 +22,10 @@ echo "=== runtime: mypy on the pure core (allocator, resources, master state, st
 if (cd runtime && "$PY" -m mypy); then echo "=== mypy: ok"; else failed+=("mypy"); fi
 
 run_stage "runtime: unit" -q runtime/tests/unit
-run_stage "runtime: integration (real master, agents, pymesos)" -q runtime/tests/integration
+run_stage "runtime: integration (real master, agents, ZooKeeper, pymesos)" -q runtime/tests/integration
+run_stage "operator API, metrics, security (auth, ACLs, TLS), fuzzing" -q runtime/tests/operator
+run_stage "Spark dispatcher and spark-perf (real JVMs)" -q runtime/tests/spark
+run_stage "web UI in headless Chromium" -q runtime/tests/webui
 if [ -d tests/toolkit ]; then
     run_stage "toolkit (ansible-lint, Molecule, Ironic)" -q tests/toolkit
 fi
