@@ -261,3 +261,12 @@ def register(group: click.Group) -> None:
             if not follow or call(dispatcher, "GET", f"/api/v1/submissions/{sid}")["state"] in FINAL:
                 return
             time.sleep(1.0)
+
+    @spark.command("perf", context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+                   add_help_option=False)
+    @click.pass_context
+    def perf(ctx: click.Context) -> None:
+        """Run the spark-perf K-means stage through the dispatcher and write its report (see --help)."""
+        from corral.spark.perf import main as perf_main
+
+        sys.exit(perf_main(list(ctx.args)))

@@ -35,6 +35,7 @@ from corral.spark.tasks import LauncherConfig
 logger = logging.getLogger(__name__)
 
 TICK_SECONDS = 0.5
+AGENTS_POLL_SECONDS = 5.0
 
 
 def _mode(value: Any) -> str:
@@ -159,6 +160,7 @@ class SparkDispatcher(Server):
         self.spawn(self._scheduler_loop(), "scheduler")
         self.spawn(self._timers(), "timers")
         self.spawn(self._observer(), "observer")
+        self.spawn(self._agents(), "agents")
         waiting = sum(1 for s in submissions if s.state in model.WAITING)
         active = sum(1 for s in submissions if s.state in model.ACTIVE)
         logger.info("Queue in %s: %d waiting, %d active, %d finished; framework id %s", self.store.describe(),
@@ -344,6 +346,26 @@ class SparkDispatcher(Server):
                 await self._after_change()
             except Exception:
                 logger.exception("timer tick failed")
+
+    async def _agents(self) -> None:
+        """Keep the cluster's agents and attributes (operator API GET_AGENTS) to explain waiting apps."""
+        assert self.state is not None and self.http is not None
+        while True:
+            address = self.master_address
+            if address:
+                try:
+                    async with self.http.post(f"http://{address}/api/v1", json={"type": "GET_AGENTS"},
+                                              headers={"Accept": "application/json"}) as response:
+                        if response.status == 200:
+                            data = await response.json(content_type=None)
+                            agents = {
+                                a["agent_info"]["id"]["value"]: a["agent_info"].get("attributes", [])
+                                for a in (data.get("get_agents") or {}).get("agents", []) if a.get("active", True)
+                            }
+                            self.state.set_agents(agents)
+                except (aiohttp.ClientError, OSError, asyncio.TimeoutError, ValueError, KeyError, TypeError) as exc:
+                    logger.debug("GET_AGENTS failed: %s", exc)
+            await asyncio.sleep(AGENTS_POLL_SECONDS)
 
     # -- watching Spark -------------------------------------------------------------------
 

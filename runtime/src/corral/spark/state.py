@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Mapping
 
 from corral.spark import model
-from corral.spark.constraints import matches
+from corral.spark.constraints import describe_attributes, format_constraints, matches
 from corral.spark.model import (ACTIVE, DRIVER, FAILED, FINAL, FINISHED, KILLED, LAUNCHING, MASTER, QUEUED,
                                 RETRYING, RUNNING, WAITING, WORKER, Submission, TaskRecord)
 from corral.spark.planner import (OfferSlot, Sizes, WorkerPlan, place_fixed, plan_workers, worker_reason)
@@ -32,6 +32,7 @@ from corral.spark.tasks import LauncherConfig, driver_command, master_command, t
 logger = logging.getLogger(__name__)
 
 KILL_RESEND_SECONDS = 10.0
+OFFERS_STALE_SECONDS = 5.0  # no offers for this long: explain waiting apps from the known agents
 KEPT_ATTEMPTS = 5  # tasks of this many past attempts stay on record (for their logs)
 # Task states after which a supervised driver is relaunched (as Spark's Mesos dispatcher did).
 RELAUNCH_STATES = frozenset({"TASK_FAILED", "TASK_LOST", "TASK_GONE", "TASK_DROPPED", "TASK_UNKNOWN"})
@@ -73,7 +74,8 @@ class DispatcherState:
         self.clock = clock
         self.submissions: dict[str, Submission] = {}
         self.seq = 0
-        self.known_agents: dict[str, list[dict[str, Any]]] = {}  # agent id → attributes, from offers
+        self.known_agents: dict[str, list[dict[str, Any]]] = {}  # agent id → attributes (offers, the master)
+        self.last_offers_at: float | None = None
         self._dirty: set[str] = set()
         self._forgotten: set[str] = set()
         self._kills: list[tuple[str, str]] = []
@@ -137,7 +139,7 @@ class DispatcherState:
         sub = Submission(id=sid, request=request, submitted_at=now)
         self.submissions[sid] = sub
         self._specs[sid] = spec
-        self._refresh_waiting_reason(sub)
+        sub.reason = self._reason_without_offers(sub) if self.known_agents else "waiting for resource offers"
         self._touch(sub)
         logger.info("Queued %s (%s, %s mode, role %s)", sid, spec.name, spec.mode, spec.role)
         return sub
@@ -174,6 +176,35 @@ class DispatcherState:
                 count += 1
         return count
 
+    def set_agents(self, agents: Mapping[str, list[dict[str, Any]]]) -> None:
+        """The cluster's agents and their attributes (from the master), for reasons when no offer comes."""
+        self.known_agents = {k: list(v) for k, v in agents.items()}
+
+    def _set_reason(self, sub: Submission, reason: str) -> None:
+        if sub.reason != reason:
+            sub.reason = reason
+            self._touch(sub)
+
+    def _unmatched_constraints(self, sub: Submission) -> str | None:
+        """Why no known agent can ever run this app, if its constraints match none of them."""
+        spec = self.spec(sub)
+        agents = self.known_agents
+        for constraints, key in ((spec.driver_constraints, "spark.mesos.driver.constraints"),
+                                 (spec.constraints, "spark.mesos.constraints")):
+            if constraints and agents and not any(matches(constraints, a) for a in agents.values()):
+                seen = "; ".join(sorted({describe_attributes(a) for a in agents.values()}))
+                return (f"no agent matches {key} '{format_constraints(constraints)}' "
+                        f"({len(agents)} agent(s) seen: {seen})")
+        return None
+
+    def _reason_without_offers(self, sub: Submission) -> str:
+        unmatched = self._unmatched_constraints(sub)
+        if unmatched:
+            return unmatched
+        if not self.known_agents:
+            return "waiting for resource offers"
+        return "waiting for resource offers (the resources of the matching agents are in use)"
+
     # -- offers -----------------------------------------------------------------------
 
     def offers(self, offers: list[dict[str, Any]]) -> tuple[list[tuple[str, list[dict[str, Any]]]], list[str]]:
@@ -183,13 +214,14 @@ class DispatcherState:
             self.known_agents[slot.agent_id] = slot.attributes
         launches: dict[str, list[dict[str, Any]]] = {}
         now = self.clock()
+        self.last_offers_at = now
 
         # 1. New applications first (FIFO), so that a greedy coarse app does not starve the queue of drivers.
         active = sum(1 for s in self.submissions.values() if s.state in ACTIVE)
         for sub in self._waiting(now):
             if self.options.max_drivers and active >= self.options.max_drivers:
-                sub.reason = (f"waiting for a driver slot: {active} of {self.options.max_drivers} concurrent drivers "
-                              "are running (--max_drivers)")
+                self._set_reason(sub, f"waiting for a driver slot: {active} of {self.options.max_drivers} concurrent "
+                                      "drivers are running (--max_drivers)")
                 continue
             if self._try_launch(sub, slots, launches, now):
                 active += 1
@@ -222,19 +254,23 @@ class DispatcherState:
     def _try_launch(self, sub: Submission, slots: list[OfferSlot], launches: dict[str, list[dict[str, Any]]], now: float) -> bool:
         """Place master, driver and the first workers together, or leave the app waiting with a reason."""
         spec = self.spec(sub)
+        unmatched = self._unmatched_constraints(sub)
+        if unmatched:
+            self._set_reason(sub, unmatched)
+            return False
         trial = [_copy_slot(s) for s in slots]
         sizes = self.options.sizes
         master = place_fixed(trial, spec, "Spark master", sizes.master_cpus, sizes.master_mem, spec.driver_constraints,
                              "spark.mesos.driver.constraints")
         if not master.ok:
-            sub.reason = master.reason
+            self._set_reason(sub, master.reason)
             return False
         assert master.slot is not None
         master_res = master.slot.take(sizes.master_cpus, sizes.master_mem)
         driver = place_fixed(trial, spec, "driver", spec.driver_cpus, spec.driver_task_mem, spec.driver_constraints,
                              "spark.mesos.driver.constraints")
         if not driver.ok:
-            sub.reason = driver.reason
+            self._set_reason(sub, driver.reason)
             return False
         assert driver.slot is not None
         driver_res = driver.slot.take(spec.driver_cpus, spec.driver_task_mem)
@@ -246,7 +282,7 @@ class DispatcherState:
             placeable = bool(plan_workers([_copy_slot(s) for s in trial], spec, sizes, 1, _cores_left(spec, []), set()))
             workers = plan_workers(trial, spec, sizes, spec.initial_workers, _cores_left(spec, []), set()) if placeable else []
         if not placeable:
-            sub.reason = worker_reason(trial, spec, sizes, self.known_agents)
+            self._set_reason(sub, worker_reason(trial, spec, sizes, self.known_agents))
             return False
 
         # Commit: the trial slots become the real ones.
@@ -452,8 +488,11 @@ class DispatcherState:
 
     def tick(self) -> None:
         now = self.clock()
+        offers_stale = self.last_offers_at is None or now - self.last_offers_at > OFFERS_STALE_SECONDS
         for sub in list(self.submissions.values()):
-            if sub.state == RETRYING and sub.next_retry_at is not None:
+            if sub.state == QUEUED and offers_stale:
+                self._set_reason(sub, self._reason_without_offers(sub))
+            elif sub.state == RETRYING and sub.next_retry_at is not None:
                 wait = sub.next_retry_at - now
                 if wait > 0:
                     sub.reason = f"retry {sub.retries} in {math.ceil(wait):g}s after: {sub.last_failure}"
@@ -520,10 +559,6 @@ class DispatcherState:
 
     def _touch(self, sub: Submission) -> None:
         self._dirty.add(sub.id)
-
-    def _refresh_waiting_reason(self, sub: Submission) -> None:
-        if not self.known_agents:
-            sub.reason = "waiting for resource offers"
 
     def _trim(self) -> None:
         final = [s for s in self.submissions.values() if s.final and not s.live_tasks()]

@@ -248,3 +248,18 @@ def test_unknown_tasks_are_killed_and_state_survives_a_round_trip() -> None:
     assert again.get(queued.id).state == model.QUEUED and again.get(running.id).state == model.LAUNCHING
     assert {t for t, _ in again.reconcile_list()} == set(running.tasks)
     assert submit(again).id.endswith("-0003")  # the counter continues
+
+
+def test_without_offers_the_reason_comes_from_the_cluster_agents() -> None:
+    state, clock = make_state()
+    state.set_agents({"a1": attributes_json(as_attributes("rack:r1")), "a2": attributes_json(as_attributes("rack:r2"))})
+    sub = submit(state, **{"spark.mesos.driver.constraints": "rack:r3"})
+    assert sub.reason.startswith("no agent matches spark.mesos.driver.constraints 'rack:r3' (2 agent(s) seen")
+    busy = submit(state)
+    clock.now += 10
+    state.tick()
+    assert busy.reason == "waiting for resource offers (the resources of the matching agents are in use)"
+    # Offers too small for the driver do not hide that the constraints can never match.
+    state.offers([offer("a1", cpus=0.5, attributes="rack:r1")])
+    assert "no agent matches spark.mesos.driver.constraints" in sub.reason
+    assert "for the driver" in busy.reason
