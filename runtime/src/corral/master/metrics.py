@@ -29,7 +29,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.process_collector import ProcessCollector
 
 from corral.http_stream import json_response
-from corral.master import views
+from corral.master import viewcache
 
 if TYPE_CHECKING:
     from corral.master.daemon import Master
@@ -99,19 +99,59 @@ def snapshot(master: "Master") -> dict[str, float]:
         out.update(system_metrics())
         return out
     observe(state)
-    out = views.metrics_snapshot(state, master.leading, master.safe_mode)
+    out = dict(state.metrics)
+    by_state: dict[str, int] = {}
+    for fw in state.frameworks.values():
+        for task in fw.tasks.values():
+            by_state[task.state] = by_state.get(task.state, 0) + 1
+    for name in ("TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING", "TASK_UNREACHABLE"):
+        out["master/" + name.lower().replace("task_", "tasks_")] = by_state.get(name, 0)
     for key in ("master/tasks_gone_by_operator", "master/recovery_slave_removals", "master/dropped_messages"):
         out.setdefault(key, 0)
-    out["master/operator_event_stream_subscribers"] = len(state.operator_subscribers)
-    out["master/outstanding_offers"] = len(state.offers)
+    # Cluster resources, from the view cache's per-agent usage (cheap when little changed).
+    cache = viewcache.cache_for(state)
+    kinds = ("cpus", "mem", "disk", "gpus")
+    total = dict.fromkeys(kinds, 0.0)
+    used = dict.fromkeys(kinds, 0.0)
+    for agent in state.agents.values():
+        agent_used = cache.agent_used(agent)
+        for name in kinds:
+            total[name] += agent.total.scalar(name)
+            used[name] += agent_used.scalar(name)
+    for offer in state.offers.values():
+        for name in kinds:
+            used[name] += offer.resources.scalar(name)
+    for name in kinds:
+        out[f"master/{name}_total"] = total[name]
+        out[f"master/{name}_used"] = used[name]
+        out[f"master/{name}_percent"] = used[name] / total[name] if total[name] else 0.0
+        out[f"allocator/mesos/resources/{name}/total"] = total[name]
+        out[f"allocator/mesos/resources/{name}/offered_or_allocated"] = used[name]
+    connected = sum(1 for a in state.agents.values() if a.connected)
+    frameworks = state.frameworks.values()
+    out.update({
+        "master/elected": 1.0 if master.leading else 0.0,
+        "master/safe_mode": 1.0 if master.safe_mode else 0.0,
+        "master/uptime_secs": max(0.0, state.wallclock() - state.start_time),
+        "master/slaves_active": connected,
+        "master/slaves_connected": connected,
+        "master/slaves_disconnected": len(state.agents) - connected,
+        "master/slaves_inactive": len(state.agents) - connected,
+        "master/slaves_unreachable": len(state.unreachable_agents),
+        "master/frameworks_active": sum(1 for f in frameworks if f.active),
+        "master/frameworks_inactive": sum(1 for f in frameworks if not f.active),
+        "master/frameworks_connected": sum(1 for f in frameworks if f.connected),
+        "master/frameworks_disconnected": sum(1 for f in frameworks if not f.connected),
+        "master/outstanding_offers": len(state.offers),
+        "master/operator_event_stream_subscribers": len(state.operator_subscribers),
+    })
     metrics = state.metrics
     if isinstance(metrics, RecordingMetrics):
         out.update(timer_stats(ALLOCATION_RUN, metrics.allocation_runs))
-    for name in ("cpus", "mem", "disk", "gpus"):
-        out[f"allocator/mesos/resources/{name}/total"] = out.get(f"master/{name}_total", 0.0)
-        out[f"allocator/mesos/resources/{name}/offered_or_allocated"] = out.get(f"master/{name}_used", 0.0)
     for info in state.allocator.roles():
         out[f"allocator/mesos/roles/{info.role}/shares/dominant"] = info.share
+        for name, value in info.allocated.items():
+            out[f"allocator/mesos/allocation/roles/{info.role}/resources/{name}/allocated"] = value
     out.update(system_metrics())
     return out
 

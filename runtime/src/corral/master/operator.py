@@ -26,7 +26,7 @@ from aiohttp import web
 
 from corral.http_stream import StreamConnection, error_response, json_response
 from corral.ids import value_of, wrap
-from corral.master import metrics, views
+from corral.master import metrics, viewcache, views
 from corral.master.state import CallError
 from corral.protocol.messages import ProtocolError, decode_struct
 from corral.security import views as view_filters
@@ -146,9 +146,10 @@ def _viewer(master: "Master", request: web.Request) -> view_filters.Viewer | Non
 
 
 def _get_state(master, request, call):
-    doc = get_state(_state(master))
     viewer = _viewer(master, request)
-    return view_filters.filter_get_state(doc, viewer) if viewer else doc
+    if viewer is None:
+        return get_state(_state(master), raw=True)
+    return view_filters.filter_get_state(get_state(_state(master)), viewer)
 
 
 def _get_agents(master, request, call):
@@ -163,11 +164,10 @@ def _get_frameworks(master, request, call):
 
 def _get_tasks(master, request, call):
     state = _state(master)
-    doc = get_tasks(state)
     viewer = _viewer(master, request)
-    if viewer:
-        doc = view_filters.filter_get_tasks(doc, viewer, _framework_users(state))
-    return doc
+    if viewer is None:
+        return get_tasks(state, raw=True)
+    return view_filters.filter_get_tasks(get_tasks(state), viewer, _framework_users(state))
 
 
 def _get_executors(master, request, call):
@@ -413,7 +413,7 @@ async def subscribe(master: "Master", request: web.Request) -> web.StreamRespons
     viewer = _viewer(master, request)
     stream = StreamConnection()
     connection = FilteredConnection(stream, master, viewer)
-    doc = get_state(state)
+    doc = get_state(state, raw=viewer is None)
     if viewer is not None:
         doc = view_filters.filter_get_state(doc, viewer)
     stream.send({"type": "SUBSCRIBED", "subscribed": {"get_state": doc, "heartbeat_interval_seconds": HEARTBEAT_SECONDS}})
@@ -451,11 +451,9 @@ def get_frameworks(state: "MasterState") -> dict[str, Any]:
     """GET_FRAMEWORKS with what Mesos also reports: offers, allocated and offered resources, times."""
     from corral.resources import Resources
 
+    cache = viewcache.cache_for(state)
+
     def summary(fw: Any) -> dict[str, Any]:
-        allocated = Resources()
-        for task in fw.tasks.values():
-            if not task.terminal:
-                allocated = allocated + task.resources
         offers, offered = [], Resources()
         for offer_id in fw.offers:
             offer = state.offers.get(offer_id)
@@ -470,8 +468,8 @@ def get_frameworks(state: "MasterState") -> dict[str, Any]:
             "registered_time": _time(fw.registered_time),
             "offers": offers,
             "inverse_offers": [],
-            "allocated_resources": allocated.to_json(),
-            "offered_resources": offered.to_json(),
+            "allocated_resources": cache.resources_json(cache.framework_allocated(fw)),
+            "offered_resources": offered.to_json() if offers else [],
         }
         if fw.reregistered_time is not None:
             out["reregistered_time"] = _time(fw.reregistered_time)
@@ -485,18 +483,38 @@ def get_frameworks(state: "MasterState") -> dict[str, Any]:
     }
 
 
+AGENT_CAPABILITIES = [{"type": "MULTI_ROLE"}, {"type": "HIERARCHICAL_ROLE"}, {"type": "RESERVATION_REFINEMENT"}]
+
+
 def get_agents(state: "MasterState") -> dict[str, Any]:
-    doc = views.get_agents(state)
-    for entry in doc.get("agents", []):
-        agent = state.agents.get(value_of((entry.get("agent_info") or {}).get("id")) or "")
-        if agent is None:
-            continue
-        entry["deactivated"] = not agent.active
+    from corral.resources import Resources
+
+    cache = viewcache.cache_for(state)
+    agents = []
+    for agent in state.agents.values():
+        offered = Resources()
+        for offer_id in agent.offers:
+            offer = state.offers.get(offer_id)
+            if offer is not None:
+                offered = offered + offer.resources
+        entry: dict[str, Any] = {
+            "agent_info": agent.info,
+            "active": agent.active and agent.connected,
+            "deactivated": not agent.active,
+            "version": agent.version,
+            "pid": agent.pid,
+            "registered_time": _time(agent.registered_time),
+            "total_resources": cache.resources_json(agent.total),
+            "allocated_resources": cache.resources_json(cache.agent_used(agent)),
+            "offered_resources": offered.to_json() if agent.offers else [],
+            "capabilities": AGENT_CAPABILITIES,
+            "resource_providers": [],
+        }
         if agent.reregistered_time is not None:
             entry["reregistered_time"] = _time(agent.reregistered_time)
-        entry.setdefault("capabilities", [{"type": "MULTI_ROLE"}, {"type": "HIERARCHICAL_ROLE"}, {"type": "RESERVATION_REFINEMENT"}])
-        entry.setdefault("resource_providers", [])
-    return doc
+        agents.append(entry)
+    recovered = getattr(state, "recovered_agents", {})
+    return {"agents": agents, "recovered_agents": list(recovered.values())}
 
 
 def get_executors(state: "MasterState") -> dict[str, Any]:
@@ -510,17 +528,33 @@ def get_executors(state: "MasterState") -> dict[str, Any]:
     }
 
 
-def get_tasks(state: "MasterState") -> dict[str, Any]:
-    """GET_TASKS; as in Mesos, completed tasks include those of completed frameworks."""
-    doc = views.get_tasks(state)
-    for fw in state.completed_frameworks:
-        doc["completed_tasks"].extend(state.task_json(t) for t in list(fw.tasks.values()) + list(fw.completed_tasks))
-    return doc
+def get_tasks(state: "MasterState", raw: bool = False) -> dict[str, Any]:
+    """GET_TASKS; as in Mesos, completed tasks include those of completed frameworks.
+
+    `raw`: tasks as pre-encoded JSON (`msgspec.Raw`), for answers that are not filtered.
+    """
+    cache = viewcache.cache_for(state)
+    cache.sweep(state)
+    one = cache.task_raw if raw else cache.task_json
+    pending, running, completed, unreachable = [], [], [], []
+    for fw in list(state.frameworks.values()) + list(state.completed_frameworks):
+        for task in fw.tasks.values():
+            j = one(task)
+            if task.state == "TASK_UNREACHABLE":
+                unreachable.append(j)
+            elif task.terminal:
+                completed.append(j)
+            elif task.state == "TASK_STAGING":
+                pending.append(j)
+            else:
+                running.append(j)
+        completed.extend(one(t) for t in fw.completed_tasks)
+    return {"pending_tasks": pending, "tasks": running, "unreachable_tasks": unreachable, "completed_tasks": completed}
 
 
-def get_state(state: "MasterState") -> dict[str, Any]:
+def get_state(state: "MasterState", raw: bool = False) -> dict[str, Any]:
     return {
-        "get_tasks": get_tasks(state),
+        "get_tasks": get_tasks(state, raw),
         "get_executors": get_executors(state),
         "get_frameworks": get_frameworks(state),
         "get_agents": get_agents(state),
