@@ -3,7 +3,6 @@ and per-executor tokens, with a throwaway CA made in the test."""
 
 from __future__ import annotations
 
-import json
 import ssl
 import urllib.error
 import urllib.parse

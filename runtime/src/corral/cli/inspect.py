@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import sys
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from typing import Any
 
 import click
 from rich.console import Console
 from rich.table import Table
+
+from corral.cli import api
 
 def _leader(ctx: click.Context, param: click.Parameter, value: str) -> str:
     """--master may be a zk:// URL: ask ZooKeeper who leads."""
@@ -26,25 +26,21 @@ def _leader(ctx: click.Context, param: click.Parameter, value: str) -> str:
         raise click.BadParameter(f"cannot reach ZooKeeper for {value}: {exc or type(exc).__name__}") from None
 
 
-master_option = click.option(
+_master_flag = click.option(
     "--master", envvar="CORRAL_MASTER", default="127.0.0.1:5050", show_default=True, callback=_leader,
     help="host:port of a master, or zk://host:port,.../path",
 )
+
+
+def master_option(func: Any) -> Any:
+    """--master plus the connection options (credentials, token, TLS) of `cli.api`."""
+    return api.connection_options(_master_flag(func))
 json_option = click.option("--json", "as_json", is_flag=True, help="Print the raw JSON")
 
 
 def fetch(url: str, data: dict[str, Any] | None = None) -> Any:
-    request = urllib.request.Request(url)
-    if data is not None:
-        request.data = json.dumps(data).encode()
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return json.load(response)
-    except urllib.error.HTTPError as exc:
-        raise click.ClickException(f"{url}: HTTP {exc.code}: {exc.read().decode(errors='replace')[:300]}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        raise click.ClickException(f"cannot reach {url}: {getattr(exc, 'reason', exc)}") from None
+    """GET (or POST JSON) with the command's credentials and TLS (see `cli.api`)."""
+    return api.request(url, data)
 
 
 def operator_call(master: str, kind: str) -> dict[str, Any]:
