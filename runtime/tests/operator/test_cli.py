@@ -85,3 +85,22 @@ def test_commands_over_tls(cluster, certs):
     untrusted = corral("state", *m, "--ca-file", str(certs.other_ca), check=False)
     assert untrusted.returncode == 1 and "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr
     assert corral("events", "--count", "1", *m, "--ca-file", str(certs.ca)).stdout.startswith("SUBSCRIBED")
+
+
+def test_corral_run_authenticates_as_a_framework(cluster, creds):
+    cluster.secure(auth=opskit.basic("ops"))
+    cluster.start_master("--authenticate_frameworks", "true", "--credentials", str(creds["credentials"]))
+    cluster.add_agent("cpus:2;mem:1024;disk:1024")
+    m = ["--master", cluster.master.address]
+    refused = corral("run", *m, "--command", "echo no", check=False)
+    assert refused.returncode != 0 and "401" in refused.stdout + refused.stderr
+    done = corral("run", *m, "--principal", "spark", "--secret", opskit.PRINCIPALS["spark"], "--command", "echo yes")
+    assert "TASK_FINISHED" in done.stdout
+
+
+def test_corral_run_over_tls(cluster, certs):
+    cluster.secure(scheme="https", ctx=opskit.client_ssl(certs))
+    cluster.start_master(*opskit.tls_flags(certs))
+    cluster.add_agent("cpus:2;mem:1024;disk:1024", *opskit.tls_flags(certs))
+    done = corral("run", "--master", cluster.master.address, "--ca-file", str(certs.ca), "--command", "echo over-tls")
+    assert "TASK_FINISHED" in done.stdout

@@ -38,7 +38,11 @@ async def run_tasks(master: str, name: str, command: dict[str, Any], resources: 
         if not quiet:
             click.echo(text)
 
-    async with SchedulerClient(master, info, reconnect=False) as client:
+    from corral.cli import api
+
+    conn = api.current()
+    async with SchedulerClient(master, info, reconnect=False, principal=conn.principal, secret=conn.secret,
+                               token=conn.token, ssl_context=conn.ssl_context()) as client:
         async def follow() -> None:
             nonlocal failed
             async for event in client.events():
@@ -85,9 +89,16 @@ async def run_tasks(master: str, name: str, command: dict[str, Any], resources: 
     return 1 if failed else 0
 
 
+def _connection_options(func: Any) -> Any:
+    from corral.cli.api import connection_options
+
+    return connection_options(func)
+
+
 def register(group: click.Group) -> None:
     @group.command("run", context_settings={"ignore_unknown_options": True})
     @click.option("--master", envvar="CORRAL_MASTER", default="127.0.0.1:5050", show_default=True)
+    @_connection_options
     @click.option("--name", default="corral-run", show_default=True, help="Framework and task name")
     @click.option("--command", "shell_command", default=None, help="Shell command to run")
     @click.option("--resources", default="cpus:0.1;mem:32", show_default=True)

@@ -18,6 +18,7 @@ import asyncio
 import json
 import logging
 import random
+import ssl
 from typing import Any, AsyncIterator
 
 import aiohttp
@@ -34,6 +35,16 @@ class SchedulerError(RuntimeError):
     pass
 
 
+def _authorization(principal: str | None, secret: str | None, token: str | None) -> dict[str, str] | None:
+    if token:
+        return {"Authorization": f"Bearer {token}"}
+    if principal and secret is not None:
+        import base64
+
+        return {"Authorization": "Basic " + base64.b64encode(f"{principal}:{secret}".encode()).decode()}
+    return None
+
+
 class SchedulerClient:
     def __init__(
         self,
@@ -41,8 +52,19 @@ class SchedulerClient:
         framework_info: dict[str, Any],
         auto_acknowledge: bool = True,
         reconnect: bool = True,
+        principal: str | None = None,
+        secret: str | None = None,
+        token: str | None = None,
+        ssl_context: "ssl.SSLContext | None" = None,
     ) -> None:
-        self.master = master.removeprefix("http://").rstrip("/")
+        """`principal`/`secret` (HTTP Basic) or `token` (bearer) authenticate the framework;
+        `ssl_context` makes it talk HTTPS to masters with TLS."""
+        self._auth = _authorization(principal, secret, token)
+        self._ssl = ssl_context
+        self._scheme = "https" if ssl_context is not None else "http"
+        if principal and "principal" not in framework_info:
+            framework_info = {**framework_info, "principal": principal}
+        self.master = master.removeprefix("http://").removeprefix("https://").rstrip("/")
         self.resolver = LeaderResolver(self.master)
         self.framework_info = dict(framework_info)
         self.framework_id: str | None = None
@@ -55,7 +77,10 @@ class SchedulerClient:
         self._background: set[asyncio.Task[Any]] = set()
 
     async def __aenter__(self) -> "SchedulerClient":
-        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, connect=10))
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=None, connect=10), headers=self._auth,
+            connector=aiohttp.TCPConnector(ssl=self._ssl) if self._ssl is not None else None,
+        )
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -109,12 +134,12 @@ class SchedulerClient:
             self._address = await self.resolver.resolve()
         for _ in range(5):  # follow redirects to the leader
             async with self._session.post(
-                f"http://{self._address}/api/v1/scheduler", data=json.dumps(call),
+                f"{self._scheme}://{self._address}/api/v1/scheduler", data=json.dumps(call),
                 headers={"Content-Type": "application/json", "Accept": "application/json"}, allow_redirects=False,
             ) as response:
                 if response.status == 307:
                     location = response.headers.get("Location", "")
-                    self._address = location.removeprefix("http:").lstrip("/").split("/")[0] or self._address
+                    self._address = location.removeprefix("http:").removeprefix("https:").lstrip("/").split("/")[0] or self._address
                     continue
                 if response.status != 200:
                     raise SchedulerError(f"SUBSCRIBE failed: HTTP {response.status}: {(await response.text())[:300]}")
@@ -148,7 +173,7 @@ class SchedulerClient:
         if body is not None:
             message[kind.lower()] = body
         async with self._session.post(
-            f"http://{self._address}/api/v1/scheduler", data=json.dumps(message),
+            f"{self._scheme}://{self._address}/api/v1/scheduler", data=json.dumps(message),
             headers={"Content-Type": "application/json", STREAM_ID: self.stream_id},
         ) as response:
             if response.status // 100 != 2:
