@@ -87,7 +87,7 @@ class LocalCluster:
 
     def start(self, agents: int = 2, *extra: str) -> "LocalCluster":
         self._spawn(["local", "--agents", str(agents), "--port", "0", "--work_dir", str(self.root / "local"),
-                     "--resources", "cpus:2;mem:1024;disk:2048", "--attributes", "rack:r1;os:debian", "--attributes", "rack:r2",
+                     "--resources", "cpus:2;cpus(ads):1;mem:1024;disk:2048", "--attributes", "rack:r1;os:debian", "--attributes", "rack:r2",
                      "--master-arg=--allocation_interval=0.2", *extra], self.out)
         match = opskit.wait_for(lambda: re.search(r"master http://([0-9.]+:\d+)", self.out.read_text()), timeout=60,
                                 what="`corral local` to come up")

@@ -35,7 +35,7 @@ def test_dashboard_shows_the_cluster_and_follows_it_live(local, page, request):
     wait_text(page, "[data-testid=agents-count]", lambda t: count(t) == 2, what="2 agents")
     wait_text(page, "[data-testid=frameworks-count]", lambda t: count(t) == 1, what="the ticker framework")
     wait_text(page, "[data-testid=tasks-live]", lambda t: count(t) == 1, what="the ticker task")
-    wait_text(page, "[data-testid=total-cpus]", lambda t: t == "4", what="4 cpus in total")
+    wait_text(page, "[data-testid=total-cpus]", lambda t: t == "6", what="6 cpus in total (2 reserved to 'ads')")
     wait_text(page, "[data-testid=allocated-cpus]", lambda t: t != "0", what="allocated cpus")
     assert "127.0.0.1" in page.locator("[data-testid=leading-master]").inner_text()
     assert page.locator("[data-testid=roles-table] tr[data-role='*']").count() == 1
@@ -51,6 +51,9 @@ def test_dashboard_shows_the_cluster_and_follows_it_live(local, page, request):
     page.locator("[data-testid=agents-table] tbody tr a").first.click()
     page.locator("[data-testid=agent-resources]").wait_for()
     assert "cpus" in page.locator("[data-testid=agent-resources]").inner_text()
+    reservations = page.locator("[data-testid=reservations]").inner_text()
+    assert "ads" in reservations and "cpus: 1" in reservations and "STATIC" in reservations
+    assert "rack" in page.locator("[data-testid=agent-attributes]").inner_text()
     shot(page, name, "3-agent")
 
     # Frameworks.
