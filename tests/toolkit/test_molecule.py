@@ -19,6 +19,8 @@ SCENARIOS = [
 
 @pytest.mark.parametrize(("role", "scenario"), SCENARIOS, ids=[f"{r}-{s}" for r, s in SCENARIOS])
 def test_molecule_scenario(role, scenario, node_image, logs_dir, tmp_path):
+    if scenario == "systemd" and os.environ.get("CORRAL_SKIP_SYSTEMD_SCENARIO"):
+        pytest.skip("CORRAL_SKIP_SYSTEMD_SCENARIO is set (the slowest scenario: ~6 min)")
     env = toolkit_env(
         CORRAL_MOLECULE_STATE=str(tmp_path),
         CORRAL_MOLECULE_IRONIC_PORT=str(free_port()),
