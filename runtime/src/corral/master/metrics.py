@@ -1,6 +1,6 @@
 """The master's metrics: `/metrics/snapshot` with Mesos's names, and Prometheus `/metrics`.
 
-`snapshot(master)` extends the state machine's counters (`views.metrics_snapshot`)
+`snapshot(master)` extends the state machine's counters (`MasterState.metrics`)
 with what Mesos also reports: timer statistics of
 `allocator/mesos/allocation_run_ms` (`/count`, `/min`, `/max`, `/p50` ...
 over the last 1000 runs), allocator resource totals, operator subscribers,

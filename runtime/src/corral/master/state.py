@@ -398,7 +398,7 @@ class MasterState:
                     self._request_allocation([offer.agent_id])
             state = S.TASK_DROPPED if framework.partition_aware else S.TASK_LOST
             for task in _launched_tasks(operations):
-                self._send_unlaunched_status(framework, task, state, S.REASON_INVALID_OFFERS, error)
+                self.send_unlaunched_status(framework, task, state, S.REASON_INVALID_OFFERS, error)
             return
         offers = [self.offers[o] for o in offer_ids]
         agent_id = offers[0].agent_id
@@ -462,7 +462,7 @@ class MasterState:
         if error is None and not remaining.contains(needed):
             error = f"Task uses more resources {needed.to_text()} than available {remaining.to_text()} in the offers"
         if error is not None:
-            self._send_unlaunched_status(framework, task, S.TASK_ERROR, S.REASON_TASK_INVALID, error)
+            self.send_unlaunched_status(framework, task, S.TASK_ERROR, S.REASON_TASK_INVALID, error)
             return remaining
         task_json = _with_allocation_role(task, role)
         if executor is not None:
@@ -501,7 +501,7 @@ class MasterState:
             error = f"Task group uses more resources {needed.to_text()} than available {remaining.to_text()} in the offers"
         if error is not None:
             for task in tasks:
-                self._send_unlaunched_status(framework, task, S.TASK_ERROR, S.REASON_TASK_GROUP_INVALID, error)
+                self.send_unlaunched_status(framework, task, S.TASK_ERROR, S.REASON_TASK_GROUP_INVALID, error)
             return remaining
         remaining = remaining - needed
         executor_json = self._register_executor(framework, agent, agent_id, role, executor)
@@ -561,8 +561,8 @@ class MasterState:
         self.metrics["master/tasks_launched"] += 1
         self._operator_event({"type": "TASK_ADDED", "task_added": {"task": self.task_json(task)}})
 
-    def _send_unlaunched_status(self, framework, task, state, reason, message) -> None:
-        """A status for a task that never got launched (it was invalid or its offers were)."""
+    def send_unlaunched_status(self, framework, task, state, reason, message) -> None:
+        """A status for a task that never got launched (it, its offers or its authorization were bad)."""
         task_id = value_of(task.get("task_id")) if isinstance(task, dict) else None
         agent_id = value_of(task.get("agent_id")) if isinstance(task, dict) else None
         status = {

@@ -268,7 +268,7 @@ class MasterSecurity:
         message = f"Task is not authorized to launch as user '{user}' ({who})"
         logger.info("Framework %s: %s", framework.id, message)
         if state is not None and isinstance(task, dict):
-            state._send_unlaunched_status(framework, task, "TASK_ERROR", "REASON_TASK_UNAUTHORIZED", message)
+            state.send_unlaunched_status(framework, task, "TASK_ERROR", "REASON_TASK_UNAUTHORIZED", message)
 
     # ------------------------------------------------------------------ connections out
 
