@@ -10,6 +10,7 @@ import html
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -197,6 +198,21 @@ def test_dispatcher_restart_keeps_its_queue_and_running_apps(dispatcher, apps, s
     assert "COUNT 100" in dispatcher.logs(running) and status["retries"] == 0
     assert "Re-subscribed" in dispatcher.tail_log() or "Reconciling" in dispatcher.tail_log()
     http("POST", f"{dispatcher.url}/v1/submissions/kill/{queued}")
+
+
+def test_master_restart_dispatcher_resubscribes_and_the_app_finishes(dispatcher, apps, spark_cluster):
+    framework = dispatcher.state()["framework_id"]
+    sid = dispatcher.submit(python_request(apps / "restartable.py"))
+    dispatcher.wait_state(sid, "RUNNING", timeout=300)
+    master = spark_cluster.master
+    master.kill(signal.SIGTERM)
+    master.start()
+    wait_for(lambda: http("GET", f"http://{master.address}/health", timeout=2)[0] == 200, timeout=30,
+             what="the master to come back")
+    wait_for(lambda: dispatcher.state().get("subscribed") and dispatcher.state()["framework_id"] == framework,
+             timeout=60, what="the dispatcher to re-subscribe as the same framework")
+    status = dispatcher.wait_state(sid, "FINISHED", timeout=300)
+    assert "COUNT 100" in dispatcher.logs(sid) and status["retries"] == 0
 
 
 def test_queue_in_zookeeper_survives_a_restart(spark_cluster, apps, tmp_path):

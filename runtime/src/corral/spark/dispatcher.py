@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 TICK_SECONDS = 0.5
 AGENTS_POLL_SECONDS = 5.0
+RECONCILE_WAIT_SECONDS = 30.0  # at most this long for our tasks' agents to be back before reconciling
 
 
 def _mode(value: Any) -> str:
@@ -291,11 +292,32 @@ class SparkDispatcher(Server):
         self.suppressed = False
         logger.info("%s as framework %s on master %s", "Subscribed" if first else "Re-subscribed", self.framework_id,
                     self.master_address)
-        tasks = self.state.reconcile_list()
-        if tasks:
-            logger.info("Reconciling %d task(s)", len(tasks))
-            await client.reconcile([t for t, _ in tasks])
+        if self.state.reconcile_list():
+            self.spawn(self._reconcile(client), "reconcile")
         await self._after_change()
+
+    async def _reconcile(self, client: SchedulerClient) -> None:
+        """Ask the master about our tasks once the agents running them are registered again.
+
+        After a master failover the agents re-register within seconds; asking about their
+        tasks earlier could only get answers about agents the master has not heard from yet.
+        """
+        assert self.state is not None
+        deadline = time.monotonic() + RECONCILE_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            needed = {agent for _, agent in self.state.reconcile_list()}
+            agents = await self._fetch_agents()
+            if agents is not None and needed <= set(agents):
+                break
+            await asyncio.sleep(0.5)
+        tasks = self.state.reconcile_list()
+        if not tasks or client is not self.client or not self.subscribed:
+            return
+        logger.info("Reconciling %d task(s)", len(tasks))
+        try:
+            await client.reconcile([t for t, _ in tasks])
+        except SchedulerError as exc:
+            logger.warning("RECONCILE failed: %s", exc)
 
     async def _on_offers(self, client: SchedulerClient, offers: list[dict[str, Any]]) -> None:
         assert self.state is not None
@@ -347,24 +369,32 @@ class SparkDispatcher(Server):
             except Exception:
                 logger.exception("timer tick failed")
 
+    async def _fetch_agents(self) -> dict[str, list[dict[str, Any]]] | None:
+        """The master's active agents and their attributes (operator API GET_AGENTS); None if unknown."""
+        address = self.master_address
+        if not address or self.http is None:
+            return None
+        try:
+            async with self.http.post(f"http://{address}/api/v1", json={"type": "GET_AGENTS"},
+                                      headers={"Accept": "application/json"}) as response:
+                if response.status != 200:
+                    return None
+                data = await response.json(content_type=None)
+                return {
+                    a["agent_info"]["id"]["value"]: a["agent_info"].get("attributes", [])
+                    for a in (data.get("get_agents") or {}).get("agents", []) if a.get("active", True)
+                }
+        except (aiohttp.ClientError, OSError, asyncio.TimeoutError, ValueError, KeyError, TypeError) as exc:
+            logger.debug("GET_AGENTS failed: %s", exc)
+            return None
+
     async def _agents(self) -> None:
-        """Keep the cluster's agents and attributes (operator API GET_AGENTS) to explain waiting apps."""
-        assert self.state is not None and self.http is not None
+        """Keep the cluster's agents and attributes to explain why applications wait."""
+        assert self.state is not None
         while True:
-            address = self.master_address
-            if address:
-                try:
-                    async with self.http.post(f"http://{address}/api/v1", json={"type": "GET_AGENTS"},
-                                              headers={"Accept": "application/json"}) as response:
-                        if response.status == 200:
-                            data = await response.json(content_type=None)
-                            agents = {
-                                a["agent_info"]["id"]["value"]: a["agent_info"].get("attributes", [])
-                                for a in (data.get("get_agents") or {}).get("agents", []) if a.get("active", True)
-                            }
-                            self.state.set_agents(agents)
-                except (aiohttp.ClientError, OSError, asyncio.TimeoutError, ValueError, KeyError, TypeError) as exc:
-                    logger.debug("GET_AGENTS failed: %s", exc)
+            agents = await self._fetch_agents()
+            if agents is not None:
+                self.state.set_agents(agents)
             await asyncio.sleep(AGENTS_POLL_SECONDS)
 
     # -- watching Spark -------------------------------------------------------------------
