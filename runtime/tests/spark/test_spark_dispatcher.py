@@ -246,3 +246,27 @@ def test_queue_in_zookeeper_survives_a_restart(spark_cluster, apps, tmp_path):
             second.stop()
     finally:
         zk.stop()
+
+
+def test_dispatcher_authenticates_to_a_secured_master(tmp_path):
+    from sparkkit import Cluster
+
+    creds = tmp_path / "credentials.json"
+    creds.write_text(json.dumps({"credentials": [{"principal": "spark", "secret": "s3cret-spark"}]}))
+    own = tmp_path / "spark-credential.json"
+    own.write_text(json.dumps({"credentials": [{"principal": "spark", "secret": "s3cret-spark"}]}))
+    cluster = Cluster(tmp_path / "secured")
+    (tmp_path / "secured").mkdir()
+    try:
+        cluster.start_master("--authenticate_frameworks", "true", "--credentials", str(creds))
+        anonymous = Dispatcher(tmp_path / "secured", cluster.master.address).start(wait=False)
+        time.sleep(3)
+        assert not anonymous.state().get("subscribed")
+        assert "401" in anonymous.tail_log() or "Unauthorized" in anonymous.tail_log()
+        anonymous.stop()
+        (tmp_path / "secured2").mkdir()
+        trusted = Dispatcher(tmp_path / "secured2", cluster.master.address, ["--credential", str(own)]).start()
+        assert trusted.state()["subscribed"]
+        trusted.stop()
+    finally:
+        cluster.stop()

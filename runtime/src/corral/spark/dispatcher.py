@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-import json
 import logging
+import ssl
 import sys
 import time
 from typing import Any
@@ -23,6 +23,7 @@ import aiohttp
 
 from corral import config
 from corral.config import Flag
+from corral.leader import LeaderResolver
 from corral.scheduler.client import SchedulerClient, SchedulerError
 from corral.server import Server, StartupError
 from corral.spark import model, rest, webui
@@ -103,6 +104,10 @@ DISPATCHER_FLAGS = [
     Flag("python", config.as_str, sys.executable, "Python with pyspark on the agents"),
     Flag("spark_home", config.as_optional_str, None, "SPARK_HOME on the agents (default: the installed pyspark's)"),
     Flag("poll_interval", config.as_duration, 1.0, "Seconds between looks at running applications' Spark master and driver"),
+    Flag("principal", config.as_optional_str, None, "Authenticate to the masters as this principal (HTTP Basic)"),
+    Flag("secret", config.as_optional_str, None, "The principal's secret (prefer --credential)", secret=True),
+    Flag("credential", config.as_optional_str, None, "JSON file with the principal and secret to authenticate with"),
+    Flag("master_ca_file", config.as_optional_str, None, "CA bundle of masters serving TLS (talk HTTPS to them)"),
     Flag("log_level", config.as_str, "INFO", "DEBUG, INFO, WARNING or ERROR"),
 ]
 
@@ -129,6 +134,9 @@ class SparkDispatcher(Server):
         self.master_address: str | None = None
         self.suppressed = False
         self.http: aiohttp.ClientSession | None = None
+        self.resolver: LeaderResolver | None = None
+        self.principal, self.secret = flags["principal"], flags["secret"]
+        self.ssl_context: ssl.SSLContext | None = None
         self.started_at = time.time()
         self._persist_lock = asyncio.Lock()
         rest.add_routes(self.app, self)
@@ -137,6 +145,25 @@ class SparkDispatcher(Server):
     # -- lifecycle -------------------------------------------------------------------
 
     async def start_unsafe(self) -> None:
+        if self.flags["credential"]:
+            from corral.security.credentials import CredentialsError, load_credential
+
+            try:
+                credential = load_credential(self.flags["credential"])
+            except CredentialsError as exc:
+                raise StartupError(f"--credential: {exc}") from None
+            self.principal, self.secret = credential.principal, credential.secret
+        if self.principal and not self.secret:
+            raise StartupError("--principal needs --secret or --credential")
+        if self.flags["master_ca_file"]:
+            try:
+                self.ssl_context = ssl.create_default_context(cafile=self.flags["master_ca_file"])
+            except (OSError, ssl.SSLError) as exc:
+                raise StartupError(f"--master_ca_file: {exc}") from None
+        try:
+            self.resolver = LeaderResolver(self.flags["master"])
+        except ValueError as exc:
+            raise StartupError(f"--master: {exc}") from None
         try:
             self.store = await asyncio.to_thread(open_store, self.flags["zk"], self.flags["work_dir"])
             stored = await asyncio.to_thread(self.store.load)
@@ -179,6 +206,9 @@ class SparkDispatcher(Server):
         if self.http is not None:
             await self.http.close()
             self.http = None
+        if self.resolver is not None:
+            await self.resolver.close()
+            self.resolver = None
         if self.store is not None:
             store, self.store = self.store, None
             await asyncio.to_thread(store.close)
@@ -215,10 +245,15 @@ class SparkDispatcher(Server):
         return info
 
     async def _detect_master(self) -> str:
-        master = self.flags["master"]
-        if not master.startswith("zk://"):
-            return master
-        return await asyncio.to_thread(detect_leader, master)
+        assert self.resolver is not None
+        return await asyncio.wait_for(self.resolver.resolve(), 60)
+
+    def _master_headers(self) -> dict[str, str]:
+        if self.principal and self.secret:
+            from corral.security.credentials import basic_header
+
+            return {"Authorization": basic_header(self.principal, self.secret)}
+        return {}
 
     async def _scheduler_loop(self) -> None:
         backoff = 0.2
@@ -226,7 +261,8 @@ class SparkDispatcher(Server):
             try:
                 address = await self._detect_master()
                 self.master_address = address
-                async with SchedulerClient(address, self.framework_info(), reconnect=False) as client:
+                async with SchedulerClient(address, self.framework_info(), reconnect=False, principal=self.principal,
+                                           secret=self.secret, ssl_context=self.ssl_context) as client:
                     client.framework_id = self.framework_id
                     self.client = client
                     await self._consume(client)
@@ -239,7 +275,7 @@ class SparkDispatcher(Server):
                     await asyncio.to_thread(self.store.save_framework_id, None)  # type: ignore[union-attr]
                 else:
                     logger.warning("Scheduler API: %s", text)
-            except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            except (aiohttp.ClientError, OSError, asyncio.TimeoutError, LookupError) as exc:
                 logger.info("Cannot reach the master at %s: %s", self.master_address or self.flags["master"], exc)
             finally:
                 self.subscribed = False
@@ -375,8 +411,9 @@ class SparkDispatcher(Server):
         if not address or self.http is None:
             return None
         try:
-            async with self.http.post(f"http://{address}/api/v1", json={"type": "GET_AGENTS"},
-                                      headers={"Accept": "application/json"}) as response:
+            scheme = "https" if self.ssl_context is not None else "http"
+            async with self.http.post(f"{scheme}://{address}/api/v1", json={"type": "GET_AGENTS"}, ssl=self.ssl_context,
+                                      headers={"Accept": "application/json", **self._master_headers()}) as response:
                 if response.status != 200:
                     return None
                 data = await response.json(content_type=None)
@@ -434,27 +471,3 @@ class SparkDispatcher(Server):
 
     async def fetch_json(self, url: str) -> Any:
         return await self._get_json(url)
-
-
-def detect_leader(url: str, timeout: float = 10.0) -> str:
-    """host:port of the leading master from its ZooKeeper znode (`json.info_NNNNNNNNNN`, lowest wins)."""
-    from kazoo.client import KazooClient
-
-    hosts, path = parse_zk_url(url)
-    client = KazooClient(hosts=hosts, timeout=timeout)
-    try:
-        client.start(timeout=timeout)
-        children = sorted(c for c in client.get_children(path) if c.startswith("json.info_"))
-        if not children:
-            raise OSError(f"no master is registered under {url}")
-        data, _ = client.get(f"{path}/{children[0]}")
-        info = json.loads(data)
-        address = info.get("address") or {}
-        return f"{address.get('ip') or address.get('hostname') or info.get('hostname')}:{address.get('port') or info.get('port')}"
-    except OSError:
-        raise
-    except Exception as exc:
-        raise OSError(f"cannot find the leading master in {url}: {exc}") from None
-    finally:
-        client.stop()
-        client.close()

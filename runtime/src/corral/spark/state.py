@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from corral.spark import model
 from corral.spark.constraints import describe_attributes, format_constraints, matches
-from corral.spark.model import (ACTIVE, DRIVER, FAILED, FINAL, FINISHED, KILLED, LAUNCHING, MASTER, QUEUED,
+from corral.spark.model import (ACTIVE, DRIVER, FAILED, FINISHED, KILLED, LAUNCHING, MASTER, QUEUED,
                                 RETRYING, RUNNING, WAITING, WORKER, Submission, TaskRecord)
 from corral.spark.planner import (OfferSlot, Sizes, WorkerPlan, place_fixed, plan_workers, worker_reason)
 from corral.spark.protocol import CreateSubmission, ProtocolError
