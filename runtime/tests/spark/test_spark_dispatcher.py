@@ -270,3 +270,46 @@ def test_dispatcher_authenticates_to_a_secured_master(tmp_path):
         trusted.stop()
     finally:
         cluster.stop()
+
+
+def test_dispatcher_follows_the_leading_master_through_zookeeper(tmp_path, apps):
+    from sparkkit import Cluster, integration
+
+    zk = zookeeper_support.ZooKeeperEnsemble(tmp_path, size=1).start()
+    cluster = Cluster(tmp_path / "ha")
+    (tmp_path / "ha").mkdir()
+    url = zk.url("/corral")
+    try:
+        masters = []
+        for i in range(2):
+            port = integration.free_port()
+            args = ["--ip", "127.0.0.1", "--port", str(port), "--work_dir", str(cluster.root / f"master-{i}"),
+                    "--zk", url, "--zk_session_timeout", "2", "--allocation_interval", "0.2", "--heartbeat_interval", "1"]
+            master = integration.Daemon("master", args, cluster.root / f"master-{i}.log", port).start()
+            cluster.daemons.append(master)
+            masters.append(master)
+
+        def leader():
+            for m in masters:
+                try:
+                    if m.alive() and http("GET", f"http://{m.address}/state", timeout=2)[1].get("elected"):
+                        return m
+                except (OSError, AttributeError):
+                    continue
+            return None
+
+        first = wait_for(leader, timeout=60, what="a leading master")
+        d = Dispatcher(cluster.root, url).start()
+        framework = d.state()["framework_id"]
+        assert d.state()["master"] == first.address
+        sid = d.submit(python_request(apps / "sum.py", spark__mesos__constraints="rack:r9"))
+        first.kill(signal.SIGKILL)
+        second = wait_for(lambda: (m := leader()) is not None and m is not first and m, timeout=60, what="a new leader")
+        wait_for(lambda: d.state().get("subscribed") and d.state()["master"] == second.address, timeout=60,
+                 what="the dispatcher to re-subscribe to the new leader")
+        assert d.state()["framework_id"] == framework and d.get(sid)["state"] == "QUEUED"
+        assert any(f["id"] == framework for f in http("GET", f"http://{second.address}/state")[1]["frameworks"])
+        d.stop()
+    finally:
+        cluster.stop()
+        zk.stop()
