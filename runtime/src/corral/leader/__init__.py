@@ -177,7 +177,7 @@ class LeaderResolver:
 
     async def resolve(self) -> str:
         if self._url is None:
-            return self.master.removeprefix("http://").rstrip("/")
+            return _host_port(self.master)
         loop = asyncio.get_running_loop()
         async with self._lock:
             if self._detector is None:
@@ -200,7 +200,7 @@ class LeaderResolver:
 def resolve_master(master: str, timeout: float = 10.0) -> str:
     """host:port of the leader, for command-line tools (blocking; zk:// URLs are looked up once)."""
     if not master.startswith("zk://"):
-        return master.removeprefix("http://").rstrip("/")
+        return _host_port(master)
     import json
 
     from corral.leader.zookeeper import leader_of, make_client
@@ -216,3 +216,8 @@ def resolve_master(master: str, timeout: float = 10.0) -> str:
     finally:
         client.stop()
         client.close()
+
+
+def _host_port(master: str) -> str:
+    """`http://h:p/`, `https://h:p` or `h:p` -> `h:p` (the scheme follows the TLS settings)."""
+    return master.removeprefix("http://").removeprefix("https://").rstrip("/")
