@@ -232,7 +232,7 @@ time.sleep(float(sys.argv[1]))
 import time
 from pyspark.sql import SparkSession
 spark = SparkSession.builder.getOrCreate()
-time.sleep(25)
+time.sleep(45)
 print("COUNT", spark.range(0, 100, numPartitions=2).count(), flush=True)
 spark.stop()
 """,

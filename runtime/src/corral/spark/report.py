@@ -152,9 +152,9 @@ def plot(rows: list[dict[str, Any]], path: str, title: str) -> None:
     for center, name in group_centers:
         ax.annotate(name, xy=(center, 0), xycoords=("data", "axes fraction"), xytext=(0, -38),
                     textcoords="offset points", ha="center", va="top", fontweight="bold")
-    ax.set_title(title)
+    ax.set_title(title, pad=12 + 14 * math.ceil(len(drawn) / 4))
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(loc="upper left", fontsize="small", ncol=2)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), fontsize="small", ncol=4, frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -285,6 +285,7 @@ def driver_properties(properties: Mapping[str, str], spec: AppSpec, fine_idle_ti
     if spec.mode == FINE:
         out["spark.executor.cores"] = "1"
         out["spark.dynamicAllocation.enabled"] = "true"
+        out["spark.ui.enabled"] = "true"  # the dispatcher reads the driver's allocation metrics there
         out.setdefault("spark.dynamicAllocation.shuffleTracking.enabled", "true")
         out.setdefault("spark.dynamicAllocation.executorIdleTimeout", f"{fine_idle_timeout:g}s")
         out.setdefault("spark.dynamicAllocation.shuffleTracking.timeout", f"{fine_idle_timeout:g}s")
