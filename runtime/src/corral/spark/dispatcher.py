@@ -92,7 +92,7 @@ DISPATCHER_FLAGS = [
     Flag("retry_wait_max", config.as_duration, 60.0, "Longest backoff between retries of a supervised driver"),
     Flag("max_retries", _non_negative_int, 0, "Retries of a supervised driver (0: no limit)"),
     Flag("launch_timeout", config.as_duration, 180.0, "An attempt whose Spark master or driver is not up by then fails"),
-    Flag("executor_idle_timeout", config.as_duration, 10.0, "Fine-grained: Spark's executor idle timeout"),
+    Flag("executor_idle_timeout", config.as_duration, 60.0, "Fine-grained: Spark's executor idle timeout (Spark's default)"),
     Flag("worker_idle_timeout", config.as_duration, 2.0, "Fine-grained: release an executor-less worker after this"),
     Flag("refuse_seconds", config.as_duration, 10.0, "Filter on offers declined while no application waits"),
     Flag("master_cpus", _positive_float, 0.1, "cpus of each application's Spark master task"),

@@ -61,7 +61,7 @@ class DispatcherOptions:
     retry_wait_max: float = 60.0  # backoff cap of supervised retries (seconds)
     max_retries: int = 0  # supervised retries per application; 0: unlimited
     launch_timeout: float = 180.0  # an attempt whose master or driver is not up by then fails
-    fine_idle_timeout: float = 10.0  # Spark's executor idle timeout in fine-grained mode (seconds)
+    fine_idle_timeout: float = 60.0  # Spark's executor idle timeout in fine-grained mode (seconds; Spark's default)
     worker_idle_timeout: float = 2.0  # fine: an executor-less one-core worker is released after this
     refuse_seconds: float = 10.0  # filter on offers declined while nothing waits
     sizes: Sizes = field(default_factory=Sizes)
