@@ -51,10 +51,17 @@ class Checkpointer:
 
     @staticmethod
     def _write_json(path: str, data: Any) -> None:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        """Atomically (write then rename); raw os calls: this runs for every task launched."""
         tmp = path + ".tmp"
-        with open(tmp, "w") as fh:
-            json.dump(data, fh)
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, json.dumps(data).encode())
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
 
     # -- writing ----------------------------------------------------------------------
@@ -71,9 +78,17 @@ class Checkpointer:
 
     def journal(self, framework_id: str, task_id: str, kind: str, data: Any) -> None:
         directory = os.path.join(self._framework_dir(framework_id), "updates")
-        os.makedirs(directory, exist_ok=True)
-        with open(os.path.join(directory, _safe(task_id) + ".log"), "a") as fh:
-            fh.write(json.dumps([kind, data]) + "\n")
+        path = os.path.join(directory, _safe(task_id) + ".log")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+        try:
+            fd = os.open(path, flags, 0o600)
+        except FileNotFoundError:
+            os.makedirs(directory, exist_ok=True)
+            fd = os.open(path, flags, 0o600)
+        try:
+            os.write(fd, (json.dumps([kind, data]) + "\n").encode())
+        finally:
+            os.close(fd)
 
     def forget_executor(self, framework_id: str, executor_id: str, task_ids: list[str]) -> None:
         shutil.rmtree(self._executor_dir(framework_id, executor_id), ignore_errors=True)

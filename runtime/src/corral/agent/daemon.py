@@ -346,8 +346,7 @@ class Agent(Server):
             directory=directory, resources=_safe_resources(info.get("resources", [])), launched_at=time.monotonic(),
         )
         fw.executors[executor_id] = executor
-        self._checkpoint_executor(executor)
-        return executor
+        return executor  # checkpointed once its process exists (_start_container)
 
     def _checkpoint_executor(self, executor: Executor) -> None:
         self.checkpoint.executor(
