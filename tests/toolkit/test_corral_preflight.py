@@ -1,0 +1,111 @@
+"""Bad input stops corral_master / corral_agent in their preflight with a message that says
+what is wrong (the same flag syntax the runtime accepts), before anything is changed."""
+from __future__ import annotations
+
+from test_preflight import play
+
+# Three masters (quorum 2) but a two-server ZooKeeper group: even, and fewer servers than
+# quorum 2 needs; a bad allocator and weight.
+BAD_MASTERS = f"""
+all:
+  vars:
+    ansible_connection: local
+    ansible_python_interpreter: "{{{{ ansible_playbook_python }}}}"
+  children:
+    zookeeper:
+      hosts:
+        zk1:
+        zk2:
+    masters:
+      vars:
+        corral_master_allocator: "not an allocator"
+        corral_master_weights: {{spark: 0}}
+      hosts:
+        m1:
+        m2:
+        m3:
+"""
+
+
+def test_master_bad_values(tmp_path):
+    proc = play(tmp_path, BAD_MASTERS, "tests/toolkit/playbooks/corral_master.yml")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "the ZooKeeper ensemble has 2 servers; use an odd number" in out
+    assert ("quorum 2 lets 1 of the masters fail, but 2 ZooKeeper server(s) are fewer than the 3 "
+            "that tolerate as many failures") in out
+    assert "corral_master_allocator must be drf, priority or package.module:Class (got 'not an allocator')" in out
+    assert "weight of 'spark' must be > 0" in out
+
+
+# An agent with malformed resources and attributes.
+BAD_AGENT = f"""
+all:
+  vars:
+    ansible_connection: local
+    ansible_python_interpreter: "{{{{ ansible_playbook_python }}}}"
+  children:
+    masters:
+      hosts:
+        m1:
+    agents:
+      hosts:
+        a1:
+          corral_agent_resources: "cpus=4;mem:1024"
+          corral_agent_attributes: "rack=r1"
+        a2:
+          corral_agent_resources: "cpus:2;mem:1024;ports:[32000-31000]"
+"""
+
+
+def test_agent_bad_values(tmp_path):
+    proc = play(tmp_path, BAD_AGENT, "tests/toolkit/playbooks/corral_agent.yml")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert ("corral_agent_resources 'cpus=4;mem:1024' is not a resources string the agent accepts: "
+            "resources: cannot parse 'cpus=4'") in out
+    assert "corral_agent_attributes 'rack=r1': 'rack=r1' is not name:value" in out
+    assert "resources: 'ports:[32000-31000]': range '32000-31000' has begin > end" in out
+
+
+# Two masters and no ZooKeeper group; an explicit quorum of 1 (not a majority of 2).
+NO_ZOOKEEPER = f"""
+all:
+  vars:
+    ansible_connection: local
+    ansible_python_interpreter: "{{{{ ansible_playbook_python }}}}"
+  children:
+    masters:
+      vars:
+        corral_master_quorum: 1
+      hosts:
+        m1:
+        m2:
+"""
+
+
+def test_masters_without_zookeeper(tmp_path):
+    proc = play(tmp_path, NO_ZOOKEEPER, "tests/toolkit/playbooks/corral_master.yml")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "2 masters need ZooKeeper to elect a leader, but the inventory group 'zookeeper' is missing or empty" in out
+    assert "corral_master_quorum (1) must be a majority of the 2 master(s) in groups['masters'], between 2 and 2" in out
+
+
+NO_MASTERS = f"""
+all:
+  vars:
+    ansible_connection: local
+    ansible_python_interpreter: "{{{{ ansible_playbook_python }}}}"
+  children:
+    agents:
+      hosts:
+        a1:
+"""
+
+
+def test_agents_without_masters(tmp_path):
+    proc = play(tmp_path, NO_MASTERS, "tests/toolkit/playbooks/corral_agent.yml")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "the group 'masters' must list the masters (missing)" in out
