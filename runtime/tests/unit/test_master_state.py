@@ -224,3 +224,22 @@ def test_acknowledge_needs_a_uuid(master):
     fw, _ = subscribe(master)
     with pytest.raises(CallError, match="16-byte UUID"):
         master.acknowledge(fw, agent.id, "t", "bm90LWEtdXVpZA==")
+
+
+def test_reconciliation_waits_for_agents_that_may_still_reregister():
+    from corral.master.registry import RegistryData
+
+    clock = Clock()
+    options = MasterOptions(agent_reregister_timeout=10, allocation_batch=0)
+    recovered = RegistryData(agents={"old-agent": {"hostname": "h", "port": 5051}})
+    m = MasterState(options, HierarchicalAllocator(AllocatorOptions(seed=1), clock), clock=clock,
+                    master_id="M2", recovered=recovered)
+    fw, conn = subscribe(m)
+    m.reconcile(fw, [{"task_id": {"value": "t"}, "agent_id": {"value": "old-agent"}}])
+    m.reconcile(fw, [{"task_id": {"value": "t"}}])
+    assert conn.of("UPDATE") == []
+    clock.now += 11
+    m.tick()
+    assert "old-agent" in m.unreachable_agents
+    m.reconcile(fw, [{"task_id": {"value": "t"}, "agent_id": {"value": "old-agent"}}])
+    assert conn.of("UPDATE")[-1]["update"]["status"]["state"] == "TASK_LOST"

@@ -142,6 +142,7 @@ class Agent(Server):
             self.isolator = isolation.detect(
                 self.flags["isolation"], self.flags["cgroups_enable_cfs"],
                 name="agent-" + hashlib.sha1(self.work_dir.encode()).hexdigest()[:10],
+                cpus=self.total.scalar("cpus"),
             )
         except RuntimeError as exc:
             raise StartupError(str(exc)) from None
@@ -161,6 +162,7 @@ class Agent(Server):
     async def close_unsafe(self) -> None:
         await self.master.close()
         await self.launcher.stop()
+        self.isolator.close()
 
     async def _timers(self) -> None:
         while True:

@@ -32,6 +32,9 @@ CFS_PERIOD_US = 100_000
 class PosixIsolator:
     name = "posix"
 
+    def close(self) -> None:
+        """Release what the isolator holds when the agent stops (executors keep running)."""
+
     def slot_of(self, container_id: str) -> str | None:
         return None
 
@@ -97,6 +100,22 @@ class CgroupsIsolator(PosixIsolator):
             if not self._procs(name, "memory") and not self._procs(name, "cpu"):
                 self._free.append(name)
 
+    def close(self) -> None:
+        """Remove the pooled (empty) cgroups, and the agent's hierarchy if nothing runs in it."""
+        for slot in self._free:
+            for controller in ("memory", "cpu"):
+                try:
+                    os.rmdir(self._dir(controller, slot))
+                except OSError:
+                    pass
+        self._free.clear()
+        if not self._slots:
+            for controller in ("memory", "cpu"):
+                try:
+                    os.rmdir(os.path.join(self.root, controller, self.hierarchy))
+                except OSError:
+                    pass
+
     def _dir(self, controller: str, slot: str) -> str:
         return os.path.join(self.root, controller, self.hierarchy, slot)
 
@@ -138,6 +157,11 @@ class CgroupsIsolator(PosixIsolator):
         slot = self._slots.get(container_id)
         if slot is None:
             slot = self._free.pop() if self._free else self._new_slot()
+            if not os.path.isdir(self._dir("memory", slot)) or not os.path.isdir(self._dir("cpu", slot)):
+                # Removed under us (an operator cleaning up): make it again.
+                self._written = {k: v for k, v in self._written.items() if k[0] != slot}
+                for controller in ("memory", "cpu"):
+                    os.makedirs(self._dir(controller, slot), exist_ok=True)
             self._slots[container_id] = slot
             self._oom_baseline[slot] = self._oom_kills(slot)
         mem_mb = max(resources.scalar("mem"), MIN_MEMORY_MB)
@@ -205,14 +229,21 @@ class CgroupsIsolator(PosixIsolator):
         self._written = {k: v for k, v in self._written.items() if k[0] != slot}
 
 
-def detect(requested: str = "auto", enable_cfs: bool = False, name: str = "agent") -> PosixIsolator:
-    """The isolator to use; `name` separates the cgroups of agents sharing a machine."""
+def detect(requested: str = "auto", enable_cfs: bool = False, name: str = "agent", cpus: float = 1.0) -> PosixIsolator:
+    """The isolator to use; `name` separates the cgroups of agents sharing a machine.
+
+    The agent's cgroup weighs as many CPUs as the agent offers (and all of
+    Corral's as many as the machine has): left at the default, every task
+    of every agent would share the CPU weight of a single process.
+    """
     if requested == "posix":
         return PosixIsolator()
     hierarchy = f"corral/{name}"
     try:
         for controller in ("memory", "cpu"):
             os.makedirs(os.path.join(CGROUP_ROOT, controller, hierarchy), exist_ok=True)
+        _write(os.path.join(CGROUP_ROOT, "cpu", "corral", "cpu.shares"), str(max(2, (os.cpu_count() or 1) * CPU_SHARES_PER_CPU)))
+        _write(os.path.join(CGROUP_ROOT, "cpu", hierarchy, "cpu.shares"), str(max(2, int(cpus * CPU_SHARES_PER_CPU))))
     except OSError as exc:
         if requested == "cgroups":
             raise RuntimeError(f"--isolation cgroups: cannot create cgroups under {CGROUP_ROOT} ({exc.strerror})") from None

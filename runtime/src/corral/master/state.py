@@ -655,6 +655,10 @@ class MasterState:
             if known is not None:
                 self._send_framework(framework, self._reconcile_update(known, now))
                 continue
+            if agent_id in self.recovered_agents or (agent_id is None and self.recovered_agents):
+                # As Mesos: no answer while the task's agent may still re-register after a failover;
+                # once it is back (or declared unreachable) a later reconciliation gets one.
+                continue
             pa = framework.partition_aware
             if agent_id is not None and agent_id in self.unreachable_agents:
                 state, message = (S.TASK_UNREACHABLE if pa else S.TASK_LOST), "Reconciliation: Task is unreachable"
