@@ -7,7 +7,8 @@ from conftest import REPO, VENV_BIN, record, run, tail, toolkit_env
 
 PATHS = [
     "roles/ironic_standalone", "roles/ironic_nodes", "roles/test_hosts", "roles/zookeeper",
-    "playbooks/provision.yml", "playbooks/teardown.yml", "playbooks/images.yml",
+    "roles/corral_runtime", "roles/corral_master", "roles/corral_agent",
+    "playbooks/provision.yml", "playbooks/teardown.yml", "playbooks/images.yml", "playbooks/site.yml",
     "inventory", "molecule",
 ]
 

@@ -14,6 +14,9 @@ SCENARIOS = [
     ("ironic_standalone", "systemd"),   # in a systemd container: systemd units (needs PyPI)
     ("ironic_nodes", "default"),
     ("zookeeper", "default"),
+    ("corral_runtime", "default"),      # offline install in a container without a network
+    ("corral_agent", "default"),        # a lone master and an agent on another host
+    ("corral_master", "default"),       # 3 x (ZooKeeper, master, agent); the leader is SIGKILLed
 ]
 
 
