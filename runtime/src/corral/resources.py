@@ -89,10 +89,6 @@ def ranges_contain(outer: RangeList, inner: RangeList) -> bool:
     return not subtract_ranges(inner, outer)
 
 
-def ranges_size(ranges: RangeList) -> int:
-    return sum(e - b + 1 for b, e in ranges)
-
-
 def format_ranges(ranges: RangeList) -> str:
     return "[" + ", ".join(f"{b}-{e}" for b, e in ranges) + "]"
 
@@ -233,12 +229,6 @@ class Resources:
         if all(k[1] is None for k in self._items):
             return self
         return Resources({k: v for k, v in self._items.items() if k[1] is None or is_same_or_ancestor(k[1].role, role)})
-
-    def without_reservations(self) -> "Resources":
-        out: dict[Key, Amount] = {}
-        for (name, _), amount in self._items.items():
-            out[(name, None)] = _add_amount(out.get((name, None)), amount, name)
-        return Resources(out)
 
     # -- arithmetic -----------------------------------------------------------
 

@@ -297,10 +297,6 @@ class HierarchicalAllocator(Allocator):
         fw = self._frameworks.get(framework_id)
         return {a: dict(r) for a, r in fw.allocations.items()} if fw else {}
 
-    def offer_filters(self, framework_id: str) -> dict[tuple[str, str], list[tuple[float, Resources]]]:
-        fw = self._frameworks.get(framework_id)
-        return dict(fw.filters) if fw else {}
-
     # -- bookkeeping --------------------------------------------------------------
 
     def _framework_sorter(self, role: str) -> DRFSorter:

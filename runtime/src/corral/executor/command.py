@@ -200,7 +200,6 @@ class CommandExecutor:
         self.framework_user = ""
         self.lock = threading.RLock()
         self.done = threading.Event()
-        self.shutting_down = False
         self.launched_any = False
         self.acknowledged: set[str] = set()  # tasks with at least one acknowledged update
 
@@ -248,7 +247,6 @@ class CommandExecutor:
             self.kill(kill["task_id"]["value"], grace)
         elif kind == "SHUTDOWN":
             _log("shutdown requested by the agent")
-            self.shutting_down = True
             self.kill_all(grace=_duration(self.env.get("MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD", "5secs")) * 0.8)
             self.done.set()
         elif kind == "ERROR":

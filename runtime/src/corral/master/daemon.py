@@ -220,12 +220,6 @@ class Master(Server):
         assert self.state is not None
         self.state.update_weights(weights)
 
-    async def _index(self, request: web.Request) -> web.Response:
-        return web.Response(
-            text=f"corral master {self.state.id if self.state else ''}: see /state, /metrics/snapshot and /api/v1\n",
-            content_type="text/plain",
-        )
-
 
 def _guess_ip() -> str:
     try:

@@ -38,7 +38,6 @@ class Task:
     statuses: list[dict[str, Any]] = field(default_factory=list)
     # uuid of the terminal update; the task is forgotten once it is acknowledged.
     terminal_uuid: str | None = None
-    unreachable_since: float | None = None
 
     @property
     def terminal(self) -> bool:
@@ -95,7 +94,6 @@ class Agent:
     last_seen: float = 0.0
     last_ping: float = 0.0
     reregistered_time: float | None = None
-    disconnected_since: float | None = None
     # framework_id -> task_id -> Task (non-terminal or awaiting acknowledgement)
     tasks: dict[str, dict[str, Task]] = field(default_factory=dict)
     # framework_id -> executor_id -> (role, resources) of executors with their own resources

@@ -63,7 +63,6 @@ class MasterOptions:
     default_refuse_seconds: float = 5.0
     roles: list[str] | None = None
     max_completed_frameworks: int = 50
-    max_completed_tasks_per_framework: int = 1000
     # After a failover, how long agents in the registry have to re-register.
     agent_reregister_timeout: float = 600.0
     cluster: str = ""
@@ -827,7 +826,6 @@ class MasterState:
                 task.state = state  # the agent knows best (updates may still be on their way)
             if task.state == S.TASK_UNREACHABLE:
                 task.agent_id = agent.id
-                task.unreachable_since = None
                 self._transition(task, state, S.SOURCE_MASTER, S.REASON_AGENT_REREGISTERED, "Agent re-registered")
             if not task.terminal:
                 _add_used(used, framework.id, task.role, task.resources)
@@ -849,7 +847,6 @@ class MasterState:
             return
         agent.connection = None
         agent.connected = False
-        agent.disconnected_since = self.clock()
         self.allocator.deactivate_agent(agent_id)
         self._rescind_offers_on(agent)
         logger.info("Agent %s at %s disconnected", agent_id, agent.hostname)
@@ -974,7 +971,6 @@ class MasterState:
                     state = S.TASK_UNREACHABLE if framework and framework.partition_aware else S.TASK_LOST
                 self._transition(task, state, S.SOURCE_MASTER, reason, f"Agent {agent.id} was removed: {'gone' if gone else 'unreachable'}")
                 if state == S.TASK_UNREACHABLE:
-                    task.unreachable_since = self.wallclock()
                     self.metrics["master/tasks_unreachable"] += 1
                 elif task.terminal:
                     self._forget_task(task)
@@ -1176,10 +1172,12 @@ class MasterState:
     def _transition(self, task: Task, state: str, source: str, reason: str, message: str) -> None:
         """A master-generated status (no uuid: frameworks need not acknowledge it)."""
         framework = self.frameworks.get(task.framework_id)
-        status = {
+        status: dict[str, Any] = {
             "task_id": wrap(task.task_id), "state": state, "source": source, "reason": reason, "message": message,
             "agent_id": wrap(task.agent_id), "timestamp": self.wallclock(),
         }
+        if state == S.TASK_UNREACHABLE:
+            status["unreachable_time"] = {"nanoseconds": int(status["timestamp"] * 1e9)}
         if task.executor_id:
             status["executor_id"] = wrap(task.executor_id)
         self._apply_status(task, status, state)
