@@ -81,6 +81,40 @@ def duration_problem(value: Any) -> str:
     return _flag_problem("as_duration", value)
 
 
+def acls_problem(value: Any) -> str:
+    """'' when `--acls` accepts the mapping (Mesos's ACL JSON), else the runtime's message."""
+    if not value:
+        return ""
+    _runtime()
+    from corral.security.acls import ACLError, parse_acls
+
+    try:
+        parse_acls(value, "ACLs")
+    except ACLError as exc:
+        return str(exc)
+    return ""
+
+
+def credentials_problem(value: Any) -> str:
+    """'' when the value is a list of {principal, secret} that the master's `--credentials`
+    accepts. The message names principals and positions, never a secret."""
+    if not isinstance(value, (list, tuple)):
+        return "expected a list of {principal: ..., secret: ...}"
+    seen = set()
+    for i, entry in enumerate(value):
+        if not isinstance(entry, Mapping) or set(entry) != {"principal", "secret"}:
+            return f"entry {i}: expected exactly the keys principal and secret"
+        principal, secret = entry["principal"], entry["secret"]
+        if not isinstance(principal, str) or not principal.strip() or any(c.isspace() for c in principal):
+            return f"entry {i}: the principal must be a non-empty word"
+        if not isinstance(secret, str) or not secret:
+            return f"entry {i} ({principal}): the secret must be a non-empty string"
+        if principal in seen:
+            return f"entry {i}: principal {principal} is listed twice"
+        seen.add(principal)
+    return ""
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -90,4 +124,6 @@ class FilterModule:
             "corral_weights_problem": weights_problem,
             "corral_roles_problem": roles_problem,
             "corral_duration_problem": duration_problem,
+            "corral_acls_problem": acls_problem,
+            "corral_credentials_problem": credentials_problem,
         }

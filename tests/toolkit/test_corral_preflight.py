@@ -109,3 +109,40 @@ def test_agents_without_masters(tmp_path):
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert "the group 'masters' must list the masters (missing)" in out
+
+
+# Security settings: an ACL action that does not exist, a credential without a secret, and
+# authentication asked for with no principals to check; the secret never shows.
+BAD_SECURITY = f"""
+all:
+  vars:
+    ansible_connection: local
+    ansible_python_interpreter: "{{{{ ansible_playbook_python }}}}"
+  children:
+    masters:
+      hosts:
+        m1:
+          corral_master_acls: {{register_framework: []}}
+          corral_master_credentials: [{{principal: ops, secret: ""}}]
+        m2:
+          corral_master_authenticate: [frameworks]
+    agents:
+      hosts:
+        a1:
+          corral_agent_credential: {{principal: agent, password: do-not-print-me}}
+"""
+
+
+def test_security_bad_values(tmp_path):
+    masters = play(tmp_path, BAD_SECURITY, "tests/toolkit/playbooks/corral_master.yml")
+    out = masters.stdout + masters.stderr
+    assert masters.returncode != 0
+    assert "corral_master_acls: ACLs: unknown action 'register_framework' (known: " in out
+    assert "corral_master_credentials: entry 0 (ops): the secret must be a non-empty string" in out
+    assert ("corral_master_authenticate ['frameworks'] needs principals to check against: "
+            "set corral_master_credentials") in out
+    agent = play(tmp_path, BAD_SECURITY, "tests/toolkit/playbooks/corral_agent.yml")
+    out = agent.stdout + agent.stderr
+    assert agent.returncode != 0
+    assert "corral_agent_credential: entry 0: expected exactly the keys principal and secret" in out
+    assert "do-not-print-me" not in out

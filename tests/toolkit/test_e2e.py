@@ -1,5 +1,7 @@
 """End to end on this machine: standalone Ironic + 3 emulated Redfish nodes ->
-provision.yml -> SSH-reachable test hosts -> ZooKeeper on them -> teardown.yml.
+provision.yml -> SSH-reachable test hosts -> ZooKeeper on them -> site.yml (ZooKeeper,
+masters, agents, Spark dispatcher) -> a task launched with `corral run` finishes -> a
+second site.yml changes nothing -> teardown.yml.
 Tests run in file order and share one provisioned environment."""
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import re
 import socket
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 import paramiko
@@ -126,6 +129,55 @@ def test_zookeeper_ensemble_on_test_hosts(local, logs_dir):
         assert four_letter_word(ip, "ruok") == "imok"
         modes.append(re.search(r"Mode: (\w+)", four_letter_word(ip, "srvr")).group(1))
     assert sorted(modes) == ["follower", "follower", "leader"]
+
+
+def zk_url(local) -> str:
+    return "zk://" + ",".join(f"{ip}:2181" for ip in local["ips"].values()) + "/corral"
+
+
+def test_site_deploys_the_cluster(local, logs_dir):
+    start = time.monotonic()
+    proc = playbook(local, "playbooks/site.yml", logs_dir / "e2e-site.log")
+    record("e2e site.yml (ZooKeeper, 3 masters, 3 agents, Spark dispatcher)", time.monotonic() - start)
+    assert proc.returncode == 0, tail(proc, 120)
+    local["site_ok"] = True
+    # One leader that every master follows; every agent active in the leader's /state.
+    states = {}
+    for node, ip in local["ips"].items():
+        with urllib.request.urlopen(f"http://{ip}:5050/health", timeout=10) as resp:
+            assert resp.status == 200
+        with urllib.request.urlopen(f"http://{ip}:5050/state", timeout=10) as resp:
+            states[node] = json.load(resp)
+    leaders = [n for n, st in states.items() if st["elected"]]
+    assert len(leaders) == 1, {n: st["leader"] for n, st in states.items()}
+    assert len({st["leader"] for st in states.values()}) == 1
+    leader = states[leaders[0]]
+    assert leader["flags"]["zk"] == zk_url(local)
+    assert sorted(a["hostname"] for a in leader["slaves"] if a["active"]) == sorted(local["ips"].values())
+    assert [f["name"] for f in leader["frameworks"]] == ["Spark Cluster"]
+
+
+def test_corral_run_finishes_on_the_cluster(local, logs_dir):
+    if not local.get("site_ok"):
+        pytest.skip("site.yml failed")
+    corral = str(VENV_BIN / "corral")
+    proc = run([corral, "run", "--master", zk_url(local), "--count", "3", "--timeout", "120",
+                "--command", "echo hello from $(hostname)"], env=local["env"], log=logs_dir / "e2e-corral-run.log")
+    assert proc.returncode == 0, tail(proc)
+    assert proc.stdout.count("TASK_FINISHED") == 3, proc.stdout
+    state = run([corral, "state", "--master", zk_url(local)], env=local["env"])
+    assert state.returncode == 0 and "Agents:     3 active" in state.stdout, tail(state)
+
+
+def test_second_site_changes_nothing(local, logs_dir):
+    if not local.get("site_ok"):
+        pytest.skip("site.yml failed")
+    start = time.monotonic()
+    proc = playbook(local, "playbooks/site.yml", logs_dir / "e2e-site-2.log")
+    record("e2e site.yml second run (no changes)", time.monotonic() - start)
+    assert proc.returncode == 0, tail(proc, 120)
+    changes = recap_changes(proc.stdout)
+    assert changes and all(v == 0 for v in changes.values()), changes
 
 
 def test_failed_node_is_reported_and_others_go_on(local, logs_dir):

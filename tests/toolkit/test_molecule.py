@@ -13,10 +13,15 @@ SCENARIOS = [
     ("ironic_standalone", "default"),   # on this machine: supervised processes
     ("ironic_standalone", "systemd"),   # in a systemd container: systemd units (needs PyPI)
     ("ironic_nodes", "default"),
+    ("test_hosts", "default"),          # a config drive -> a systemd container reached over SSH -> absent
     ("zookeeper", "default"),
     ("corral_runtime", "default"),      # offline install in a container without a network
     ("corral_agent", "default"),        # a lone master and an agent on another host
+    ("corral_agent", "secure"),         # the same with TLS, credentials, ACLs: 401/403, no leaked secret
     ("corral_master", "default"),       # 3 x (ZooKeeper, master, agent); the leader is SIGKILLed
+    ("spark", "default"),               # pyspark from the wheelhouse; a local Spark job runs
+    ("spark_dispatcher", "default"),    # a one-host cluster; an app submitted over Spark's REST protocol
+    ("spark_perf", "default"),          # the K-means stage with tiny settings; the report is read
 ]
 
 
