@@ -128,10 +128,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--agents", type=int, default=4)
+    parser.add_argument("--isolation", choices=["auto", "cgroups", "posix"], default="auto",
+                        help="the agents' isolation (auto: cgroups where writable)")
     parser.add_argument("--slurm", action="store_true", help="also time the same jobs on Slurm")
     args = parser.parse_args()
     work_dir = tempfile.mkdtemp(prefix="corral-bench-")
-    cluster = LocalCluster(args.agents, "127.0.0.1", 0, work_dir, "cpus:2;mem:2048;disk:1024", [], [], [])
+    cluster = LocalCluster(args.agents, "127.0.0.1", 0, work_dir, "cpus:2;mem:2048;disk:1024", [], [],
+                           ["--isolation", args.isolation])
     try:
         cluster.start()
         before = cpu_seconds(cluster)
@@ -141,7 +144,7 @@ def main() -> None:
     finally:
         cluster.stop()
         shutil.rmtree(work_dir, ignore_errors=True)
-    print(f"corral: {args.tasks} tasks on {args.agents} agents ({os.cpu_count()} cores)")
+    print(f"corral: {args.tasks} tasks on {args.agents} agents ({os.cpu_count()} cores, {args.isolation} isolation)")
     print(f"  throughput            {result['tasks_per_second']:8.1f} tasks/s   (target >= 100)")
     print(f"  tasks in flight       {result['mean_in_flight']:8.1f} on average")
     print(f"  ACCEPT->RUNNING p50   {result['latency_median_ms']:8.1f} ms")
