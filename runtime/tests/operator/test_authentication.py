@@ -134,3 +134,29 @@ def test_scheduler_calls_need_the_framework_principal(secured):
         assert status == 403 and "Authenticated principal 'spark' does not match principal 'ops'" in text, (status, text)
     finally:
         spark.close()
+
+
+def test_corral_local_starts_when_state_needs_credentials(creds, tmp_path):
+    """`corral local` waits for its agents; with the master's /state behind authentication it
+    asks the agents whether they are registered instead."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "corral.cli.main", "local", "--agents", "2", "--port", "0", "--work_dir", str(tmp_path / "local"),
+         "--master-arg=--authenticate_http_readonly=true", "--master-arg=--authenticate_agents=true",
+         f"--master-arg=--credentials={creds['credentials']}", f"--agent-arg=--credential={creds['credential']}"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        first = proc.stdout.readline()
+        if not first.startswith("Corral is up: master http://127.0.0.1:"):
+            proc.wait(30)
+            pytest.fail(first + proc.stdout.read())
+        master = first.split("http://")[1].split()[0]
+        assert opskit.request("GET", f"http://{master}/state").status == 401
+        state = opskit.request("GET", f"http://{master}/state", headers={"Authorization": opskit.basic("ops")}).json()
+        assert state["activated_slaves"] == 2
+    finally:
+        proc.terminate()
+        proc.wait(30)

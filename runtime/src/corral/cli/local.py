@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from typing import Any
 
@@ -102,8 +103,23 @@ class LocalCluster:
             if i < len(self.attributes):
                 args += ["--attributes", self.attributes[i]]
             self._spawn(f"agent-{i}", args)
-        wait_until(lambda: get_json(f"http://{self.master}/state")["activated_slaves"] >= self.agents,
-                   timeout, f"{self.agents} agents to register", self.procs)
+        wait_until(lambda: self._registered_agents() >= self.agents, timeout, f"{self.agents} agents to register", self.procs)
+
+    def _registered_agents(self) -> int:
+        try:
+            return get_json(f"http://{self.master}/state")["activated_slaves"]
+        except urllib.error.HTTPError as exc:
+            if exc.code not in (401, 403):
+                raise
+        # The master's /state wants credentials (--authenticate_http_readonly): ask the
+        # agents instead; an agent knows its id once the master has registered it.
+        registered = 0
+        for port in self.agent_ports:
+            try:
+                registered += bool(get_json(f"http://{self.ip}:{port}/state").get("id"))
+            except OSError:
+                pass
+        return registered
 
     def stop(self) -> None:
         for proc in reversed(self.procs):
