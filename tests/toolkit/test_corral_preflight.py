@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from test_preflight import play
 
-# Three masters (quorum 2) but a two-server ZooKeeper group: even, and fewer servers than
-# quorum 2 needs; a bad allocator and weight.
-BAD_MASTERS = f"""
-all:
+# Every inventory below runs its hosts on this machine; the groups follow this header.
+LOCAL = """all:
   vars:
     ansible_connection: local
-    ansible_python_interpreter: "{{{{ ansible_playbook_python }}}}"
-  children:
+    ansible_python_interpreter: "{{ ansible_playbook_python }}"
+  children:"""
+
+
+def refused(tmp_path, inventory: str, role: str) -> str:
+    """Run the role's preflight test playbook on the inventory; it must fail. Its output."""
+    proc = play(tmp_path, inventory, f"tests/toolkit/playbooks/{role}.yml")
+    assert proc.returncode != 0, proc.stdout[-2000:]
+    return proc.stdout + proc.stderr
+
+# Three masters (quorum 2) but a two-server ZooKeeper group: even, and fewer servers than
+# quorum 2 needs; a bad allocator and weight.
+BAD_MASTERS = LOCAL + """
     zookeeper:
       hosts:
         zk1:
@@ -19,7 +28,7 @@ all:
     masters:
       vars:
         corral_master_allocator: "not an allocator"
-        corral_master_weights: {{spark: 0}}
+        corral_master_weights: {spark: 0}
       hosts:
         m1:
         m2:
@@ -28,9 +37,7 @@ all:
 
 
 def test_master_bad_values(tmp_path):
-    proc = play(tmp_path, BAD_MASTERS, "tests/toolkit/playbooks/corral_master.yml")
-    out = proc.stdout + proc.stderr
-    assert proc.returncode != 0
+    out = refused(tmp_path, BAD_MASTERS, "corral_master")
     assert "the ZooKeeper ensemble has 2 servers; use an odd number" in out
     assert ("quorum 2 lets 1 of the masters fail, but 2 ZooKeeper server(s) are fewer than the 3 "
             "that tolerate as many failures") in out
@@ -39,12 +46,7 @@ def test_master_bad_values(tmp_path):
 
 
 # An agent with malformed resources and attributes.
-BAD_AGENT = f"""
-all:
-  vars:
-    ansible_connection: local
-    ansible_python_interpreter: "{{{{ ansible_playbook_python }}}}"
-  children:
+BAD_AGENT = LOCAL + """
     masters:
       hosts:
         m1:
@@ -59,9 +61,7 @@ all:
 
 
 def test_agent_bad_values(tmp_path):
-    proc = play(tmp_path, BAD_AGENT, "tests/toolkit/playbooks/corral_agent.yml")
-    out = proc.stdout + proc.stderr
-    assert proc.returncode != 0
+    out = refused(tmp_path, BAD_AGENT, "corral_agent")
     assert ("corral_agent_resources 'cpus=4;mem:1024' is not a resources string the agent accepts: "
             "resources: cannot parse 'cpus=4'") in out
     assert "corral_agent_attributes 'rack=r1': 'rack=r1' is not name:value" in out
@@ -69,12 +69,7 @@ def test_agent_bad_values(tmp_path):
 
 
 # Two masters and no ZooKeeper group; an explicit quorum of 1 (not a majority of 2).
-NO_ZOOKEEPER = f"""
-all:
-  vars:
-    ansible_connection: local
-    ansible_python_interpreter: "{{{{ ansible_playbook_python }}}}"
-  children:
+NO_ZOOKEEPER = LOCAL + """
     masters:
       vars:
         corral_master_quorum: 1
@@ -85,19 +80,12 @@ all:
 
 
 def test_masters_without_zookeeper(tmp_path):
-    proc = play(tmp_path, NO_ZOOKEEPER, "tests/toolkit/playbooks/corral_master.yml")
-    out = proc.stdout + proc.stderr
-    assert proc.returncode != 0
+    out = refused(tmp_path, NO_ZOOKEEPER, "corral_master")
     assert "2 masters need ZooKeeper to elect a leader, but the inventory group 'zookeeper' is missing or empty" in out
     assert "corral_master_quorum (1) must be a majority of the 2 master(s) in groups['masters'], between 2 and 2" in out
 
 
-NO_MASTERS = f"""
-all:
-  vars:
-    ansible_connection: local
-    ansible_python_interpreter: "{{{{ ansible_playbook_python }}}}"
-  children:
+NO_MASTERS = LOCAL + """
     agents:
       hosts:
         a1:
@@ -105,44 +93,33 @@ all:
 
 
 def test_agents_without_masters(tmp_path):
-    proc = play(tmp_path, NO_MASTERS, "tests/toolkit/playbooks/corral_agent.yml")
-    out = proc.stdout + proc.stderr
-    assert proc.returncode != 0
+    out = refused(tmp_path, NO_MASTERS, "corral_agent")
     assert "the group 'masters' must list the masters (missing)" in out
 
 
 # Security settings: an ACL action that does not exist, a credential without a secret, and
 # authentication asked for with no principals to check; the secret never shows.
-BAD_SECURITY = f"""
-all:
-  vars:
-    ansible_connection: local
-    ansible_python_interpreter: "{{{{ ansible_playbook_python }}}}"
-  children:
+BAD_SECURITY = LOCAL + """
     masters:
       hosts:
         m1:
-          corral_master_acls: {{register_framework: []}}
-          corral_master_credentials: [{{principal: ops, secret: ""}}]
+          corral_master_acls: {register_framework: []}
+          corral_master_credentials: [{principal: ops, secret: ""}]
         m2:
           corral_master_authenticate: [frameworks]
     agents:
       hosts:
         a1:
-          corral_agent_credential: {{principal: agent, password: do-not-print-me}}
+          corral_agent_credential: {principal: agent, password: do-not-print-me}
 """
 
 
 def test_security_bad_values(tmp_path):
-    masters = play(tmp_path, BAD_SECURITY, "tests/toolkit/playbooks/corral_master.yml")
-    out = masters.stdout + masters.stderr
-    assert masters.returncode != 0
+    out = refused(tmp_path, BAD_SECURITY, "corral_master")
     assert "corral_master_acls: ACLs: unknown action 'register_framework' (known: " in out
     assert "corral_master_credentials: entry 0 (ops): the secret must be a non-empty string" in out
     assert ("corral_master_authenticate ['frameworks'] needs principals to check against: "
             "set corral_master_credentials") in out
-    agent = play(tmp_path, BAD_SECURITY, "tests/toolkit/playbooks/corral_agent.yml")
-    out = agent.stdout + agent.stderr
-    assert agent.returncode != 0
+    out = refused(tmp_path, BAD_SECURITY, "corral_agent")
     assert "corral_agent_credential: entry 0: expected exactly the keys principal and secret" in out
     assert "do-not-print-me" not in out
