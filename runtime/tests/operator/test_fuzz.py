@@ -9,7 +9,7 @@ import os
 import urllib.parse
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import opskit
@@ -213,6 +213,7 @@ credentials_junk = st.one_of(
 
 @FUZZ
 @given(authorization=credentials_junk, target=st.sampled_from([("GET", "/state"), ("GET", "/flags"), ("POST", "/api/v1"), ("POST", "/api/v1/scheduler")]))
+@example(authorization="BEARER \x80", target=("GET", "/state"))  # a non-ASCII token once made a 500
 def test_authentication_survives_junk_credentials(secured_live, authorization, target):
     method, path = target
     host, port = secured_live.master.address.split(":")

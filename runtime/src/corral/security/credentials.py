@@ -169,6 +169,8 @@ def parse_authorization(header: str) -> tuple[str, str, str]:
     if scheme == "bearer":
         if not value:
             raise AuthenticationError("Empty bearer token")
+        if not value.isascii():  # tokens are token68 (RFC 6750); the server decodes other bytes as surrogates
+            raise AuthenticationError("Malformed 'Authorization: Bearer' header (a token is ASCII)")
         return "bearer", "", value
     raise AuthenticationError(f"Unsupported authentication scheme '{scheme[:20]}' (use Basic or Bearer)")
 
