@@ -558,7 +558,7 @@ class MasterState:
             agent.tasks.setdefault(framework.id, {})[task.task_id] = task
         task.statuses.append({"state": S.TASK_STAGING, "timestamp": self.wallclock()})
         self.metrics["master/tasks_launched"] += 1
-        self._operator_event({"type": "TASK_ADDED", "task_added": {"task": self.task_json(task)}})
+        self._operator_event({"type": "TASK_ADDED", "task_added": {"task": task.operator_json()}})
 
     def send_unlaunched_status(self, framework, task, state, reason, message) -> None:
         """A status for a task that never got launched (it, its offers or its authorization were bad)."""
@@ -1116,30 +1116,6 @@ class MasterState:
         if multi_role:
             out["allocation_info"] = {"role": offer.role}
         return out
-
-    def task_json(self, task: Task) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "task_id": wrap(task.task_id),
-            "framework_id": wrap(task.framework_id),
-            "agent_id": wrap(task.agent_id),
-            "name": task.name,
-            "state": task.state,
-            "resources": task.resources.to_json(allocation_role=task.role),
-            "statuses": [self._status_summary(s) for s in task.statuses],
-            "role": task.role,
-        }
-        if task.executor_id:
-            out["executor_id"] = wrap(task.executor_id)
-        if task.status is not None:
-            out["status_update_state"] = task.status.get("state")
-        for key in ("labels", "discovery", "container", "health_check", "kill_policy"):
-            if key in task.info:
-                out[key] = task.info[key]
-        return out
-
-    @staticmethod
-    def _status_summary(status: dict[str, Any]) -> dict[str, Any]:
-        return {"state": status.get("state"), "timestamp": status.get("timestamp")}
 
     def agent_summary(self, agent: Agent) -> dict[str, Any]:
         return {

@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from corral.ids import wrap
 from corral.resources import Resources
 
 if TYPE_CHECKING:
@@ -33,7 +32,6 @@ if TYPE_CHECKING:
 
 _caches: "weakref.WeakKeyDictionary[MasterState, ViewCache]" = weakref.WeakKeyDictionary()
 _encoder = msgspec.json.Encoder()
-TASK_INFO_KEYS = ("labels", "discovery", "container", "health_check", "kill_policy")
 
 
 def cache_for(state: "MasterState") -> "ViewCache":
@@ -60,28 +58,12 @@ class ViewCache:
         return out
 
     def task_json(self, task: "Task") -> dict[str, Any]:
-        """`MasterState.task_json`, remembered until the task's state or latest status changes."""
+        """`Task.operator_json`, remembered until the task's state or latest status changes."""
         status = task.status
         hit = self._tasks.get(id(task))
         if hit is not None and hit[0] is task and hit[1] is status and hit[2] == task.state and hit[3] == len(task.statuses):
             return hit[4]
-        out: dict[str, Any] = {
-            "task_id": wrap(task.task_id),
-            "framework_id": wrap(task.framework_id),
-            "agent_id": wrap(task.agent_id),
-            "name": task.name,
-            "state": task.state,
-            "resources": self.resources_json(task.resources, task.role),
-            "statuses": [{"state": s.get("state"), "timestamp": s.get("timestamp")} for s in task.statuses],
-            "role": task.role,
-        }
-        if task.executor_id:
-            out["executor_id"] = wrap(task.executor_id)
-        if status is not None:
-            out["status_update_state"] = status.get("state")
-        for key in TASK_INFO_KEYS:
-            if key in task.info:
-                out[key] = task.info[key]
+        out = task.operator_json(self.resources_json(task.resources, task.role))
         # The status and task are held by the entry: their identities cannot be reused while cached.
         self._tasks[id(task)] = (task, status, task.state, len(task.statuses), out)
         return out

@@ -215,54 +215,6 @@ def roles(m: MasterState) -> dict[str, Any]:
 # ----------------------------------------------------------------- v1 operator API
 
 
-def get_agents(m: MasterState) -> dict[str, Any]:
-    agents = []
-    for agent in m.agents.values():
-        summary = m.agent_summary(agent)
-        summary["allocated_resources"] = agent.used().to_json()
-        offered = Resources()
-        for offer_id in agent.offers:
-            if offer_id in m.offers:
-                offered = offered + m.offers[offer_id].resources
-        summary["offered_resources"] = offered.to_json()
-        agents.append(summary)
-    return {
-        "agents": agents,
-        "recovered_agents": [],
-    }
-
-
-def get_frameworks(m: MasterState) -> dict[str, Any]:
-    def summary(fw: Framework) -> dict[str, Any]:
-        return {
-            **m.framework_summary(fw),
-            "offered_resources": [],
-            "allocated_resources": [],
-        }
-
-    return {
-        "frameworks": [summary(f) for f in m.frameworks.values()],
-        "completed_frameworks": [summary(f) for f in m.completed_frameworks],
-    }
-
-
-def get_tasks(m: MasterState) -> dict[str, Any]:
-    pending, running, completed, unreachable = [], [], [], []
-    for fw in m.frameworks.values():
-        for task in fw.tasks.values():
-            j = m.task_json(task)
-            if task.state == "TASK_UNREACHABLE":
-                unreachable.append(j)
-            elif task.terminal:
-                completed.append(j)
-            elif task.state == "TASK_STAGING":
-                pending.append(j)
-            else:
-                running.append(j)
-        completed.extend(m.task_json(t) for t in fw.completed_tasks)
-    return {"pending_tasks": pending, "tasks": running, "unreachable_tasks": unreachable, "completed_tasks": completed}
-
-
 def get_roles(m: MasterState) -> dict[str, Any]:
     out = []
     for info in m.allocator.roles():
@@ -281,18 +233,3 @@ def get_roles(m: MasterState) -> dict[str, Any]:
         )
     return {"roles": out}
 
-
-def get_state(m: MasterState) -> dict[str, Any]:
-    return {
-        "get_tasks": get_tasks(m),
-        "get_executors": {
-            "executors": [
-                {"agent_id": {"value": agent_id}, "executor_info": e}
-                for fw in m.frameworks.values()
-                for agent_id, by_id in fw.executors.items()
-                for e in by_id.values()
-            ]
-        },
-        "get_frameworks": get_frameworks(m),
-        "get_agents": get_agents(m),
-    }
