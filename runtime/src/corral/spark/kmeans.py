@@ -33,16 +33,23 @@ import time
 from typing import Any
 
 
+# The workload's options with spark-perf's defaults; `corral spark perf` offers the same
+# ones and passes them on (spark/perf.py).
+WORKLOAD: tuple[tuple[str, type, Any], ...] = (
+    ("num_examples", int, 1_000_000), ("num_features", int, 10_000), ("num_centers", int, 20),
+    ("num_iterations", int, 20), ("num_partitions", int, 128), ("num_trials", int, 10),
+    ("inter_trial_wait", float, 3.0), ("random_seed", int, 5),
+)
+
+
+def add_workload_args(p: argparse.ArgumentParser) -> None:
+    for name, kind, default in WORKLOAD:
+        p.add_argument("--" + name.replace("_", "-"), type=kind, default=default)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="spark-perf's MLlib K-means test")
-    p.add_argument("--num-examples", type=int, default=1_000_000)
-    p.add_argument("--num-features", type=int, default=10_000)
-    p.add_argument("--num-centers", type=int, default=20)
-    p.add_argument("--num-iterations", type=int, default=20)
-    p.add_argument("--num-partitions", type=int, default=128)
-    p.add_argument("--num-trials", type=int, default=10)
-    p.add_argument("--inter-trial-wait", type=float, default=3.0)
-    p.add_argument("--random-seed", type=int, default=5)
+    add_workload_args(p)
     p.add_argument("--scale-factor", type=float, default=None,
                    help="Scale num-examples and num-partitions as spark-perf's config does")
     args = p.parse_args(argv)

@@ -27,21 +27,22 @@ from corral.spark import kmeans, report
 logger = logging.getLogger(__name__)
 
 FINAL = ("FINISHED", "FAILED", "KILLED")
+_WORKLOAD_DEFAULTS = {name: default for name, _, default in kmeans.WORKLOAD}
 
 
 @dataclass
 class PerfConfig:
     scale_factors: list[float] = field(default_factory=lambda: [0.001, 0.01])
     modes: list[str] = field(default_factory=lambda: ["coarse", "fine"])
-    num_examples: int = 1_000_000
-    num_features: int = 10_000
-    num_centers: int = 20
-    num_iterations: int = 20
-    num_partitions: int = 128
-    num_trials: int = 10
+    num_examples: int = _WORKLOAD_DEFAULTS["num_examples"]
+    num_features: int = _WORKLOAD_DEFAULTS["num_features"]
+    num_centers: int = _WORKLOAD_DEFAULTS["num_centers"]
+    num_iterations: int = _WORKLOAD_DEFAULTS["num_iterations"]
+    num_partitions: int = _WORKLOAD_DEFAULTS["num_partitions"]
+    num_trials: int = _WORKLOAD_DEFAULTS["num_trials"]
     ignored_trials: int = 2
-    inter_trial_wait: float = 3.0
-    random_seed: int = 5
+    inter_trial_wait: float = _WORKLOAD_DEFAULTS["inter_trial_wait"]
+    random_seed: int = _WORKLOAD_DEFAULTS["random_seed"]
     executor_memory: str = "2g"
     driver_memory: str = "2g"
     cores_max: int | None = None
@@ -50,11 +51,11 @@ class PerfConfig:
     timeout: float = 3600.0  # per run
 
     def app_args(self, scale: float) -> list[str]:
-        return ["--num-examples", str(self.num_examples), "--num-features", str(self.num_features),
-                "--num-centers", str(self.num_centers), "--num-iterations", str(self.num_iterations),
-                "--num-partitions", str(self.num_partitions), "--num-trials", str(self.num_trials),
-                "--inter-trial-wait", f"{self.inter_trial_wait:g}", "--random-seed", str(self.random_seed),
-                "--scale-factor", f"{scale:g}"]
+        args = []
+        for name, kind, _ in kmeans.WORKLOAD:
+            value = getattr(self, name)
+            args += ["--" + name.replace("_", "-"), f"{value:g}" if kind is float else str(value)]
+        return args + ["--scale-factor", f"{scale:g}"]
 
     def properties(self, mode: str, scale: float) -> dict[str, str]:
         props = {"spark.app.name": f"spark-perf kmeans {mode} x{scale:g}", "spark.corral.mode": mode,
@@ -159,15 +160,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--dispatcher", default="127.0.0.1:7077")
     p.add_argument("--scale-factors", default="0.001,0.01", help="comma-separated, e.g. 0.001,0.01,0.1")
     p.add_argument("--modes", default="coarse,fine")
-    p.add_argument("--num-examples", type=int, default=1_000_000)
-    p.add_argument("--num-features", type=int, default=10_000)
-    p.add_argument("--num-centers", type=int, default=20)
-    p.add_argument("--num-iterations", type=int, default=20)
-    p.add_argument("--num-partitions", type=int, default=128)
-    p.add_argument("--num-trials", type=int, default=10)
+    kmeans.add_workload_args(p)
     p.add_argument("--ignored-trials", type=int, default=2)
-    p.add_argument("--inter-trial-wait", type=float, default=3.0)
-    p.add_argument("--random-seed", type=int, default=5)
     p.add_argument("--executor-memory", default="2g")
     p.add_argument("--driver-memory", default="2g")
     p.add_argument("--cores-max", type=int, default=None)
