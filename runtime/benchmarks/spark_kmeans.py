@@ -32,7 +32,7 @@ import time
 import urllib.request
 from typing import Any
 
-from corral.cli.local import LocalCluster
+from corral.cli.local import LocalCluster, kill_processes_in, stop_processes
 from corral.spark import kmeans, report
 from corral.spark.perf import DispatcherClient, PerfConfig
 
@@ -111,26 +111,7 @@ class Standalone:
         return report.parse_results(out.stdout)
 
     def stop(self) -> None:
-        for proc in reversed(self.procs):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-
-
-def reap(root: str) -> None:
-    """Executors outlive their agents by design; end whatever still runs from this run's sandboxes."""
-    import psutil
-
-    for proc in psutil.process_iter(["cwd"]):
-        try:
-            if (proc.info["cwd"] or "").startswith(root) and proc.pid != os.getpid():
-                proc.kill()
-        except psutil.Error:
-            pass
+        stop_processes(self.procs, 20)
 
 
 def main() -> int:
@@ -202,7 +183,7 @@ def main() -> int:
             dispatcher_proc.send_signal(signal.SIGTERM)
             dispatcher_proc.wait(30)
         cluster.stop()
-        reap(work)
+        kill_processes_in(work)
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
         else:

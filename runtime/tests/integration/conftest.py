@@ -7,7 +7,6 @@ within seconds; nothing in the tests measures wall-clock speed.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -18,8 +17,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Callable
 
-import psutil
 import pytest
+
+from corral.cli.local import kill_processes_in
 
 FAST_MASTER = [
     "--allocation_interval", "0.2", "--heartbeat_interval", "1",
@@ -131,14 +131,7 @@ class Cluster:
     def stop(self) -> None:
         for daemon in reversed(self.daemons):
             daemon.kill(signal.SIGTERM)
-        # Executors outlive agents by design; reap whatever ran from this cluster's sandboxes.
-        root = str(self.root)
-        for proc in psutil.process_iter(["cwd"]):
-            try:
-                if (proc.info["cwd"] or "").startswith(root) and proc.pid != os.getpid():
-                    proc.kill()
-            except psutil.Error:
-                pass
+        kill_processes_in(str(self.root))
 
     def logs(self) -> str:
         return "\n".join(f"===== {d.log.name}\n{d.log.read_text(errors='replace')[-6000:]}" for d in self.daemons if d.log.exists())

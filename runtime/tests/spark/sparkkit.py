@@ -22,22 +22,11 @@ from typing import Any
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-INTEGRATION = HERE.parent / "integration"
+# The integration suite's real-process Cluster, loaded once by the operator suite's kit.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "operator"))
+import opskit  # noqa: E402
 
-
-def _load(name: str, path: Path):
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-integration = _load("corral_integration_support", INTEGRATION / "conftest.py")
-zookeeper_support = _load("corral_zookeeper_support", INTEGRATION / "zookeeper.py")
+integration, zookeeper_support = opskit.integration, opskit.zookeeper_support
 Cluster, wait_for, free_port = integration.Cluster, integration.wait_for, integration.free_port
 
 AGENT_RESOURCES = "cpus:4;mem:8192;disk:4096"

@@ -7,15 +7,15 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
+
+from corral.cli.local import kill_processes_in, stop_processes
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "operator"))
 import opskit  # noqa: E402
@@ -107,14 +107,7 @@ class LocalCluster:
                             str(self.root / name), "--resources", "cpus:1;mem:512;disk:0", *extra], self.root / f"{name}.log")
 
     def stop(self) -> None:
-        for proc in reversed(self.procs):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_processes(self.procs, 15)
         reap(self.root)
 
     def logs(self) -> str:
@@ -123,13 +116,8 @@ class LocalCluster:
 
 
 def reap(root: Path) -> None:
-    """Executors outlive their agents by design: end those that ran from this test's sandboxes."""
-    for proc in psutil.process_iter(["cwd"]):
-        try:
-            if (proc.info["cwd"] or "").startswith(str(root)) and proc.pid != os.getpid():
-                proc.kill()
-        except psutil.Error:
-            pass
+    """End the executors that ran from this test's sandboxes."""
+    kill_processes_in(str(root))
 
 
 def wait_text(page: Any, selector: str, predicate, timeout: float = 30.0, what: str = "") -> str:

@@ -43,6 +43,32 @@ def get_json(url: str, timeout: float = 2.0) -> Any:
         return json.load(response)
 
 
+def stop_processes(procs: list[subprocess.Popen], grace: float) -> None:
+    """SIGTERM each process, the last started first; SIGKILL those still running after `grace` seconds."""
+    for proc in reversed(procs):
+        if proc.poll() is None:
+            proc.terminate()
+    deadline = time.monotonic() + grace
+    for proc in procs:
+        try:
+            proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def kill_processes_in(root: str) -> None:
+    """Executors outlive their agents by design: kill every process working below `root`
+    (what ran from a finished cluster's sandboxes)."""
+    import psutil
+
+    for proc in psutil.process_iter(["cwd"]):
+        try:
+            if (proc.info["cwd"] or "").startswith(root) and proc.pid != os.getpid():
+                proc.kill()
+        except psutil.Error:
+            pass
+
+
 def wait_until(check, timeout: float, what: str, procs: list[subprocess.Popen]) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -122,15 +148,7 @@ class LocalCluster:
         return registered
 
     def stop(self) -> None:
-        for proc in reversed(self.procs):
-            if proc.poll() is None:
-                proc.terminate()
-        deadline = time.monotonic() + 10
-        for proc in self.procs:
-            try:
-                proc.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_processes(self.procs, 10)
 
 
 def register(group: click.Group) -> None:
