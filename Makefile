@@ -3,7 +3,7 @@
 #   make test  run every test suite
 SHELL := /bin/bash
 
-.PHONY: setup up down test
+.PHONY: setup up down clean test
 
 setup:
 	scripts/setup.sh
@@ -21,6 +21,11 @@ down:
 		CORRAL_IRONIC_VENV=$${CORRAL_IRONIC_VENV:-/var/cache/corral/ironic-venv} \
 		$(VENV)/bin/ansible-playbook playbooks/teardown.yml; \
 	else echo "nothing to tear down ($(VENV) has no Ansible)"; fi
+
+# Remove what any earlier run left (containers, networks, state, recorded processes);
+# caches keyed by their inputs stay. .ci/run starts with it.
+clean:
+	scripts/clean.sh
 
 test: setup
 	scripts/test.sh

@@ -2,6 +2,11 @@
 # Idempotent set-up of the Corral toolkit on a fresh Debian 12 machine:
 #  - Debian packages the toolkit drives (podman + runc for test hosts, debootstrap for
 #    the node image, genisoimage for config drives, zookeeper, ipmitool);
+#  - podman's network backend, chosen deliberately: netavark with aardvark-dns. Debian's
+#    podman 4.3 falls back to CNI without them, and CNI's internal networks give the
+#    bridge no address (so the host has no route to its test hosts) and resolve no
+#    container names; netavark's internal networks carry the gateway on a bridge this
+#    project names, forward nothing off it, and serve names through aardvark-dns;
 #  - Podman's containers.conf fixes for this kind of machine;
 #  - the toolkit's Python packages (requirements/toolkit.txt) into ${VENV:-.venv}.
 # Ironic is installed later, into its own venv, by the ironic_standalone role.
@@ -13,7 +18,7 @@ VENV=${VENV:-.venv}
 start=$(date +%s)
 
 apt_packages=(
-    podman runc containernetworking-plugins uidmap slirp4netns fuse-overlayfs
+    podman runc netavark aardvark-dns iptables uidmap slirp4netns fuse-overlayfs
     debootstrap genisoimage
     zookeeper ipmitool
     openssh-client python3-venv git
@@ -30,7 +35,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" > /dev/null
 fi
 
-# Podman fixes (runc, cgroupfs, ulimits). Install ours unless an admin wrote one.
+# Podman settings (netavark, runc, cgroupfs, ulimits). Install ours unless an admin wrote one.
 conf=/etc/containers/containers.conf
 if [ ! -e "$conf" ] || grep -q '^# Corral:' "$conf"; then
     if ! cmp -s images/containers.conf "$conf"; then

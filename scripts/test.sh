@@ -5,13 +5,16 @@ cd "$(dirname "$0")/.."
 export LC_ALL=C.UTF-8
 VENV=${VENV:-.venv}
 PY="$(cd "$VENV" && pwd)/bin/python"
+# Under make test a skip is a failure (tests/strict_skips.py): the setup installed everything.
+export PYTHONPATH="$PWD/tests${PYTHONPATH:+:$PYTHONPATH}"
+unset CORRAL_SKIP_SYSTEMD_SCENARIO
 failed=()
 
 run_stage() {  # name, then the pytest arguments
     local name=$1; shift
     local t0=$(date +%s)
     echo "=== $name"
-    "$PY" -m pytest "$@"
+    "$PY" -m pytest -p strict_skips "$@"
     local rc=$?
     [ $rc -eq 5 ] && rc=0   # a stage that legitimately collects no tests
     echo "=== $name: exit $rc in $(( $(date +%s) - t0 ))s"

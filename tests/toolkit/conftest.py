@@ -41,6 +41,18 @@ def free_subnet_prefix() -> str:
     raise RuntimeError("no free 10.89.X subnet")
 
 
+def remove_podman_objects(prefix: str) -> list[str]:
+    """Remove the containers and networks whose names start with `prefix`; return their names."""
+    removed = []
+    for kind, listing in (("container", ["podman", "ps", "-a", "--format", "{{.Names}}"]),
+                          ("network", ["podman", "network", "ls", "--format", "{{.Name}}"])):
+        names = subprocess.run(listing, capture_output=True, text=True, check=True).stdout.split()
+        for name in (n for n in names if n.startswith(prefix)):
+            subprocess.run(["podman", kind, "rm", "-f", name], capture_output=True, check=False)
+            removed.append(f"{kind} {name}")
+    return removed
+
+
 def toolkit_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update({

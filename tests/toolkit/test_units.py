@@ -129,3 +129,20 @@ def test_supervisor_refuses_a_busy_port(tmp_path):
                               "--", "sleep", "5"], capture_output=True, text=True, check=False)
     assert out.returncode == 3
     assert "already in use" in out.stderr
+
+
+node_route = load("plugins/modules/corral_node_route.py", "corral_node_route")
+
+
+def test_node_route_accepts_only_the_networks_bridge():
+    inspect = [{"NetworkSettings": {"Networks": {"corral": {"IPAddress": "10.89.7.11"}, "none": {"IPAddress": ""}}}}]
+    assert node_route.container_addresses(inspect) == {"corral": "10.89.7.11"}
+    assert node_route.route_device("10.89.7.11 dev podman1 src 10.89.7.1 uid 0 \\    cache ") == "podman1"
+    assert node_route.route_problem("node1", "corral", "10.89.7.11", "podman1",
+                                    "10.89.7.11 dev podman1 src 10.89.7.1 uid 0") is None
+    # The bug this guards against: no address on the bridge, so the default route wins.
+    problem = node_route.route_problem("node1", "corral", "10.89.7.11", "podman1",
+                                       "10.89.7.11 via 192.0.2.1 dev eth0 src 192.0.2.2 uid 0")
+    assert problem.startswith("node1: the kernel routes 10.89.7.11 as '10.89.7.11 via 192.0.2.1 dev eth0")
+    assert "not through podman1, the bridge of podman network corral" in problem
+    assert node_route.route_problem("node1", "corral", "10.89.7.11", None, "10.89.7.11 dev podman1") is not None
