@@ -1,29 +1,43 @@
-"""Filters of the corral_master and corral_agent roles: the cluster's ZooKeeper URL from the
-inventory, and checks of daemon flag values with the runtime's own parsers (so that a role's
-preflight accepts exactly what `corral master` / `corral agent` accept).
+"""Filters of the corral roles: the cluster's ZooKeeper URL from the inventory, and checks of
+the values a role renders into a daemon's YAML config, made by that daemon's own flag parsers
+(`corral.master.flags`, `corral.agent.flags`, `corral.spark.flags`): a role's preflight accepts
+exactly what `corral master` / `corral agent` / `corral spark-dispatcher` accept, and says what
+is wrong in the parser's words.
 
-The checks import the runtime (`corral.resources`, `corral.config`): from the deploy host's
-venv when it has it, else from this repository's runtime/src.
+The checks import the runtime (`corral`): from the deploy host's venv when it has it, else
+from this repository's runtime/src.
 """
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 RUNTIME_SRC = Path(__file__).resolve().parents[2] / "runtime" / "src"
+FLAG_TABLES = {
+    "master": ("corral.master.flags", "MASTER_FLAGS"),
+    "agent": ("corral.agent.flags", "AGENT_FLAGS"),
+    "spark-dispatcher": ("corral.spark.flags", "DISPATCHER_FLAGS"),
+}
 
 
-def _runtime():
+def _runtime(module: str):
     try:
-        import corral.config  # noqa: F401
-        import corral.resources  # noqa: F401
+        return importlib.import_module(module)
     except ImportError:
         if str(RUNTIME_SRC) not in sys.path:
             sys.path.append(str(RUNTIME_SRC))
-        import corral.config  # noqa: F401
-        import corral.resources  # noqa: F401
-    return sys.modules["corral.config"], sys.modules["corral.resources"]
+        return importlib.import_module(module)
+
+
+def _problem(parse: Callable[[Any], Any], value: Any) -> str:
+    """'' when `parse` accepts the value, else its message (on one line)."""
+    try:
+        parse(value)
+    except ValueError as exc:
+        return _runtime("corral.config").one_line(str(exc))
+    return ""
 
 
 def zk_url(servers: Iterable[Mapping[str, Any]], path: str = "/corral", default_port: int = 2181) -> str:
@@ -40,90 +54,49 @@ def zk_url(servers: Iterable[Mapping[str, Any]], path: str = "/corral", default_
     return "zk://" + ",".join(hosts) + "/" + str(path).strip("/")
 
 
-def resources_problem(text: Any) -> str:
-    """'' when `corral agent --resources` accepts the string, else the runtime's message."""
-    if text is None or str(text).strip() == "":
-        return ""
-    _, resources = _runtime()
+def zk_servers(url: Any) -> list[str]:
+    """The host:port servers of a zk:// URL, as the runtime parses it; [] when the URL is
+    empty or malformed (`flag_problem` says what is wrong with it)."""
+    zookeeper = _runtime("corral.leader.zookeeper")
     try:
-        resources.Resources.parse(str(text))
-    except ValueError as exc:
-        return str(exc)
-    return ""
+        return zookeeper.ZooKeeperURL.parse(str(url)).servers if url else []
+    except ValueError:
+        return []
 
 
-def _flag_problem(parser_name: str, value: Any) -> str:
-    config, _ = _runtime()
-    try:
-        getattr(config, parser_name)(value)
-    except ValueError as exc:
-        return str(exc)
-    return ""
+def flag_problem(value: Any, daemon: str, flag: str) -> str:
+    """'' when `corral <daemon> --<flag>` accepts the value as the role renders it into the
+    daemon's YAML config (None: not rendered, the default applies), else the parser's message."""
+    module, table = FLAG_TABLES[daemon]
+    parsers = {f.name: f.parse for f in getattr(_runtime(module), table)}
+    return "" if value is None else _problem(parsers[flag], value)
 
 
-def attributes_problem(value: Any) -> str:
-    """'' when `--attributes` accepts the value (`rack:r1;os:debian` or a mapping)."""
-    return _flag_problem("as_attributes", value if value is not None else "")
-
-
-def weights_problem(value: Any) -> str:
-    """'' when `--weights` accepts the value (`ads=2,dev=1` or a mapping of role: weight)."""
-    return _flag_problem("as_weights", value if value is not None else "")
-
-
-def roles_problem(value: Any) -> str:
-    """'' when `--roles` accepts the value (a list of role names or `a,b`)."""
-    return _flag_problem("as_roles", list(value) if isinstance(value, (list, tuple)) else value)
-
-
-def duration_problem(value: Any) -> str:
-    """'' when a duration flag accepts the value (`10`, `500ms`, `2mins`)."""
-    return _flag_problem("as_duration", value)
-
-
-def acls_problem(value: Any) -> str:
-    """'' when `--acls` accepts the mapping (Mesos's ACL JSON), else the runtime's message."""
-    if not value:
-        return ""
-    _runtime()
-    from corral.security.acls import ACLError, parse_acls
-
-    try:
-        parse_acls(value, "ACLs")
-    except ACLError as exc:
-        return str(exc)
-    return ""
+def allocator_problem(value: Any) -> str:
+    """'' when `--allocator` names a built-in allocator or has the shape package.module:Class.
+    Only the shape: the master imports a user's class, and its module may live on the masters alone."""
+    allocator = _runtime("corral.allocator")
+    return _problem(lambda spec: allocator.check_allocator_spec(str(spec)), value)
 
 
 def credentials_problem(value: Any) -> str:
-    """'' when the value is a list of {principal, secret} that the master's `--credentials`
-    accepts. The message names principals and positions, never a secret."""
+    """'' when the master's `--credentials` file that a role renders from this list of
+    {principal, secret} (`{"credentials": value}`) parses. The message names principals and
+    positions, never a secret."""
+    if not value:
+        return ""
     if not isinstance(value, (list, tuple)):
         return "expected a list of {principal: ..., secret: ...}"
-    seen = set()
-    for i, entry in enumerate(value):
-        if not isinstance(entry, Mapping) or set(entry) != {"principal", "secret"}:
-            return f"entry {i}: expected exactly the keys principal and secret"
-        principal, secret = entry["principal"], entry["secret"]
-        if not isinstance(principal, str) or not principal.strip() or any(c.isspace() for c in principal):
-            return f"entry {i}: the principal must be a non-empty word"
-        if not isinstance(secret, str) or not secret:
-            return f"entry {i} ({principal}): the secret must be a non-empty string"
-        if principal in seen:
-            return f"entry {i}: principal {principal} is listed twice"
-        seen.add(principal)
-    return ""
+    credentials = _runtime("corral.security.credentials")
+    return _problem(credentials.credentials_from_json, {"credentials": list(value)})
 
 
 class FilterModule:
     def filters(self):
         return {
             "corral_zk_url": zk_url,
-            "corral_resources_problem": resources_problem,
-            "corral_attributes_problem": attributes_problem,
-            "corral_weights_problem": weights_problem,
-            "corral_roles_problem": roles_problem,
-            "corral_duration_problem": duration_problem,
-            "corral_acls_problem": acls_problem,
+            "corral_zk_servers": zk_servers,
+            "corral_flag_problem": flag_problem,
+            "corral_allocator_problem": allocator_problem,
             "corral_credentials_problem": credentials_problem,
         }

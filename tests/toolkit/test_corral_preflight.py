@@ -1,5 +1,6 @@
-"""Bad input stops corral_master / corral_agent in their preflight with a message that says
-what is wrong (the same flag syntax the runtime accepts), before anything is changed."""
+"""Bad input stops corral_master / corral_agent / spark_dispatcher in their preflight with a
+message that says what is wrong (the daemons' own flag parsers decide), before anything is
+changed."""
 from __future__ import annotations
 
 from test_preflight import play
@@ -45,7 +46,8 @@ def test_master_bad_values(tmp_path):
     assert "weight of 'spark' must be > 0" in out
 
 
-# An agent with malformed resources and attributes.
+# An agent with malformed resources and attributes (a range of letters: the agent's parser
+# refuses it, so the preflight does too).
 BAD_AGENT = LOCAL + """
     masters:
       hosts:
@@ -57,6 +59,8 @@ BAD_AGENT = LOCAL + """
           corral_agent_attributes: "rack=r1"
         a2:
           corral_agent_resources: "cpus:2;mem:1024;ports:[32000-31000]"
+        a3:
+          corral_agent_attributes: "zone:[a-b]"
 """
 
 
@@ -66,6 +70,7 @@ def test_agent_bad_values(tmp_path):
             "resources: cannot parse 'cpus=4'") in out
     assert "corral_agent_attributes 'rack=r1': 'rack=r1' is not name:value" in out
     assert "resources: 'ports:[32000-31000]': range '32000-31000' has begin > end" in out
+    assert "corral_agent_attributes 'zone:[a-b]': 'zone:[a-b]': bad range 'a-b' (expected begin-end)" in out
 
 
 # Two masters and no ZooKeeper group; an explicit quorum of 1 (not a majority of 2).
@@ -97,8 +102,9 @@ def test_agents_without_masters(tmp_path):
     assert "the group 'masters' must list the masters (missing)" in out
 
 
-# Security settings: an ACL action that does not exist, a credential without a secret, and
-# authentication asked for with no principals to check; the secret never shows.
+# Security settings: an ACL action that does not exist, a credential without a secret, a
+# principal that HTTP Basic cannot carry (the master's parser refuses it), and authentication
+# asked for with no principals to check; the secret never shows.
 BAD_SECURITY = LOCAL + """
     masters:
       hosts:
@@ -107,6 +113,8 @@ BAD_SECURITY = LOCAL + """
           corral_master_credentials: [{principal: ops, secret: ""}]
         m2:
           corral_master_authenticate: [frameworks]
+        m3:
+          corral_master_credentials: [{principal: "a:b", secret: do-not-print-me}]
     agents:
       hosts:
         a1:
@@ -120,6 +128,34 @@ def test_security_bad_values(tmp_path):
     assert "corral_master_credentials: entry 0 (ops): the secret must be a non-empty string" in out
     assert ("corral_master_authenticate ['frameworks'] needs principals to check against: "
             "set corral_master_credentials") in out
+    assert "corral_master_credentials: entry 0: principal 'a:b' cannot contain ':'" in out
+    assert "do-not-print-me" not in out
     out = refused(tmp_path, BAD_SECURITY, "corral_agent")
     assert "corral_agent_credential: entry 0: expected exactly the keys principal and secret" in out
+    assert "do-not-print-me" not in out
+
+
+# A dispatcher with a master address without a port, a ZooKeeper server without a port, no
+# role, and a principal HTTP Basic cannot carry; its secret must not show. (An unknown mode
+# stops the role earlier, in meta/argument_specs.yml.)
+BAD_DISPATCHER = LOCAL + """
+    masters:
+      hosts:
+        m1:
+    spark_dispatcher:
+      hosts:
+        d1:
+          spark_dispatcher_master: "m1"
+          spark_dispatcher_zk: "zk://zk1/corral/spark-dispatcher"
+          spark_dispatcher_roles: []
+          spark_dispatcher_credential: {principal: "spark:x", secret: do-not-print-me}
+"""
+
+
+def test_dispatcher_bad_values(tmp_path):
+    out = refused(tmp_path, BAD_DISPATCHER, "spark_dispatcher")
+    assert "spark_dispatcher_master: 'm1' is not host:port or zk://host:port,.../path" in out
+    assert "spark_dispatcher_zk: 'zk://zk1/corral/spark-dispatcher': 'zk1' is not host:port" in out
+    assert "spark_dispatcher_roles []: name at least one role" in out
+    assert "spark_dispatcher_credential: entry 0: principal 'spark:x' cannot contain ':'" in out
     assert "do-not-print-me" not in out

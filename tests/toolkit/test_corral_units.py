@@ -1,5 +1,5 @@
 """Fast tests of the corral roles' Python pieces: the cluster filters (ZooKeeper URL, flag
-checks with the runtime's own parsers) and the wheelhouse fingerprint. No services."""
+checks with the daemons' own flag parsers) and the wheelhouse fingerprint. No services."""
 from __future__ import annotations
 
 import json
@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO
+from conftest import REPO, VENV_BIN
 from test_units import load
 
 cluster = load("plugins/filter/corral_cluster.py", "corral_cluster_filters")
@@ -23,28 +23,69 @@ def test_zk_url_from_the_zookeeper_group():
     assert cluster.zk_url([]) == ""
 
 
-def test_resources_are_checked_with_the_runtimes_parser():
-    ok = "cpus:2;mem:3072;cpus(spark):1;mem(spark):1024;disk:10240;ports:[31000-32000]"
-    assert cluster.resources_problem(ok) == ""
-    assert cluster.resources_problem("") == ""
-    assert "cannot parse 'cpus=4'" in cluster.resources_problem("cpus=4;mem:1024")
-    assert "not a number" in cluster.resources_problem("cpus:four")
-    assert "range" in cluster.resources_problem("ports:[32000-31000]")
-    assert cluster.resources_problem("cpus(a b):1") != ""
+def test_resources_are_checked_with_the_agents_parser():
+    def problem(value):
+        return cluster.flag_problem(value, "agent", "resources")
+
+    assert problem("cpus:2;mem:3072;cpus(spark):1;mem(spark):1024;disk:10240;ports:[31000-32000]") == ""
+    assert problem("") == "" and problem(None) == ""
+    assert "cannot parse 'cpus=4'" in problem("cpus=4;mem:1024")
+    assert "not a number" in problem("cpus:four")
+    assert "range" in problem("ports:[32000-31000]")
+    assert problem("cpus(a b):1") != ""
 
 
 def test_attributes_weights_roles_durations():
-    assert cluster.attributes_problem("rack:r1;os:debian") == ""
-    assert cluster.attributes_problem({"rack": "r1"}) == ""
-    assert "not name:value" in cluster.attributes_problem("rack=r1")
-    assert cluster.weights_problem({"spark": 2.0, "batch": 1}) == ""
-    assert cluster.weights_problem({}) == ""
-    assert "must be > 0" in cluster.weights_problem({"spark": 0})
-    assert cluster.roles_problem(["*", "spark"]) == ""
-    assert cluster.roles_problem([]) == ""
-    assert cluster.roles_problem(["bad role"]) != ""
-    assert cluster.duration_problem("5secs") == "" and cluster.duration_problem(10) == ""
-    assert cluster.duration_problem("soon") != ""
+    assert cluster.flag_problem("rack:r1;os:debian", "agent", "attributes") == ""
+    assert cluster.flag_problem({"rack": "r1"}, "agent", "attributes") == ""
+    assert "not name:value" in cluster.flag_problem("rack=r1", "agent", "attributes")
+    assert (cluster.flag_problem("zone:[a-b]", "agent", "attributes")
+            == "'zone:[a-b]': bad range 'a-b' (expected begin-end)")
+    assert cluster.flag_problem({"spark": 2.0, "batch": 1}, "master", "weights") == ""
+    assert cluster.flag_problem({}, "master", "weights") == ""
+    assert "must be > 0" in cluster.flag_problem({"spark": 0}, "master", "weights")
+    assert cluster.flag_problem(["*", "spark"], "master", "roles") == ""
+    assert cluster.flag_problem([], "master", "roles") == ""
+    assert cluster.flag_problem(["bad role"], "master", "roles") != ""
+    assert cluster.flag_problem("5secs", "master", "zk_session_timeout") == ""
+    assert cluster.flag_problem(10, "master", "zk_session_timeout") == ""
+    assert cluster.flag_problem("soon", "master", "zk_session_timeout") != ""
+
+
+def test_zookeeper_master_allocator_and_port_checks():
+    assert cluster.flag_problem("zk://10.0.0.1:2181,zk2:2281/corral", "master", "zk") == ""
+    assert cluster.flag_problem("", "master", "zk") == ""
+    assert "is not zk://host:port" in cluster.flag_problem("zk:/h:2181/corral", "master", "zk")
+    assert "'h' is not host:port" in cluster.flag_problem("zk://h/corral", "spark-dispatcher", "zk")
+    assert cluster.zk_servers("zk://user:pass@h1:2181,h2:2181/corral") == ["h1:2181", "h2:2181"]
+    assert cluster.zk_servers("") == [] and cluster.zk_servers("nonsense") == []
+    assert cluster.flag_problem("zk://user:pass@h1:2181/corral", "agent", "master") == ""
+    assert cluster.flag_problem("https://m1:5050/", "agent", "master") == ""
+    assert "is not host:port" in cluster.flag_problem("m1", "spark-dispatcher", "master")
+    assert cluster.allocator_problem("drf") == "" and cluster.allocator_problem("my.pkg:Mine") == ""
+    assert (cluster.allocator_problem("not an allocator")
+            == "must be drf, priority or package.module:Class (got 'not an allocator')")
+    assert cluster.flag_problem(5050, "master", "port") == ""
+    assert "is not a port number" in cluster.flag_problem(70000, "agent", "port")
+    assert "'fine-ish' is not one of" in cluster.flag_problem("fine-ish", "spark-dispatcher", "mode")
+
+
+def test_a_principal_with_a_colon_is_refused_as_the_master_refuses_it(tmp_path):
+    """The role's check and `corral master --credentials` give the same message: the filter
+    calls the master's parser on what the role renders into credentials.json."""
+    entries = [{"principal": "ops", "secret": "do-not-print-me"}, {"principal": "a:b", "secret": "do-not-print-me"}]
+    problem = cluster.credentials_problem(entries)
+    assert problem.startswith("entry 1: principal 'a:b' cannot contain ':'")
+    path = tmp_path / "credentials.json"
+    path.write_text(json.dumps({"credentials": entries}))
+    path.chmod(0o600)
+    master = subprocess.run([str(VENV_BIN / "corral"), "master", "--credentials", str(path), "--port", "0",
+                             "--work_dir", str(tmp_path / "master")], capture_output=True, text=True, timeout=60)
+    assert master.returncode == 2
+    assert master.stderr.strip() == f"error: --credentials: {path}: {problem}"
+    assert "do-not-print-me" not in problem + master.stderr
+    assert cluster.credentials_problem(entries[:1]) == "" and cluster.credentials_problem([]) == ""
+    assert cluster.credentials_problem([entries[0], entries[0]]) == "entry 1: principal ops is listed twice"
 
 
 def test_wheelhouse_fingerprint_follows_content_not_caches(tmp_path):

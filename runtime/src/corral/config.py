@@ -2,10 +2,13 @@
 
 Each daemon declares its flags once as `Flag`s.  Values are merged with the
 precedence command line > environment > `--config` file > default, and every
-value is parsed by the flag's parser so that a bad value anywhere fails at
-start-up with a message naming the flag and where the value came from.  The
-YAML keys are the flag names (`work_dir`, `resources`, ...): that is what the
-Ansible roles render.
+value (the defaults too) is parsed once, here, by the flag's parser: the daemons
+get the parsed objects (`Resources`, `Attributes`, `ZooKeeperURL`, `Credentials`,
+`ACLs`, an allocator class, ...) and never parse a flag again.  A bad value
+anywhere fails at start-up with a one-line `ConfigError` naming the flag and
+where the value came from.  The YAML keys are the flag names (`work_dir`,
+`resources`, ...): that is what the Ansible roles render, after checking the
+values with these same parsers (plugins/filter/corral_cluster.py).
 """
 
 from __future__ import annotations
@@ -13,10 +16,13 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, TypeVar
 
 import click
 import yaml
+
+
+T = TypeVar("T")
 
 
 class ConfigError(ValueError):
@@ -26,10 +32,11 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class Flag:
     name: str
-    parse: Callable[[Any], Any]
-    default: Any
+    parse: Callable[[Any], Any]  # raises ValueError saying what is wrong
+    default: Any  # a value the parser accepts
     help: str
     secret: bool = False  # never shown in /flags or logs
+    show: Callable[[Any], str] | None = None  # the parsed value as /flags shows it (default: `show`)
 
     @property
     def env(self) -> str:
@@ -37,6 +44,35 @@ class Flag:
 
 
 # -- parsers -------------------------------------------------------------------
+
+
+def text(parse: Callable[[str], T]) -> Callable[[Any], T]:
+    """A parser of text (a YAML list or mapping is refused)."""
+
+    def parse_text(value: Any) -> T:
+        return parse(as_str(value))
+
+    return parse_text
+
+
+def optional(parse: Callable[[str], T]) -> Callable[[Any], T | None]:
+    """A parser of text that takes nothing (None or '') as None."""
+
+    def parse_optional(value: Any) -> T | None:
+        value = as_optional_str(value)
+        return None if value is None else parse(value)
+
+    return parse_optional
+
+
+def choice(*choices: str) -> Callable[[Any], str]:
+    def parse_choice(value: Any) -> str:
+        text = as_str(value)
+        if text not in choices:
+            raise ValueError(f"'{text}' is not one of {', '.join(choices)}")
+        return text
+
+    return parse_choice
 
 
 def as_str(value: Any) -> str:
@@ -139,29 +175,6 @@ def as_roles(value: Any) -> list[str] | None:
     return [str(r) for r in roles]
 
 
-def as_attributes(value: Any) -> dict[str, Any]:
-    """`rack:r1;os:debian;cores:8;zones:{a,b}` or a mapping (Mesos's attribute syntax)."""
-    if isinstance(value, Mapping):
-        return {str(k): v for k, v in value.items()}
-    out: dict[str, Any] = {}
-    for part in str(value).split(";"):
-        part = part.strip()
-        if not part:
-            continue
-        name, sep, val = part.partition(":")
-        if not sep or not name.strip() or not val.strip():
-            raise ValueError(f"'{part}' is not name:value")
-        val = val.strip()
-        if val.startswith("[") or val.startswith("{"):
-            out[name.strip()] = val
-        else:
-            try:
-                out[name.strip()] = float(val) if re.fullmatch(r"-?[0-9]*\.?[0-9]+", val) else val
-            except ValueError:
-                out[name.strip()] = val
-    return out
-
-
 # -- merging ---------------------------------------------------------------------
 
 
@@ -171,41 +184,53 @@ def resolve(
     env: Mapping[str, str] | None = None,
     config_path: str | None = None,
 ) -> dict[str, Any]:
+    """name -> parsed value of every flag; raises ConfigError."""
     flags = list(flags)
-    by_name = {f.name: f for f in flags}
     env = os.environ if env is None else env
-    file_values: dict[str, Any] = {}
     config_path = config_path or env.get("CORRAL_CONFIG")
-    if config_path:
-        try:
-            with open(config_path) as fh:
-                loaded = yaml.safe_load(fh) or {}
-        except OSError as exc:
-            raise ConfigError(f"--config: cannot read {config_path}: {exc.strerror}") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"--config: {config_path} is not valid YAML: {exc}") from None
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"--config: {config_path} must hold a mapping of flag: value")
-        unknown = sorted(set(loaded) - set(by_name))
-        if unknown:
-            raise ConfigError(f"--config: {config_path}: unknown key(s) {', '.join(unknown)}")
-        file_values = loaded
+    file_values = _load_file(config_path, {f.name for f in flags}) if config_path else {}
     values: dict[str, Any] = {}
     for flag in flags:
         if cli.get(flag.name) is not None:
             raw, source = cli[flag.name], f"--{flag.name}"
         elif flag.env in env:
             raw, source = env[flag.env], flag.env
-        elif flag.name in file_values:
+        elif file_values.get(flag.name) is not None:  # `key:` with no value leaves the default
             raw, source = file_values[flag.name], f"{config_path}: {flag.name}"
         else:
-            values[flag.name] = flag.default
-            continue
+            raw, source = flag.default, f"the default of --{flag.name}"
         try:
-            values[flag.name] = flag.parse(raw) if raw is not None else None
+            values[flag.name] = None if raw is None else flag.parse(raw)
         except ValueError as exc:
-            raise ConfigError(f"{source}: {exc}") from None
+            raise ConfigError(one_line(f"{source}: {exc}")) from None
     return values
+
+
+def _load_file(path: str, names: set[str]) -> dict[Any, Any]:
+    try:
+        with open(path) as fh:
+            loaded = yaml.safe_load(fh) or {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"--config: cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or exc
+        raise ConfigError(one_line(f"--config: {path} is not valid YAML: {problem}{where}")) from None
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"--config: {path} must hold a mapping of flag: value")
+    unknown = sorted(str(key) for key in loaded if key not in names)
+    if unknown:
+        raise ConfigError(one_line(f"--config: {path}: unknown key(s) {', '.join(unknown)}"))
+    return loaded
+
+
+_LINE_BREAK = re.compile("[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
+def one_line(message: str) -> str:
+    """A value with line breaks must not make a message of many lines (or forge log lines): escape them."""
+    return _LINE_BREAK.sub(lambda m: repr(m.group())[1:-1], message)
 
 
 def click_options(flags: Iterable[Flag]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -223,17 +248,25 @@ def click_options(flags: Iterable[Flag]) -> Callable[[Callable[..., Any]], Calla
     return decorate
 
 
-def public(values: Mapping[str, Any], flags: Iterable[Flag]) -> dict[str, Any]:
+def public(values: Mapping[str, Any], flags: Iterable[Flag]) -> dict[str, str]:
     """Flags safe to show (secrets masked), as strings, like Mesos's /flags."""
-    secret = {f.name for f in flags if f.secret}
-    return {k: ("*****" if k in secret and v else _show(v)) for k, v in values.items()}
+    by_name = {f.name: f for f in flags}
+    out = {}
+    for name, value in values.items():
+        flag = by_name.get(name)
+        if flag is not None and flag.secret:
+            out[name] = "*****" if value else ""
+        else:
+            out[name] = (flag.show if flag is not None and flag.show else show)(value)
+    return out
 
 
-def _show(value: Any) -> str:
+def show(value: Any) -> str:
+    """A parsed value as text: objects loaded from a file show its path (their str())."""
     if value is None:
         return ""
     if isinstance(value, dict):
         return ",".join(f"{k}={v}" for k, v in value.items())
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return ",".join(map(str, value))
     return str(value)

@@ -163,6 +163,9 @@ class Resources:
     def __repr__(self) -> str:
         return f"Resources({self.to_text()!r})"
 
+    def __str__(self) -> str:
+        return self.to_text()
+
     def items(self) -> Iterator[tuple[Key, Amount]]:
         return iter(self._items.items())
 
@@ -395,7 +398,10 @@ def _parse_token(token: str, default_role: str) -> tuple[Key, Amount]:
     reservation = None if role == UNRESERVED_ROLE else Reservation(role)
     amount: Amount
     if value.startswith("["):
-        amount = _parse_ranges_text(value, token)
+        try:
+            amount = parse_ranges(value)
+        except ResourceError as exc:
+            raise ResourceError(f"resources: '{token}': {exc}") from None
     elif value.startswith("{"):
         if not value.endswith("}"):
             raise ResourceError(f"resources: '{token}': unterminated set")
@@ -414,9 +420,10 @@ def _parse_token(token: str, default_role: str) -> tuple[Key, Amount]:
     return (name, reservation), amount
 
 
-def _parse_ranges_text(value: str, token: str) -> RangeList:
-    if not value.endswith("]"):
-        raise ResourceError(f"resources: '{token}': unterminated range list")
+def parse_ranges(value: str) -> RangeList:
+    """`[31000-32000, 8080]` → ((8080, 8080), (31000, 32000)); raises ResourceError saying what is wrong."""
+    if not value.startswith("[") or not value.endswith("]"):
+        raise ResourceError("unterminated range list")
     ranges = []
     for part in value[1:-1].split(","):
         part = part.strip()
@@ -431,12 +438,12 @@ def _parse_ranges_text(value: str, token: str) -> RangeList:
             else:
                 raise ValueError
         except ValueError:
-            raise ResourceError(f"resources: '{token}': bad range '{part}' (expected begin-end)") from None
+            raise ResourceError(f"bad range '{part}' (expected begin-end)") from None
         if begin > end or begin < 0:
-            raise ResourceError(f"resources: '{token}': range '{part}' has begin > end or a negative bound")
+            raise ResourceError(f"range '{part}' has begin > end or a negative bound")
         ranges.append((begin, end))
     if not ranges:
-        raise ResourceError(f"resources: '{token}': empty range list")
+        raise ResourceError("empty range list")
     return normalize_ranges(ranges)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -141,7 +142,7 @@ def test_executor_that_never_subscribes_times_out(cluster):
         (["agent", "--resources", "cpus;mem:1"], "--resources: resources: cannot parse 'cpus'"),
         (["agent", "--resources", "ports:[9-1]"], "begin > end"),
         (["master", "--weights", "ads=two"], "--weights: weight of 'ads' is not a number"),
-        (["master", "--allocator", "nope"], "unknown allocator 'nope'"),
+        (["master", "--allocator", "nope"], "--allocator: must be drf, priority or package.module:Class (got 'nope')"),
         (["agent", "--isolation", "docker"], "'docker' is not one of auto, cgroups, posix"),
     ],
 )
@@ -150,6 +151,29 @@ def test_bad_flags_fail_at_start_with_a_clear_message(args, message, tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert message in result.stderr
+
+
+@pytest.mark.parametrize("source", ["--attributes", "YAML", "CORRAL_ATTRIBUTES"])
+def test_a_malformed_attribute_stops_the_agent_before_it_starts(source, tmp_path):
+    """`zone:[a-b]` (a range of letters) from any source: one line naming the flag and where the
+    value came from, exit status 2, no traceback; the agent never starts (the master is bogus)."""
+    args = ["agent", "--master", "127.0.0.1:1", "--port", "0", "--work_dir", str(tmp_path / "work")]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CORRAL_")}
+    config = tmp_path / "agent.yaml"
+    config.write_text("attributes: 'zone:[a-b]'\n")
+    where = {"--attributes": "--attributes", "YAML": f"{config}: attributes", "CORRAL_ATTRIBUTES": "CORRAL_ATTRIBUTES"}
+    if source == "--attributes":
+        args += ["--attributes", "zone:[a-b]"]
+    elif source == "YAML":
+        args += ["--config", str(config)]
+    else:
+        env["CORRAL_ATTRIBUTES"] = "zone:[a-b]"
+    result = subprocess.run([sys.executable, "-m", "corral.cli.main", *args], capture_output=True, text=True,
+                            timeout=60, env=env)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [f"error: {where[source]}: 'zone:[a-b]': bad range 'a-b' (expected begin-end)"]
+    assert "Traceback" not in result.stderr + result.stdout
+    assert not (tmp_path / "work").exists()
 
 
 def test_config_file_and_environment_feed_the_flags(tmp_path):

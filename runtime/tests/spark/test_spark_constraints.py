@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from corral.agent.resources import attributes_json
-from corral.config import as_attributes
+from corral.attributes import Attributes
 from corral.spark.constraints import ConstraintError, format_constraints, matches, parse_constraints
 
 
 def attrs(text: str) -> list[dict]:
-    return attributes_json(as_attributes(text))
+    return Attributes.parse(text).to_json()
 
 
 def test_parse() -> None:

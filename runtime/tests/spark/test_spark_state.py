@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from corral.agent.resources import attributes_json
-from corral.config import as_attributes
+from corral.attributes import Attributes
 from corral.resources import Resources
 from corral.spark import model
 from corral.spark.protocol import decode_create
@@ -40,7 +39,7 @@ def offer(agent: str = "a1", cpus: float = 4, mem: float = 8192, role: str = "*"
         "url": {"scheme": "http", "address": {"hostname": "127.0.0.1", "ip": "127.0.0.1", "port": 5051}},
         "allocation_info": {"role": role},
         "resources": Resources.parse(f"cpus:{cpus};mem:{mem}").to_json(allocation_role=role),
-        "attributes": attributes_json(as_attributes(attributes)) if attributes else [],
+        "attributes": Attributes.parse(attributes).to_json() if attributes else [],
     }
 
 
@@ -252,7 +251,7 @@ def test_unknown_tasks_are_killed_and_state_survives_a_round_trip() -> None:
 
 def test_without_offers_the_reason_comes_from_the_cluster_agents() -> None:
     state, clock = make_state()
-    state.set_agents({"a1": attributes_json(as_attributes("rack:r1")), "a2": attributes_json(as_attributes("rack:r2"))})
+    state.set_agents({"a1": Attributes.parse("rack:r1").to_json(), "a2": Attributes.parse("rack:r2").to_json()})
     sub = submit(state, **{"spark.mesos.driver.constraints": "rack:r3"})
     assert sub.reason.startswith("no agent matches spark.mesos.driver.constraints 'rack:r3' (2 agent(s) seen")
     busy = submit(state)

@@ -263,7 +263,7 @@ def test_remove_framework_and_agent_keep_books_straight():
 def test_load_allocator_class_errors():
     assert load_allocator_class("drf") is HierarchicalAllocator
     assert load_allocator_class("corral.allocator.hierarchical:PriorityAllocator") is PriorityAllocator
-    with pytest.raises(ValueError, match="unknown allocator 'fair'"):
+    with pytest.raises(ValueError, match=r"must be drf, priority or package.module:Class \(got 'fair'\)"):
         load_allocator_class("fair")
     with pytest.raises(ValueError, match="cannot import module"):
         load_allocator_class("no.such.module:X")

@@ -26,16 +26,14 @@ from corral.agent import executor_api, files, isolation
 from corral.agent.checkpoint import Checkpointer
 from corral.agent import resources as agent_resources
 from corral.agent.launcher import LaunchError, Launcher
+from corral.agent.flags import AGENT_FLAGS
 from corral.agent.master_link import MasterLink
 from corral.agent.model import COMMAND, CUSTOM, DEFAULT, AgentTask, Executor, FrameworkRecord
 from corral.agent.status_updates import StatusUpdateManager
-from corral.config import Flag
 from corral.http_stream import json_response
-from corral.leader import ZooKeeperURL, ZooKeeperURLError
 from corral.ids import value_of, wrap
 from corral.protocol import states as S
 from corral.resources import ResourceError, Resources
-from corral.security import flags as security_flags
 from corral.security.agent import AgentSecurity
 from corral.server import Server, StartupError
 
@@ -44,62 +42,18 @@ logger = logging.getLogger(__name__)
 TICK_SECONDS = 0.05
 
 
-def _resources_flag(value: Any) -> str:
-    text = config.as_str(value)
-    try:
-        Resources.parse(text)
-    except ResourceError as exc:
-        raise ValueError(str(exc)) from None
-    return text
-
-
-def _isolation(value: Any) -> str:
-    text = config.as_str(value)
-    if text not in ("auto", "cgroups", "posix"):
-        raise ValueError(f"'{text}' is not one of auto, cgroups, posix")
-    return text
-
-
-def _recover(value: Any) -> str:
-    text = config.as_str(value)
-    if text not in ("reconnect", "cleanup"):
-        raise ValueError(f"'{text}' is not one of reconnect, cleanup")
-    return text
-
-
-AGENT_FLAGS = [
-    Flag("master", config.as_str, "127.0.0.1:5050", "Master address host:port (or zk://host:port,.../path)"),
-    Flag("ip", config.as_str, "127.0.0.1", "IP address to listen on"),
-    Flag("port", config.as_port, 5051, "Port to listen on (0 picks a free one)"),
-    Flag("hostname", config.as_optional_str, None, "Hostname advertised to the master (default: the IP)"),
-    Flag("work_dir", config.as_str, "/var/lib/corral/agent", "Directory for sandboxes and checkpoints"),
-    Flag("resources", _resources_flag, None, "Resources, e.g. cpus:4;mem:8192;cpus(ads):2;ports:[31000-32000]"),
-    Flag("attributes", config.as_attributes, {}, "Attributes, e.g. rack:r1;os:debian"),
-    Flag("isolation", _isolation, "auto", "auto (cgroups when writable), cgroups or posix"),
-    Flag("cgroups_enable_cfs", config.as_bool, False, "Hard-limit CPU with CFS quotas (cgroups isolation)"),
-    Flag("executor_registration_timeout", config.as_duration, 60.0, "Seconds an executor has to subscribe"),
-    Flag("executor_reregistration_timeout", config.as_duration, 20.0, "After an agent restart, seconds executors have to re-subscribe"),
-    Flag("executor_shutdown_grace_period", config.as_duration, 5.0, "Seconds an executor has to exit after SHUTDOWN"),
-    Flag("status_update_retry_interval", config.as_duration, 10.0, "First retry interval of unacknowledged status updates"),
-    Flag("registration_backoff", config.as_duration, 1.0, "Longest wait between attempts to reach the master"),
-    Flag("recover", _recover, "reconnect", "On restart: reconnect to running executors, or cleanup (kill them)"),
-    Flag("recovery_timeout", config.as_duration, 900.0, "How long executors wait for a restarted agent"),
-    Flag("log_level", config.as_str, "INFO", "DEBUG, INFO, WARNING or ERROR"),
-]
-AGENT_FLAGS += security_flags.AGENT_FLAGS
-
-
 class Agent(Server):
     name = "corral agent"
 
     def __init__(self, flags: dict[str, Any]) -> None:
+        """`flags`: the parsed values of AGENT_FLAGS (`config.resolve`)."""
         super().__init__(flags["ip"], flags["port"])
         self.flags = flags
         self.work_dir = os.path.abspath(flags["work_dir"])
         self.hostname = flags["hostname"] or flags["ip"]
         self.agent_id: str | None = None
         self.total = Resources()
-        self.attributes = agent_resources.attributes_json(flags["attributes"])
+        self.attributes = flags["attributes"].to_json()
         self.frameworks: dict[str, FrameworkRecord] = {}
         self.completed_frameworks: list[FrameworkRecord] = []
         self.by_pid: dict[int, Executor] = {}
@@ -125,19 +79,10 @@ class Agent(Server):
     # ------------------------------------------------------------------ lifecycle
 
     async def start_unsafe(self) -> None:
-        if self.flags["master"].startswith("zk://"):
-            try:
-                ZooKeeperURL.parse(self.flags["master"])
-            except ZooKeeperURLError as exc:
-                raise StartupError(f"--master: {exc}") from None
         try:
             self.total = agent_resources.total_resources(self.flags["resources"], self.work_dir)
-        except (ResourceError, OSError) as exc:
-            raise StartupError(f"--resources: {exc}") from None
-        try:
-            self.attributes = agent_resources.attributes_json(self.flags["attributes"])
-        except ValueError as exc:
-            raise StartupError(f"--attributes: {exc}") from None
+        except OSError as exc:  # detecting the disk of work_dir
+            raise StartupError(f"--work_dir: {exc}") from None
         try:
             self.isolator = isolation.detect(
                 self.flags["isolation"], self.flags["cgroups_enable_cfs"],
@@ -156,7 +101,7 @@ class Agent(Server):
         self.spawn(self._timers(), "timers")
         logger.info(
             "Agent on %s with %s, attributes %s, %s isolation",
-            self.address, self.total.to_text(), self.flags["attributes"] or "{}", self.isolator.name,
+            self.address, self.total.to_text(), self.flags["attributes"] or "no attributes", self.isolator.name,
         )
 
     async def close_unsafe(self) -> None:
@@ -803,7 +748,7 @@ class Agent(Server):
                 "start_time": self.start_time,
                 "resources": self.total.legacy_dict(),
                 "reserved_resources_full": {r: self.total.reserved(r).to_json() for r in self.total.reservation_roles()},
-                "attributes": {a["name"]: _attribute_value(a) for a in self.attributes},
+                "attributes": self.flags["attributes"].values(),
                 "master_hostname": self.master.master_address or "",
                 "isolation": self.isolator.name,
                 "flags": config.public(self.flags, AGENT_FLAGS),
@@ -811,17 +756,6 @@ class Agent(Server):
                 "completed_frameworks": [],
             }
         )
-
-
-def _attribute_value(attr: dict[str, Any]) -> Any:
-    kind = attr["type"]
-    if kind == "SCALAR":
-        return attr["scalar"]["value"]
-    if kind == "TEXT":
-        return attr["text"]["value"]
-    if kind == "SET":
-        return "{" + ",".join(attr["set"]["item"]) + "}"
-    return "[" + ",".join(f"{r['begin']}-{r['end']}" for r in attr["ranges"]["range"]) + "]"
 
 
 def _alive(pid: int | None, started: float | None) -> bool:

@@ -1,10 +1,9 @@
-"""The agent's total resources: `--resources` plus what is detected, and attributes."""
+"""The agent's total resources: `--resources` plus what is detected."""
 
 from __future__ import annotations
 
 import os
 import shutil
-from typing import Any
 
 import psutil
 
@@ -24,30 +23,10 @@ def detect(work_dir: str) -> Resources:
     return Resources.parse(f"cpus:{cpus};mem:{int(mem)};disk:{int(disk)};{DEFAULT_PORTS}")
 
 
-def total_resources(flag: str | None, work_dir: str) -> Resources:
+def total_resources(given: Resources | None, work_dir: str) -> Resources:
     """`--resources` overrides detection per resource name (any reservation counts as given)."""
-    given = Resources.parse(flag or "")
+    given = given or Resources()
     detected = detect(work_dir)
     names = given.names()
     missing = Resources({key: amount for key, amount in detected.items() if key[0] not in names})
     return given + missing
-
-
-def attributes_json(attributes: dict[str, Any]) -> list[dict[str, Any]]:
-    """Mesos's Attribute JSON: numbers are SCALAR, [a-b] RANGES, {x,y} SET, the rest TEXT."""
-    out = []
-    for name, value in attributes.items():
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            out.append({"name": name, "type": "SCALAR", "scalar": {"value": float(value)}})
-        elif isinstance(value, str) and value.startswith("[") and value.endswith("]"):
-            ranges = []
-            for part in value[1:-1].split(","):
-                begin, _, end = part.strip().partition("-")
-                ranges.append({"begin": int(begin), "end": int(end or begin)})
-            out.append({"name": name, "type": "RANGES", "ranges": {"range": ranges}})
-        elif isinstance(value, str) and value.startswith("{") and value.endswith("}"):
-            items = [v.strip() for v in value[1:-1].split(",") if v.strip()]
-            out.append({"name": name, "type": "SET", "set": {"item": items}})
-        else:
-            out.append({"name": name, "type": "TEXT", "text": {"value": str(value)}})
-    return out

@@ -23,10 +23,12 @@ def setup_logging(level: str) -> None:
 
 
 def resolve_flags(flags: list[config.Flag], cli: dict[str, Any], config_path: str | None) -> dict[str, Any]:
+    """The parsed flags; a bad value ends the command with one line naming the flag (exit status 2)."""
     try:
         return config.resolve(flags, cli, config_path=config_path)
     except config.ConfigError as exc:
-        raise click.UsageError(str(exc)) from None
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
 
 
 def run_server(server: Server) -> None:
@@ -43,8 +45,8 @@ def run_server(server: Server) -> None:
 
 
 def register(group: click.Group) -> None:
-    from corral.agent.daemon import AGENT_FLAGS
-    from corral.master.daemon import MASTER_FLAGS
+    from corral.agent.flags import AGENT_FLAGS
+    from corral.master.flags import MASTER_FLAGS
 
     @group.command("master")
     @config.click_options(MASTER_FLAGS)

@@ -16,11 +16,11 @@ from corral.cli import api
 
 def _leader(ctx: click.Context, param: click.Parameter, value: str) -> str:
     """--master may be a zk:// URL: ask ZooKeeper who leads."""
-    from corral.leader import ZooKeeperURLError, resolve_master
+    from corral.leader import resolve_master
 
     try:
         return resolve_master(value)
-    except (ZooKeeperURLError, LookupError) as exc:
+    except (ValueError, LookupError) as exc:  # a malformed --master, or no leader
         raise click.BadParameter(str(exc)) from None
     except Exception as exc:  # kazoo's connection errors
         raise click.BadParameter(f"cannot reach ZooKeeper for {value}: {exc or type(exc).__name__}") from None

@@ -126,7 +126,7 @@ def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
 
 
 def register(group: click.Group) -> None:
-    from corral.spark.dispatcher import DISPATCHER_FLAGS
+    from corral.spark.flags import DISPATCHER_FLAGS
 
     from corral import config
 

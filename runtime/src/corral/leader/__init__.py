@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "LeadershipEvents", "Standalone", "ZooKeeperLeadership", "ZooKeeperURL", "ZooKeeperURLError",
-    "LeaderResolver", "address_of", "resolve_master",
+    "LeaderResolver", "address_of", "parse_master", "resolve_master",
 ]
 
 
@@ -160,13 +160,28 @@ class ZooKeeperLeadership:
             logger.warning("Leaving ZooKeeper uncleanly: %s", exc or type(exc).__name__)
 
 
+def parse_master(text: str) -> str | ZooKeeperURL:
+    """A `--master` value: `zk://host:port,.../path`, or `host:port` (an `http(s)://` prefix and a
+    trailing `/` are dropped: the scheme follows the TLS settings)."""
+    text = text.strip()
+    if text.startswith("zk://"):
+        return ZooKeeperURL.parse(text)
+    address = text.removeprefix("http://").removeprefix("https://").rstrip("/")
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or any(c.isspace() or c == "/" for c in host) or not (
+        port.isascii() and port.isdigit() and 0 < int(port) < 65536
+    ):
+        raise ValueError(f"'{text}' is not host:port or zk://host:port,.../path")
+    return address
+
+
 class LeaderResolver:
     """host:port of the leading master, for agents and clients: a fixed address or a zk:// URL."""
 
-    def __init__(self, master: str, session_timeout: float = 10.0) -> None:
-        self.master = master
+    def __init__(self, master: str | ZooKeeperURL, session_timeout: float = 10.0) -> None:
+        self.master = parse_master(master) if isinstance(master, str) else master
         self.session_timeout = session_timeout
-        self._url = ZooKeeperURL.parse(master) if master.startswith("zk://") else None
+        self._url = self.master if isinstance(self.master, ZooKeeperURL) else None
         self._session: Session | None = None
         self._detector: ZooKeeperDetector | None = None
         self._lock = asyncio.Lock()
@@ -177,7 +192,8 @@ class LeaderResolver:
 
     async def resolve(self) -> str:
         if self._url is None:
-            return _host_port(self.master)
+            assert isinstance(self.master, str)
+            return self.master
         loop = asyncio.get_running_loop()
         async with self._lock:
             if self._detector is None:
@@ -199,25 +215,20 @@ class LeaderResolver:
 
 def resolve_master(master: str, timeout: float = 10.0) -> str:
     """host:port of the leader, for command-line tools (blocking; zk:// URLs are looked up once)."""
-    if not master.startswith("zk://"):
-        return _host_port(master)
+    url = parse_master(master)
+    if isinstance(url, str):
+        return url
     import json
 
     from corral.leader.zookeeper import leader_of, make_client
 
-    url = ZooKeeperURL.parse(master)
     client = make_client(url, timeout)
     client.start(timeout=timeout)
     try:
         node = leader_of(client.get_children(url.path)) if client.exists(url.path) else None
         if node is None:
-            raise LookupError(f"no master is elected under {master}")
+            raise LookupError(f"no master is elected under {url}")
         return address_of(json.loads(client.get(f"{url.path}/{node}")[0]))
     finally:
         client.stop()
         client.close()
-
-
-def _host_port(master: str) -> str:
-    """`http://h:p/`, `https://h:p` or `h:p` -> `h:p` (the scheme follows the TLS settings)."""
-    return master.removeprefix("http://").removeprefix("https://").rstrip("/")

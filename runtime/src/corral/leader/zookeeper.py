@@ -15,7 +15,7 @@ import asyncio
 import json
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from kazoo.client import KazooClient, KazooState
@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 
 PREFIX = "json.info_"
 _URL = re.compile(r"^zk://(?:(?P<auth>[^@/]+)@)?(?P<hosts>[^/]+)(?P<path>/.*)$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class ZooKeeperURLError(ValueError):
@@ -33,26 +34,39 @@ class ZooKeeperURLError(ValueError):
 
 @dataclass(frozen=True)
 class ZooKeeperURL:
+    """`zk://[user:password@]host:port[,host:port...]/path`; str() leaves the credentials out."""
+
     hosts: str
     path: str
-    auth: str | None = None
+    auth: str | None = field(default=None, repr=False)
 
     @classmethod
     def parse(cls, url: str) -> "ZooKeeperURL":
-        m = _URL.match(url.strip())
-        if not m:
+        text = url.strip()
+        m = _URL.match(text)
+        if not m or _CONTROL.search(text):
             raise ZooKeeperURLError(f"'{url}' is not zk://host:port[,host:port...]/path")
         path = m.group("path").rstrip("/")
-        if not path or path == "/":
+        if not path:
             raise ZooKeeperURLError(f"'{url}' needs a znode path after the hosts, e.g. zk://h1:2181/corral")
+        if any(part in ("", ".", "..") for part in path[1:].split("/")):
+            raise ZooKeeperURLError(f"'{url}': '{path}' is not a znode path (empty, '.' or '..' component)")
         for host in m.group("hosts").split(","):
             name, sep, port = host.rpartition(":")
-            if not sep or not name or not port.isdigit():
+            if not sep or not name or any(c.isspace() for c in name) or not _is_port(port):
                 raise ZooKeeperURLError(f"'{url}': '{host}' is not host:port")
         return cls(m.group("hosts"), path, m.group("auth"))
 
+    @property
+    def servers(self) -> list[str]:
+        return self.hosts.split(",")
+
     def __str__(self) -> str:
         return f"zk://{self.hosts}{self.path}"
+
+
+def _is_port(text: str) -> bool:
+    return text.isascii() and text.isdigit() and 0 < int(text) < 65536
 
 
 def make_client(url: ZooKeeperURL, session_timeout: float) -> KazooClient:

@@ -1,4 +1,4 @@
-"""`corral master`: the master daemon (flags, lifecycle, timers)."""
+"""`corral master`: the master daemon (lifecycle, leadership, timers; its flags are in `master/flags.py`)."""
 
 from __future__ import annotations
 
@@ -12,16 +12,14 @@ from typing import Any
 from aiohttp import web
 
 from corral import config
-from corral.allocator import AllocatorOptions, load_allocator_class
-from corral.config import Flag
+from corral.allocator import AllocatorOptions, allocator_name
 from corral.master import http, metrics, operator
-from corral.security import flags as security_flags
+from corral.master.flags import MASTER_FLAGS
 from corral.security.master import MasterSecurity
 from corral import webui
 from corral import MESOS_API_VERSION
-from corral.leader import Standalone, ZooKeeperLeadership, ZooKeeperURL, ZooKeeperURLError
+from corral.leader import Standalone, ZooKeeperLeadership
 from corral.master.state import MasterOptions, MasterState, _ip_as_int
-from corral.resources import DEFAULT_MIN_ALLOCATABLE, ResourceError, parse_min_allocatable
 from corral.server import Server, StartupError
 
 logger = logging.getLogger(__name__)
@@ -29,54 +27,11 @@ logger = logging.getLogger(__name__)
 TICK_SECONDS = 0.01
 
 
-def _min_allocatable(value: Any) -> str:
-    text = config.as_str(value)
-    try:
-        parse_min_allocatable(text)
-    except ResourceError as exc:
-        raise ValueError(str(exc)) from None
-    return text
-
-
-def _allocator(value: Any) -> str:
-    from corral.allocator import AllocatorLoadError
-
-    spec = config.as_str(value)
-    try:
-        load_allocator_class(spec)
-    except AllocatorLoadError as exc:
-        raise ValueError(str(exc).removeprefix("--allocator: ")) from None
-    return spec
-
-
-MASTER_FLAGS = [
-    Flag("ip", config.as_str, "127.0.0.1", "IP address to listen on"),
-    Flag("port", config.as_port, 5050, "Port to listen on (0 picks a free one)"),
-    Flag("hostname", config.as_optional_str, None, "Hostname advertised to agents and frameworks (default: the IP)"),
-    Flag("work_dir", config.as_str, "/var/lib/corral/master", "Directory for the master's registry file"),
-    Flag("zk", config.as_optional_str, None, "ZooKeeper URL zk://host:port,.../path for leader election and the registry"),
-    Flag("quorum", config.as_int, 1, "Masters that must be up for the leader to allocate (with --zk)"),
-    Flag("zk_session_timeout", config.as_duration, 10.0, "ZooKeeper session timeout: how fast a dead leader is replaced"),
-    Flag("allocator", _allocator, "drf", "drf, priority, or package.module:Class"),
-    Flag("weights", config.as_weights, {}, "Role weights, e.g. ads=2,dev=1"),
-    Flag("roles", config.as_roles, None, "Whitelist of roles frameworks may use (default: any)"),
-    Flag("allocation_interval", config.as_duration, 1.0, "Seconds between full allocation rounds"),
-    Flag("min_allocatable_resources", _min_allocatable, DEFAULT_MIN_ALLOCATABLE, "Smallest offer, e.g. cpus:0.01|mem:32"),
-    Flag("offer_timeout", config.as_duration, None, "Rescind offers not used within this time (default: never)"),
-    Flag("heartbeat_interval", config.as_duration, 15.0, "Seconds between HEARTBEAT events to schedulers"),
-    Flag("agent_ping_timeout", config.as_duration, 15.0, "Seconds between agent pings (and to answer one)"),
-    Flag("max_agent_ping_timeouts", config.as_int, 5, "Missed pings before an agent is unreachable"),
-    Flag("agent_reregister_timeout", config.as_duration, 600.0, "After a failover, seconds agents have to re-register"),
-    Flag("cluster", config.as_str, "corral", "Human-readable cluster name"),
-    Flag("log_level", config.as_str, "INFO", "DEBUG, INFO, WARNING or ERROR"),
-]
-MASTER_FLAGS += security_flags.MASTER_FLAGS
-
-
 class Master(Server):
     name = "corral master"
 
     def __init__(self, flags: dict[str, Any]) -> None:
+        """`flags`: the parsed values of MASTER_FLAGS (`config.resolve`)."""
         super().__init__(flags["ip"], flags["port"])
         self.flags = flags
         self.id = ""
@@ -94,12 +49,8 @@ class Master(Server):
     async def start_unsafe(self) -> None:
         flags = self.flags
         await self.listen()
-        if flags["zk"]:
-            try:
-                url = ZooKeeperURL.parse(flags["zk"])
-            except ZooKeeperURLError as exc:
-                raise StartupError(f"--zk: {exc}") from None
-            self.leadership = ZooKeeperLeadership(url, flags["quorum"], flags["zk_session_timeout"])
+        if flags["zk"] is not None:
+            self.leadership = ZooKeeperLeadership(flags["zk"], flags["quorum"], flags["zk_session_timeout"])
         else:
             self.leadership = Standalone(flags["work_dir"])
         try:
@@ -136,9 +87,8 @@ class Master(Server):
         flags = self.flags
         registry = self.leadership.registry
         recovered = await asyncio.get_running_loop().run_in_executor(None, registry.load)
-        allocator_cls = load_allocator_class(flags["allocator"])
-        allocator = allocator_cls(
-            AllocatorOptions(weights=dict(flags["weights"]), min_allocatable=parse_min_allocatable(flags["min_allocatable_resources"])),
+        allocator = flags["allocator"](
+            AllocatorOptions(weights=dict(flags["weights"]), min_allocatable=list(flags["min_allocatable_resources"])),
             clock=time.monotonic,
         )
         self.state = MasterState(
@@ -164,7 +114,7 @@ class Master(Server):
         self.leading = True
         logger.info(
             "Master %s is the leader (%s), allocator %s, weights %s",
-            self.id, "ZooKeeper" if flags["zk"] else "standalone", flags["allocator"], allocator.weights() or "{}",
+            self.id, "ZooKeeper" if flags["zk"] else "standalone", allocator_name(flags["allocator"]), allocator.weights() or "{}",
         )
 
     def demoted(self) -> None:

@@ -75,7 +75,7 @@ class Entity:
             raise ACLError(f"{where}: expected an entity object ({{\"values\": [...]}} or {{\"type\": \"ANY\"}})")
         unknown = set(data) - {"type", "values"}
         if unknown:
-            raise ACLError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+            raise ACLError(f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}")
         kind = data.get("type")
         values = data.get("values")
         if values is not None:
@@ -133,9 +133,13 @@ def _allows(request: Entity, acl: Entity, hierarchical: bool = False) -> bool:
 class ACLs:
     """Authorization decisions; `ACLs()` (no file) allows everything."""
 
-    def __init__(self, rules: dict[str, list[Rule]] | None = None, permissive: bool = True) -> None:
+    def __init__(self, rules: dict[str, list[Rule]] | None = None, permissive: bool = True, source: str = "") -> None:
         self.rules = rules or {}
         self.permissive = permissive
+        self.source = source  # the path or inline JSON it was loaded from (what /flags shows)
+
+    def __str__(self) -> str:
+        return self.source
 
     @property
     def configured(self) -> bool:
@@ -185,7 +189,7 @@ def parse_acls(data: Any, where: str = "acls") -> ACLs:
                 raise ACLError(f"{here}: expected an object")
             unknown = set(entry) - {"principals", object_key}
             if unknown:
-                raise ACLError(f"{here}: unknown key(s) {', '.join(sorted(unknown))} (expected 'principals' and '{object_key}')")
+                raise ACLError(f"{here}: unknown key(s) {', '.join(sorted(map(str, unknown)))} (expected 'principals' and '{object_key}')")
             if "principals" not in entry or object_key not in entry:
                 raise ACLError(f"{here}: needs 'principals' and '{object_key}'")
             parsed.append(Rule(Entity.parse(entry["principals"], f"{here}.principals"), Entity.parse(entry[object_key], f"{here}.{object_key}")))
@@ -203,10 +207,12 @@ def load_acls(spec: str) -> ACLs:
         try:
             with open(path, encoding="utf-8") as fh:
                 text = fh.read()
-        except OSError as exc:
-            raise ACLError(f"cannot read {path}: {exc.strerror}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ACLError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
     try:
         data = json.loads(text)
     except ValueError as exc:
         raise ACLError(f"{where}: not valid JSON: {exc}") from None
-    return parse_acls(data, where)
+    acls = parse_acls(data, where)
+    acls.source = spec
+    return acls

@@ -27,8 +27,8 @@ from aiohttp import web
 
 from corral.security import jwt
 from corral.security import views as view_filters
-from corral.security.acls import ACLs, load_acls
-from corral.security.credentials import Authenticator, Credentials, basic_header, load_credential, load_credentials
+from corral.security.acls import ACLs
+from corral.security.credentials import Authenticator, Credentials, basic_header
 from corral.security.middleware import AuthenticationMiddleware, Realm, forbidden, principal_of, unauthorized
 from corral.security.tls import TLSConfig, TLSError
 
@@ -73,16 +73,16 @@ class AgentSecurity:
 
     def prepare(self) -> None:
         f = self.flags
+        # The files were loaded with the flags (corral.security.flags).
+        if f.get("credentials") is not None:
+            self.credentials = f["credentials"]
+        if f.get("acls") is not None:
+            self.acls = f["acls"]
+        if f.get("credential") is not None:
+            self.master_authorization = basic_header(f["credential"].principal, f["credential"].secret)
         try:
-            if f.get("credentials"):
-                self.credentials = load_credentials(f["credentials"])
-            if f.get("acls"):
-                self.acls = load_acls(f["acls"])
-            if f.get("credential"):
-                own = load_credential(f["credential"])
-                self.master_authorization = basic_header(own.principal, own.secret)
-            if f.get("jwt_secret_key"):
-                self.jwt_key = jwt.read_key(f["jwt_secret_key"])
+            if f.get("jwt_secret_key") is not None:
+                self.jwt_key = f["jwt_secret_key"].key
             elif self.authenticate_executors:
                 self.jwt_key = jwt.load_or_create_key(os.path.join(self.agent.work_dir, "meta", "jwt_secret_key"))
             self.agent.tls = self.tls.server_context()
@@ -199,6 +199,6 @@ class AgentSecurity:
 
     def secrets(self) -> list[str]:
         out = self.credentials.all_secrets()
-        if self.flags.get("credential"):
-            out.append(load_credential(self.flags["credential"]).secret)
+        if self.flags.get("credential") is not None:
+            out.append(self.flags["credential"].secret)
         return out

@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -39,6 +40,10 @@ class AuthenticationError(Exception):
 class Credential:
     principal: str
     secret: str = field(repr=False)
+    source: str = field(default="", compare=False)  # the file it came from (what /flags shows)
+
+    def __str__(self) -> str:
+        return self.source
 
 
 @dataclass
@@ -46,9 +51,13 @@ class Credentials:
     secrets: dict[str, str] = field(default_factory=dict, repr=False)
     # sha256(token) hex -> principal
     token_digests: dict[str, str] = field(default_factory=dict, repr=False)
+    source: str = field(default="", compare=False)
 
     def __len__(self) -> int:
         return len(self.secrets) + len(self.token_digests)
+
+    def __str__(self) -> str:
+        return self.source
 
     def check_basic(self, principal: str, secret: str) -> bool:
         expected = self.secrets.get(principal)
@@ -69,66 +78,22 @@ class Credentials:
 
 
 def load_credentials(path: str) -> Credentials:
+    """A credentials file; errors name the file."""
     try:
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
         mode = os.stat(path).st_mode
-    except OSError as exc:
-        raise CredentialsError(f"cannot read {path}: {exc.strerror}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CredentialsError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
     if mode & (stat.S_IROTH | stat.S_IWOTH):
         import logging
 
         logging.getLogger(__name__).warning("%s is readable by other users; chmod 600 it", path)
-    return parse_credentials(text, path)
-
-
-def parse_credentials(text: str, where: str = "credentials") -> Credentials:
-    stripped = text.strip()
-    creds = Credentials()
-    if not stripped:
-        raise CredentialsError(f"{where}: empty credentials file")
-    if stripped[0] in "{[" or stripped.startswith("credentials:") or stripped.startswith("tokens:"):
-        try:
-            data: Any = json.loads(stripped) if stripped[0] in "{[" else yaml.safe_load(stripped)
-        except (ValueError, yaml.YAMLError):
-            raise CredentialsError(f"{where}: not valid JSON/YAML") from None
-        if isinstance(data, list):
-            data = {"credentials": data}
-        if not isinstance(data, dict):
-            raise CredentialsError(f"{where}: expected an object with 'credentials' and/or 'tokens'")
-        unknown = set(data) - {"credentials", "tokens"}
-        if unknown:
-            raise CredentialsError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
-        for i, entry in enumerate(data.get("credentials") or []):
-            if not isinstance(entry, dict) or not isinstance(entry.get("principal"), str) or not entry["principal"]:
-                raise CredentialsError(f"{where}: credentials[{i}] needs a non-empty 'principal'")
-            secret = entry.get("secret")
-            if not isinstance(secret, str) or not secret:
-                raise CredentialsError(f"{where}: credentials[{i}] ({entry['principal']}) needs a non-empty 'secret'")
-            if ":" in entry["principal"]:
-                raise CredentialsError(f"{where}: credentials[{i}]: a principal cannot contain ':'")
-            creds.secrets[entry["principal"]] = secret
-        for i, entry in enumerate(data.get("tokens") or []):
-            if not isinstance(entry, dict) or not isinstance(entry.get("principal"), str) or not entry["principal"]:
-                raise CredentialsError(f"{where}: tokens[{i}] needs a non-empty 'principal'")
-            if isinstance(entry.get("token"), str) and entry["token"]:
-                digest = hashlib.sha256(entry["token"].encode()).hexdigest()
-            elif isinstance(entry.get("token_sha256"), str) and len(entry["token_sha256"]) == 64:
-                digest = entry["token_sha256"].lower()
-            else:
-                raise CredentialsError(f"{where}: tokens[{i}] ({entry['principal']}) needs 'token' or a 64-hex 'token_sha256'")
-            creds.token_digests[digest] = entry["principal"]
-        if not creds:
-            raise CredentialsError(f"{where}: no credentials or tokens")
-        return creds
-    for n, line in enumerate(stripped.splitlines(), 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        parts = line.split(None, 1)
-        if len(parts) != 2:
-            raise CredentialsError(f"{where}:{n}: expected 'principal secret'")
-        creds.secrets[parts[0]] = parts[1].strip()
+    try:
+        creds = parse_credentials(text)
+    except CredentialsError as exc:
+        raise CredentialsError(f"{path}: {exc}") from None
+    creds.source = path
     return creds
 
 
@@ -138,7 +103,97 @@ def load_credential(path: str) -> Credential:
     if len(creds.secrets) != 1:
         raise CredentialsError(f"{path}: expected exactly one principal and secret")
     principal, secret = next(iter(creds.secrets.items()))
-    return Credential(principal, secret)
+    return Credential(principal, secret, path)
+
+
+def parse_credentials(text: str) -> Credentials:
+    """A credentials file's content: JSON or YAML (see the module's docstring), or Mesos's
+    text form, one `principal secret` per line."""
+    stripped = text.strip()
+    if not stripped:
+        raise CredentialsError("empty credentials file")
+    if stripped[0] in "{[" or stripped.startswith("credentials:") or stripped.startswith("tokens:"):
+        try:
+            data: Any = json.loads(stripped) if stripped[0] in "{[" else yaml.safe_load(stripped)
+        except (ValueError, yaml.YAMLError):
+            raise CredentialsError("not valid JSON/YAML") from None
+        return credentials_from_json(data)
+    creds = Credentials()
+    for n, line in enumerate(stripped.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        parts = line.split(None, 1)
+        if len(parts) != 2:
+            raise CredentialsError(f"line {n}: expected 'principal secret'")
+        _add_secret(creds, f"line {n}", parts[0], parts[1].strip())
+    return creds
+
+
+def credentials_from_json(data: Any) -> Credentials:
+    """`{"credentials": [{"principal", "secret"}], "tokens": [...]}` (or just the list of credentials)."""
+    if isinstance(data, list):
+        data = {"credentials": data}
+    if not isinstance(data, dict):
+        raise CredentialsError("expected an object with 'credentials' and/or 'tokens'")
+    unknown = set(data) - {"credentials", "tokens"}
+    if unknown:
+        raise CredentialsError(f"unknown key(s) {', '.join(sorted(map(str, unknown)))}")
+    entries, tokens = data.get("credentials") or [], data.get("tokens") or []
+    if not isinstance(entries, list) or not isinstance(tokens, list):
+        raise CredentialsError("'credentials' and 'tokens' must be lists")
+    creds = Credentials()
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict) or set(entry) != {"principal", "secret"}:
+            raise CredentialsError(f"entry {i}: expected exactly the keys principal and secret")
+        principal, secret = entry["principal"], entry["secret"]
+        if isinstance(principal, str) and principal and (not isinstance(secret, str) or not secret):
+            raise CredentialsError(f"entry {i} ({principal}): the secret must be a non-empty string")
+        _add_secret(creds, f"entry {i}", principal, secret)
+    for i, entry in enumerate(tokens):
+        principal = entry.get("principal") if isinstance(entry, dict) else None
+        problem = _principal_problem(principal)
+        if problem:
+            raise CredentialsError(f"token {i}: {problem}")
+        assert isinstance(entry, dict) and isinstance(principal, str)
+        if isinstance(entry.get("token"), str) and entry["token"]:
+            digest = hashlib.sha256(entry["token"].encode()).hexdigest()
+        elif isinstance(entry.get("token_sha256"), str) and re.fullmatch(r"[0-9a-fA-F]{64}", entry["token_sha256"]):
+            digest = entry["token_sha256"].lower()
+        else:
+            raise CredentialsError(f"token {i} ({principal}) needs 'token' or a 64-hex 'token_sha256'")
+        creds.token_digests[digest] = principal
+    if not creds:
+        raise CredentialsError("no credentials or tokens")
+    return creds
+
+
+def _add_secret(creds: Credentials, where: str, principal: Any, secret: Any) -> None:
+    problem = _principal_problem(principal)
+    if problem:
+        raise CredentialsError(f"{where}: {problem}")
+    if principal in creds.secrets:
+        raise CredentialsError(f"{where}: principal {principal} is listed twice")
+    creds.secrets[principal] = secret
+
+
+def parse_principal(text: str) -> str:
+    """A principal given alone (a framework's `--principal`), checked as in a credentials file."""
+    problem = _principal_problem(text)
+    if problem:
+        raise CredentialsError(problem)
+    return text
+
+
+def _principal_problem(principal: Any) -> str:
+    """'' for a principal that HTTP Basic can carry: one word, no ':' (it ends the principal)."""
+    if not isinstance(principal, str) or not principal.strip() or any(c.isspace() for c in principal):
+        return "the principal must be a non-empty word"
+    if ":" in principal:
+        return f"principal '{principal}' cannot contain ':' (HTTP Basic ends the principal at the first ':')"
+    if not principal.isprintable():
+        return "the principal must be printable"
+    return ""
 
 
 # ----------------------------------------------------------------- HTTP headers

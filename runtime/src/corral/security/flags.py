@@ -1,57 +1,32 @@
 """The security flags of the master and the agent (Mesos's names).
 
-Parsers validate the files they point at, so that a malformed credentials
-or ACL file stops the daemon at start-up with a message naming the flag.
-Values stay paths: `/flags` and `/state` show where secrets live, never the
-secrets themselves.
+The credentials, ACL and key flags load their files at start-up: their values are the
+loaded objects, so that a malformed file stops the daemon with a message naming the flag,
+and each object shows where it came from (its path), never the secrets it holds.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Mapping
 
 from corral import config
 from corral.config import Flag
-from corral.security.acls import ACLError, load_acls
-from corral.security.credentials import CredentialsError, load_credential, load_credentials
+from corral.security.acls import ACLs, load_acls, parse_acls
+from corral.security.credentials import load_credential, load_credentials
+from corral.security.jwt import KeyFile
 
 
-def credentials_file(value: Any) -> str | None:
-    path = config.as_optional_str(value)
-    if path is None:
-        return None
-    try:
-        load_credentials(path)
-    except CredentialsError as exc:
-        raise ValueError(str(exc)) from None
-    return path
-
-
-def credential_file(value: Any) -> str | None:
-    path = config.as_optional_str(value)
-    if path is None:
-        return None
-    try:
-        load_credential(path)
-    except CredentialsError as exc:
-        raise ValueError(str(exc)) from None
-    return path
-
-
-def acls_spec(value: Any) -> str | None:
-    if isinstance(value, dict):
+def acls(value: Any) -> ACLs | None:
+    """A path, a `file://` URL or inline JSON; a YAML config may hold the ACLs as a mapping."""
+    if isinstance(value, Mapping):
         import json
 
-        value = json.dumps(value)
+        parsed = parse_acls(dict(value), "ACLs")
+        parsed.source = json.dumps(value, default=str)
+        return parsed
     spec = config.as_optional_str(value)
-    if spec is None:
-        return None
-    try:
-        load_acls(spec)
-    except ACLError as exc:
-        raise ValueError(str(exc)) from None
-    return spec
+    return load_acls(spec) if spec is not None else None
 
 
 def readable_file(value: Any) -> str | None:
@@ -61,6 +36,11 @@ def readable_file(value: Any) -> str | None:
     if not os.access(path, os.R_OK):
         raise ValueError(f"cannot read {path}")
     return path
+
+
+credentials = config.optional(load_credentials)
+credential = config.optional(load_credential)
+key_file = config.optional(KeyFile.read)
 
 
 def _tls_flags() -> list[Flag]:
@@ -78,20 +58,20 @@ MASTER_FLAGS = [
     Flag("authenticate_agents", config.as_bool, False, "Require agents to authenticate (their --credential)"),
     Flag("authenticate_http_readwrite", config.as_bool, False, "Require authentication for the operator API and other write endpoints"),
     Flag("authenticate_http_readonly", config.as_bool, False, "Require authentication for /state, /metrics, the web UI and other read endpoints"),
-    Flag("credentials", credentials_file, None, "JSON file of principals and secrets (and bearer tokens)"),
-    Flag("acls", acls_spec, None, "ACLs (Mesos's JSON format): a file path or inline JSON"),
-    Flag("jwt_secret_key", readable_file, None, "File with the HMAC key of operator bearer JWTs (claim 'sub' = principal)"),
-    Flag("credential", credential_file, None, "The master's own principal/secret, used when it calls agents (sandbox proxy)"),
+    Flag("credentials", credentials, None, "JSON file of principals and secrets (and bearer tokens)"),
+    Flag("acls", acls, None, "ACLs (Mesos's JSON format): a file path or inline JSON"),
+    Flag("jwt_secret_key", key_file, None, "File with the HMAC key of operator bearer JWTs (claim 'sub' = principal)"),
+    Flag("credential", credential, None, "The master's own principal/secret, used when it calls agents (sandbox proxy)"),
     *_tls_flags(),
 ]
 
 AGENT_FLAGS = [
-    Flag("credential", credential_file, None, "File with this agent's principal and secret for the master"),
+    Flag("credential", credential, None, "File with this agent's principal and secret for the master"),
     Flag("authenticate_http_readonly", config.as_bool, False, "Require authentication for /state, /files and other read endpoints"),
     Flag("authenticate_http_readwrite", config.as_bool, False, "Require authentication for write endpoints"),
     Flag("authenticate_http_executors", config.as_bool, False, "Require executors to present their per-executor token"),
-    Flag("credentials", credentials_file, None, "JSON file of principals and secrets for this agent's HTTP endpoints"),
-    Flag("acls", acls_spec, None, "ACLs (access_sandboxes, view_*): a file path or inline JSON"),
-    Flag("jwt_secret_key", readable_file, None, "File with the HMAC key for executor tokens (default: generated in work_dir/meta)"),
+    Flag("credentials", credentials, None, "JSON file of principals and secrets for this agent's HTTP endpoints"),
+    Flag("acls", acls, None, "ACLs (access_sandboxes, view_*): a file path or inline JSON"),
+    Flag("jwt_secret_key", key_file, None, "File with the HMAC key for executor tokens (default: generated in work_dir/meta)"),
     *_tls_flags(),
 ]

@@ -14,6 +14,7 @@ import json
 import os
 import secrets
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 HEADER = {"alg": "HS256", "typ": "JWT"}
@@ -75,8 +76,26 @@ def load_or_create_key(path: str) -> bytes:
 
 
 def read_key(path: str) -> bytes:
-    with open(path, "rb") as fh:
-        key = fh.read().strip()
+    try:
+        with open(path, "rb") as fh:
+            key = fh.read().strip()
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror}") from None
     if len(key) < 16:
         raise ValueError(f"{path}: a signing key needs at least 16 bytes")
     return key
+
+
+@dataclass(frozen=True)
+class KeyFile:
+    """A signing key and the file it was read from (what /flags shows)."""
+
+    path: str
+    key: bytes = field(repr=False)
+
+    @classmethod
+    def read(cls, path: str) -> "KeyFile":
+        return cls(path, read_key(path))
+
+    def __str__(self) -> str:
+        return self.path

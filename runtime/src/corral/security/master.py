@@ -27,9 +27,9 @@ from aiohttp import web
 
 from corral.ids import value_of
 from corral.security import views as view_filters
-from corral.security.acls import ACLs, load_acls
-from corral.security.credentials import Credentials, basic_header, load_credential, load_credentials
-from corral.security.jwt import decode as jwt_decode, read_key
+from corral.security.acls import ACLs
+from corral.security.credentials import Credentials, basic_header
+from corral.security.jwt import decode as jwt_decode
 from corral.security.middleware import AuthenticationMiddleware, Realm, forbidden, principal_of
 from corral.security.tls import TLSConfig, TLSError
 
@@ -105,16 +105,16 @@ class MasterSecurity:
             Realm.readwrite: bool(f.get("authenticate_http_readwrite")),
             Realm.readonly: bool(f.get("authenticate_http_readonly")),
         }
+        # The files were loaded with the flags (corral.security.flags).
+        if f.get("credentials") is not None:
+            self.credentials = f["credentials"]
+        if f.get("jwt_secret_key") is not None:
+            self.jwt_key = f["jwt_secret_key"].key
+        if f.get("acls") is not None:
+            self.acls = f["acls"]
+        if f.get("credential") is not None:
+            self.own_authorization = basic_header(f["credential"].principal, f["credential"].secret)
         try:
-            if f.get("credentials"):
-                self.credentials = load_credentials(f["credentials"])
-            if f.get("jwt_secret_key"):
-                self.jwt_key = read_key(f["jwt_secret_key"])
-            if f.get("acls"):
-                self.acls = load_acls(f["acls"])
-            if f.get("credential"):
-                own = load_credential(f["credential"])
-                self.own_authorization = basic_header(own.principal, own.secret)
             self.master.tls = self.tls.server_context()
         except (ValueError, OSError, TLSError) as exc:
             raise _startup_error(str(exc)) from None

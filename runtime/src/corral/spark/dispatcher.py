@@ -12,25 +12,20 @@ with --zk) before any task is launched.
 from __future__ import annotations
 
 import asyncio
-import getpass
 import logging
 import ssl
-import sys
 import time
 from typing import Any
 
 import aiohttp
 
-from corral import config
-from corral.config import Flag
 from corral.leader import LeaderResolver
 from corral.scheduler.client import SchedulerClient, SchedulerError
 from corral.server import Server, StartupError
 from corral.spark import model, rest, webui
 from corral.spark.planner import Sizes
-from corral.spark.sparkconf import MODES
 from corral.spark.state import DispatcherOptions, DispatcherState
-from corral.spark.store import Store, StoreError, open_store, parse_zk_url
+from corral.spark.store import Store, StoreError, open_store
 from corral.spark.tasks import LauncherConfig
 
 logger = logging.getLogger(__name__)
@@ -40,82 +35,11 @@ AGENTS_POLL_SECONDS = 5.0
 RECONCILE_WAIT_SECONDS = 30.0  # at most this long for our tasks' agents to be back before reconciling
 
 
-def _mode(value: Any) -> str:
-    text = config.as_str(value).strip().lower()
-    if text not in MODES:
-        raise ValueError(f"'{value}' is not one of {', '.join(MODES)}")
-    return text
-
-
-def _positive_float(value: Any) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"'{value}' is not a number") from None
-    if not number > 0:
-        raise ValueError(f"{value} must be > 0")
-    return number
-
-
-def _non_negative_int(value: Any) -> int:
-    number = config.as_int(value)
-    if number < 0:
-        raise ValueError(f"{number} must be >= 0")
-    return number
-
-
-def _zk(value: Any) -> str | None:
-    text = config.as_optional_str(value)
-    if text:
-        try:
-            parse_zk_url(text)
-        except StoreError as exc:
-            raise ValueError(str(exc).removeprefix("--zk: ")) from None
-    return text
-
-
-DISPATCHER_FLAGS = [
-    Flag("master", config.as_str, "127.0.0.1:5050", "Corral master host:port, or zk://host:port,.../path of the masters"),
-    Flag("ip", config.as_str, "127.0.0.1", "IP address to listen on"),
-    Flag("port", config.as_port, 7077, "Port of the REST submission server, the API and the web page"),
-    Flag("advertise", config.as_optional_str, None, "host:port where agents reach the dispatcher (default: ip:port)"),
-    Flag("work_dir", config.as_str, "/var/lib/corral/spark-dispatcher", "Directory of the queue file (without --zk)"),
-    Flag("zk", _zk, None, "Keep the queue in ZooKeeper: zk://host:port,.../path"),
-    Flag("name", config.as_str, "Spark Cluster", "Framework name"),
-    Flag("user", config.as_str, getpass.getuser(), "User the Spark tasks run as"),
-    Flag("roles", config.as_roles, ["*"], "Roles the dispatcher serves (the first is the default role of applications)"),
-    Flag("failover_timeout", config.as_duration, 7 * 86400.0, "How long the master keeps the tasks of a disconnected dispatcher"),
-    Flag("mode", _mode, "coarse", "Default scheduling mode of applications: coarse or fine"),
-    Flag("max_drivers", _non_negative_int, 0, "Applications launching or running at once (0: no limit)"),
-    Flag("queue_capacity", _non_negative_int, 200, "Applications waiting or running at once"),
-    Flag("retained_drivers", _non_negative_int, 200, "Finished applications kept for status queries and the web page"),
-    Flag("retry_wait_max", config.as_duration, 60.0, "Longest backoff between retries of a supervised driver"),
-    Flag("max_retries", _non_negative_int, 0, "Retries of a supervised driver (0: no limit)"),
-    Flag("launch_timeout", config.as_duration, 180.0, "An attempt whose Spark master or driver is not up by then fails"),
-    Flag("executor_idle_timeout", config.as_duration, 60.0, "Fine-grained: Spark's executor idle timeout (Spark's default)"),
-    Flag("worker_idle_timeout", config.as_duration, 2.0, "Fine-grained: release an executor-less worker after this"),
-    Flag("refuse_seconds", config.as_duration, 10.0, "Filter on offers declined while no application waits"),
-    Flag("master_cpus", _positive_float, 0.1, "cpus of each application's Spark master task"),
-    Flag("master_mem", _positive_float, 512.0, "mem (MB) of each application's Spark master task"),
-    Flag("worker_daemon_mem", _positive_float, 384.0, "mem (MB) of a worker task beyond its executors"),
-    Flag("daemon_memory", config.as_str, "256m", "SPARK_DAEMON_MEMORY (heap) of the Spark master and workers"),
-    Flag("daemon_java_opts", config.as_str, "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
-         "SPARK_DAEMON_JAVA_OPTS of the Spark master and workers"),
-    Flag("python", config.as_str, sys.executable, "Python with pyspark on the agents"),
-    Flag("spark_home", config.as_optional_str, None, "SPARK_HOME on the agents (default: the installed pyspark's)"),
-    Flag("poll_interval", config.as_duration, 1.0, "Seconds between looks at running applications' Spark master and driver"),
-    Flag("principal", config.as_optional_str, None, "Authenticate to the masters as this principal (HTTP Basic)"),
-    Flag("secret", config.as_optional_str, None, "The principal's secret (prefer --credential)", secret=True),
-    Flag("credential", config.as_optional_str, None, "JSON file with the principal and secret to authenticate with"),
-    Flag("master_ca_file", config.as_optional_str, None, "CA bundle of masters serving TLS (talk HTTPS to them)"),
-    Flag("log_level", config.as_str, "INFO", "DEBUG, INFO, WARNING or ERROR"),
-]
-
-
 class SparkDispatcher(Server):
     name = "corral spark-dispatcher"
 
     def __init__(self, flags: dict[str, Any]) -> None:
+        """`flags`: the parsed values of `spark.flags.DISPATCHER_FLAGS` (`config.resolve`)."""
         super().__init__(flags["ip"], flags["port"])
         self.flags = flags
         self.options = DispatcherOptions(
@@ -145,14 +69,8 @@ class SparkDispatcher(Server):
     # -- lifecycle -------------------------------------------------------------------
 
     async def start_unsafe(self) -> None:
-        if self.flags["credential"]:
-            from corral.security.credentials import CredentialsError, load_credential
-
-            try:
-                credential = load_credential(self.flags["credential"])
-            except CredentialsError as exc:
-                raise StartupError(f"--credential: {exc}") from None
-            self.principal, self.secret = credential.principal, credential.secret
+        if self.flags["credential"] is not None:
+            self.principal, self.secret = self.flags["credential"].principal, self.flags["credential"].secret
         if self.principal and not self.secret:
             raise StartupError("--principal needs --secret or --credential")
         if self.flags["master_ca_file"]:
@@ -160,10 +78,7 @@ class SparkDispatcher(Server):
                 self.ssl_context = ssl.create_default_context(cafile=self.flags["master_ca_file"])
             except (OSError, ssl.SSLError) as exc:
                 raise StartupError(f"--master_ca_file: {exc}") from None
-        try:
-            self.resolver = LeaderResolver(self.flags["master"])
-        except ValueError as exc:
-            raise StartupError(f"--master: {exc}") from None
+        self.resolver = LeaderResolver(self.flags["master"])
         try:
             self.store = await asyncio.to_thread(open_store, self.flags["zk"], self.flags["work_dir"])
             stored = await asyncio.to_thread(self.store.load)

@@ -3,7 +3,8 @@
 What is kept: the framework id (to re-subscribe as the same framework after a
 restart), the submission counter, and every submission with its tasks.
 
-ZooKeeper layout under the path of `zk://host:port,.../path`:
+ZooKeeper layout under the path of `zk://[user:password@]host:port,.../path` (the parsed
+`--zk`, a `corral.leader.zookeeper.ZooKeeperURL`):
 
     <path>/framework_id          the framework id (UTF-8)
     <path>/seq                   the last submission number
@@ -20,7 +21,10 @@ import logging
 import os
 import tempfile
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from corral.leader.zookeeper import ZooKeeperURL
 
 logger = logging.getLogger(__name__)
 
@@ -105,35 +109,20 @@ class FileStore:
         pass
 
 
-def parse_zk_url(url: str) -> tuple[str, str]:
-    """`zk://h1:2181,h2:2181/corral/spark` → ("h1:2181,h2:2181", "/corral/spark")."""
-    if not url.startswith("zk://"):
-        raise StoreError(f"--zk: '{url}' is not a zk://host:port[,host:port...]/path URL")
-    rest = url[len("zk://"):]
-    hosts, slash, path = rest.partition("/")
-    if not hosts or not slash or not path.strip("/"):
-        raise StoreError(f"--zk: '{url}' needs hosts and a path, e.g. zk://127.0.0.1:2181/corral/spark-dispatcher")
-    for host in hosts.split(","):
-        name, colon, port = host.rpartition(":")
-        if not colon or not name or not port.isdigit():
-            raise StoreError(f"--zk: '{host}' in '{url}' is not host:port")
-    return hosts, "/" + path.strip("/")
-
-
 class ZooKeeperStore:
     """One znode per submission; the framework id and counter beside them."""
 
-    def __init__(self, url: str, timeout: float = 10.0) -> None:
-        from kazoo.client import KazooClient
+    def __init__(self, url: ZooKeeperURL, timeout: float = 10.0) -> None:
+        from corral.leader.zookeeper import make_client
 
         self.url = url
-        self.hosts, self.root = parse_zk_url(url)
-        self.client = KazooClient(hosts=self.hosts, timeout=timeout)
+        self.root = url.path
+        self.client = make_client(url, timeout)
         try:
             self.client.start(timeout=timeout)
         except Exception as exc:  # kazoo raises its own timeout type
             self.client.close()
-            raise StoreError(f"--zk: cannot reach ZooKeeper at {self.hosts}: {exc}") from None
+            raise StoreError(f"--zk: cannot reach ZooKeeper at {url.hosts}: {exc}") from None
         self.client.ensure_path(f"{self.root}/submissions")
 
     def describe(self) -> str:
@@ -182,7 +171,7 @@ class ZooKeeperStore:
             self.client.close()
 
 
-def open_store(zk: str | None, work_dir: str) -> Store:
-    if zk:
+def open_store(zk: ZooKeeperURL | None, work_dir: str) -> Store:
+    if zk is not None:
         return ZooKeeperStore(zk)
     return FileStore(os.path.join(work_dir, "queue.json"))
