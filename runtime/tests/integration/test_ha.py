@@ -130,6 +130,93 @@ def test_killing_the_leader_mid_workload_loses_and_duplicates_nothing(zookeeper3
     assert framework_ids == {sched.framework_id}
 
 
+@pytest.mark.parametrize(("extra_info", "sleep", "state_while_away"), [
+    ({}, 10, "TASK_RUNNING"),
+    ({"failover_timeout": 0}, 10, "TASK_RUNNING"),
+    ({"failover_timeout": 0}, 3, "TASK_FINISHED"),
+], ids=["pymesos-defaults", "failover-timeout-0", "failover-timeout-0-task-ends-while-away"])
+def test_a_framework_with_default_info_keeps_its_task_through_a_leader_failover(zookeeper, cluster, extra_info, sleep,
+                                                                                state_while_away):
+    """Issue 10: the new leader learns of the framework from the re-registering agent (RECOVERED) and
+    keeps it, with its task, however short its failover_timeout, until it re-subscribes through zk://.
+
+    FrameworkInfo has only user and name.  pymesos then sends failover_timeout 100 of its own; the
+    other cases send the proto default, 0, as other clients do (the setting of the report).  In the
+    last one the task ends while the framework is away: the agent holds the update until it is back."""
+    url = zookeeper.url("/corral")
+    masters = start_masters(cluster, url, 2)
+    first = wait_for(lambda: leader_among(masters), what="a leader")
+    cluster.master = first
+    agent = add_zk_agent(cluster, url)
+    wait_for(lambda: state_of(first)["activated_slaves"] == 1, what="the agent to register")
+    sched = RecordingScheduler()
+    acks: list[dict] = []
+    seen_by_new_leader: list[dict] = []
+    with pymesos_framework(url, sched, name="defaults", **extra_info) as driver:
+        framework_id = sched.framework_id
+        acknowledge, change_master = driver.acknowledgeStatusUpdate, driver.change_master
+
+        def counted_acknowledge(status):
+            sent = driver.connected and "uuid" in status  # pymesos drops it silently otherwise
+            acknowledge(status)
+            if sent:
+                with sched.lock:
+                    acks.append(status)
+                    sched.lock.notify_all()
+
+        def recovered_at(address):
+            """The framework as the new leader lists it, once the agent is back and the task in the case's state."""
+            framework = next((f for f in http_json(f"http://{address}/state")["frameworks"] if f["id"] == framework_id), None)
+            if framework is None or not framework["tasks"] and state_while_away == "TASK_RUNNING":
+                return None
+            executors = [e for f in http_json(f"http://{agent.address}/state")["frameworks"] if f["id"] == framework_id
+                         for e in f["executors"] + f["completed_executors"]]
+            states = [t["state"] for e in executors for t in e["tasks"] + e["completed_tasks"] if t["id"] == "long"]
+            return framework if states == [state_while_away] else None
+
+        def change_master_once_the_agent_is_back(address):
+            # Make the order of the report certain: the new leader hears of the framework from the
+            # agent before the framework subscribes to it (pymesos waits on ZooKeeper's thread here).
+            if address and address != first.address:
+                try:
+                    seen_by_new_leader.append(wait_for(lambda: recovered_at(address), timeout=15,
+                                                       what="the new leader to recover the framework from the agent"))
+                except AssertionError:
+                    pass  # asserted below
+            change_master(address)
+
+        driver.acknowledgeStatusUpdate = counted_acknowledge
+        driver.change_master = change_master_once_the_agent_is_back
+        sched.submit(0.1, 32, lambda o: command_task("long", o, f"sleep {sleep}"), driver)
+        running = sched.wait_state("long", "TASK_RUNNING")
+        sched.wait(lambda: any(a["uuid"] == running["uuid"] for a in acks), what="TASK_RUNNING to be acknowledged")
+        first.kill(signal.SIGKILL)
+        second = wait_for(lambda: leader_among(masters), timeout=30, what="a new leader")
+        assert second is not first
+        finished = sched.wait_state("long", "TASK_FINISHED", timeout=60)
+        sched.wait(lambda: any(a["uuid"] == finished["uuid"] for a in acks), what="TASK_FINISHED to be acknowledged")
+        # The ack went through the new leader to the agent: the master forgets the task ...
+        wait_for(lambda: any(t["id"] == "long" for f in state_of(second)["frameworks"] if f["id"] == framework_id
+                             for t in f["completed_tasks"]), what="the new leader to see the acknowledgement")
+        time.sleep(2.5)  # ... and the agent, retrying every 1 s, would redeliver an unacknowledged update now
+        [framework] = [f for f in state_of(second)["frameworks"] if f["id"] == framework_id]
+        assert not state_of(second)["completed_frameworks"]
+        log = second.log.read_text()
+    assert seen_by_new_leader, "the new leader never listed the framework recovered from the agent"
+    [recovered] = seen_by_new_leader
+    assert (recovered["active"], recovered["connected"], recovered["recovered"]) == (False, False, True)
+    if state_while_away == "TASK_RUNNING":
+        assert [t["state"] for t in recovered["tasks"]] == ["TASK_RUNNING"]
+    assert (framework["active"], framework["connected"], framework["recovered"]) == (True, True, False)
+    assert sched.framework_id == framework_id and not sched.errors
+    states = sched.states("long")
+    assert states[-1] == "TASK_FINISHED" and states.count("TASK_FINISHED") == 1, states
+    assert set(states[:-1]) == {"TASK_RUNNING"}, states
+    assert finished["source"] == "SOURCE_EXECUTOR"
+    assert [a["state"] for a in acks].count("TASK_FINISHED") == 1, acks
+    assert "Recovered framework " + framework_id in log and "Removing framework" not in log
+
+
 def test_agent_killed_and_restarted_keeps_its_tasks(cluster):
     cluster.start_master()
     agent = cluster.add_agent("cpus:1;mem:512;disk:0")

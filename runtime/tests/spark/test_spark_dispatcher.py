@@ -261,7 +261,9 @@ def test_dispatcher_authenticates_to_a_secured_master(tmp_path):
 
 
 def test_dispatcher_follows_the_leading_master_through_zookeeper(tmp_path, apps):
-    from sparkkit import Cluster, integration
+    """A SIGKILLed leader: the dispatcher re-subscribes through zk:// as the same framework and its
+    running application survives (the new leader keeps the framework it recovers from the agent)."""
+    from sparkkit import AGENT_ATTRIBUTES, AGENT_RESOURCES, Cluster, integration
 
     zk = zookeeper_support.ZooKeeperEnsemble(tmp_path, size=1).start()
     cluster = Cluster(tmp_path / "ha")
@@ -287,16 +289,36 @@ def test_dispatcher_follows_the_leading_master_through_zookeeper(tmp_path, apps)
             return None
 
         first = wait_for(leader, timeout=60, what="a leading master")
+        port = integration.free_port()
+        agent = integration.Daemon("agent", ["--master", url, "--ip", "127.0.0.1", "--port", str(port), "--work_dir",
+                                             str(cluster.root / "agent"), "--resources", AGENT_RESOURCES, "--attributes",
+                                             AGENT_ATTRIBUTES[0], *integration.FAST_AGENT], cluster.root / "agent.log", port)
+        cluster.daemons.append(agent.start())
+        wait_for(lambda: http("GET", f"http://{first.address}/state", timeout=2)[1]["activated_slaves"] == 1, timeout=60,
+                 what="the agent to register")
         d = Dispatcher(cluster.root, url).start()
         framework = d.state()["framework_id"]
         assert d.state()["master"] == first.address
         sid = d.submit(python_request(apps / "sum.py", spark__mesos__constraints="rack:r9"))
+        running = d.submit(python_request(apps / "restartable.py"))
+        d.wait_state(running, "RUNNING", timeout=300)
+
+        def tasks_at(master):
+            return sorted((t["id"], t["state"]) for f in http("GET", f"http://{master.address}/state")[1]["frameworks"]
+                          if f["id"] == framework for t in f["tasks"])
+
+        before = tasks_at(first)
+        assert before and all(state == "TASK_RUNNING" for _, state in before)
         first.kill(signal.SIGKILL)
         second = wait_for(lambda: (m := leader()) is not None and m is not first and m, timeout=60, what="a new leader")
         wait_for(lambda: d.state().get("subscribed") and d.state()["master"] == second.address, timeout=60,
                  what="the dispatcher to re-subscribe to the new leader")
         assert d.state()["framework_id"] == framework and d.get(sid)["state"] == "QUEUED"
-        assert any(f["id"] == framework for f in http("GET", f"http://{second.address}/state")[1]["frameworks"])
+        assert any(f["id"] == framework and f["active"] for f in http("GET", f"http://{second.address}/state")[1]["frameworks"])
+        # The application's tasks (Spark master, worker, driver) ran on through the failover.
+        wait_for(lambda: tasks_at(second) == before, timeout=60, what="the new leader to know the running tasks")
+        status = d.wait_state(running, "FINISHED", timeout=300)
+        assert "COUNT 100" in d.logs(running) and status["retries"] == 0
         d.stop()
     finally:
         cluster.stop()

@@ -243,3 +243,116 @@ def test_reconciliation_waits_for_agents_that_may_still_reregister():
     assert "old-agent" in m.unreachable_agents
     m.reconcile(fw, [{"task_id": {"value": "t"}, "agent_id": {"value": "old-agent"}}])
     assert conn.of("UPDATE")[-1]["update"]["status"]["state"] == "TASK_LOST"
+
+
+# ---------------------------------------------------------------- frameworks recovered from agents (issue 10)
+
+def reregister_with_a_running_task(m, framework_info, agent_id="A-old", task_id="long"):
+    """An agent of an earlier leader re-registers with one running task of a framework this master never saw."""
+    framework_id = framework_info["id"]["value"]
+    conn = Recorder()
+    running = {"name": task_id, "task_id": {"value": task_id}, "agent_id": {"value": agent_id},
+               "resources": Resources.parse("cpus:1;mem:128").to_json(), "command": {"value": "sleep 60"},
+               "framework_id": {"value": framework_id}, "executor_id": {"value": task_id}, "state": "TASK_RUNNING"}
+    agent = m.register_agent({"hostname": "h", "port": 5051}, Resources.parse("cpus:4;mem:4096"), conn,
+                             agent_id=agent_id, tasks=[running], frameworks=[framework_info])
+    return agent, conn
+
+
+def resubscribe_as(m, framework_info):
+    conn = Recorder()
+    fw = m.subscribe(framework_info, framework_info["id"]["value"], conn)
+    return fw, conn
+
+
+@pytest.mark.parametrize("failover_timeout", [None, 0, 5])
+def test_a_framework_recovered_from_an_agent_is_kept_until_it_resubscribes(master, failover_timeout):
+    from corral.master import operator, views
+
+    info = {"user": "u", "name": "old", "id": {"value": "FW-old"}}
+    if failover_timeout is not None:
+        info["failover_timeout"] = failover_timeout
+    events = Recorder()
+    master.subscribe_operator(events)
+    agent, agent_conn = reregister_with_a_running_task(master, info)
+    fw = master.frameworks["FW-old"]
+    assert (fw.recovered, fw.active, fw.connected, fw.failover_deadline) == (True, False, False, None)
+    assert events.of("FRAMEWORK_ADDED")[0]["framework_added"]["framework"]["recovered"] is True
+    # No timer runs for it, however far the clock goes (the agent stays healthy).
+    for _ in range(50):
+        master.test_clock.now += 3600
+        master.agent_pong(agent)
+        master.tick()
+    assert master.frameworks.get("FW-old") is fw and fw.tasks["long"].state == "TASK_RUNNING"
+    assert not agent_conn.of("SHUTDOWN_FRAMEWORK") and not agent_conn.of("KILL_TASK")
+    assert not master.completed_frameworks and not master.offers  # inactive: no offers either
+    # The operator views show it as Mesos does: in `frameworks`, inactive, not connected, recovered.
+    [listed] = operator.get_frameworks(master)["frameworks"]
+    assert (listed["active"], listed["connected"], listed["recovered"]) == (False, False, True)
+    assert "unregistered_time" not in listed  # it never registered with this master
+    assert operator.get_state(master)["get_frameworks"]["frameworks"][0]["recovered"] is True
+    [shown] = views.state(master)["frameworks"]
+    assert (shown["id"], shown["active"], shown["connected"], shown["recovered"]) == ("FW-old", False, False, True)
+    assert [t["id"] for t in shown["tasks"]] == ["long"]
+    # The task ends while the framework is away: the agent keeps the update, the master forwards nothing.
+    finished = update("long", "TASK_FINISHED", agent.id)
+    finished["framework_id"] = {"value": "FW-old"}
+    master.status_update(agent, finished)
+    # Re-subscription with its framework id works and makes it active.
+    again, conn = resubscribe_as(master, info)
+    assert again is fw and conn.events[0]["type"] == "SUBSCRIBED"
+    assert conn.events[0]["subscribed"]["framework_id"] == {"value": "FW-old"}
+    assert (fw.recovered, fw.active, fw.connected) == (False, True, True)
+    assert events.of("FRAMEWORK_UPDATED")[-1]["framework_updated"]["framework"]["recovered"] is False
+    # Its agent hears of it (and resends what it holds), although it runs no custom executor for it.
+    assert agent_conn.of("UPDATE_FRAMEWORK")[-1]["update_framework"]["framework_info"]["id"] == {"value": "FW-old"}
+    assert operator.get_frameworks(master)["frameworks"][0]["recovered"] is False
+    master.status_update(agent, finished)  # the agent's retry
+    [forwarded] = conn.of("UPDATE")
+    assert forwarded["update"]["status"]["state"] == "TASK_FINISHED"
+    master.acknowledge(fw, agent.id, "long", finished["status"]["uuid"])
+    assert agent_conn.of("ACKNOWLEDGE")[-1]["acknowledge"]["uuid"] == finished["status"]["uuid"]
+    assert "long" not in fw.tasks and fw.completed_tasks[-1].task_id == "long"
+    # The framework now gets offers like any other.
+    assert offers(master, conn)
+
+
+def test_a_recovered_framework_that_disconnects_from_this_master_gets_its_failover_timeout(master):
+    info = {"user": "u", "name": "old", "id": {"value": "FW-0"}}  # failover_timeout unset: 0
+    agent, agent_conn = reregister_with_a_running_task(master, info)
+    master.test_clock.now += 1000
+    master.agent_pong(agent)
+    master.tick()
+    fw, conn = resubscribe_as(master, info)
+    master.disconnect_framework(fw.id, conn)  # a disconnection this master saw: removed at once, as before
+    assert "FW-0" not in master.frameworks and master.completed_frameworks[-1] is fw
+    assert fw.completed_tasks[-1].state == "TASK_KILLED"
+    assert agent_conn.of("SHUTDOWN_FRAMEWORK")[-1]["shutdown_framework"]["framework_id"] == {"value": "FW-0"}
+    with pytest.raises(CallError, match="has been removed"):
+        resubscribe_as(master, info)
+
+
+def test_a_recovered_framework_with_a_failover_timeout_is_removed_that_long_after_it_disconnects(master):
+    info = {"user": "u", "name": "old", "id": {"value": "FW-7"}, "failover_timeout": 7}
+    agent, agent_conn = reregister_with_a_running_task(master, info)
+    fw, conn = resubscribe_as(master, info)
+    master.disconnect_framework(fw.id, conn)
+    assert fw.failover_deadline == master.test_clock.now + 7 and not fw.recovered
+    master.test_clock.now += 6.5
+    master.agent_pong(agent)
+    master.tick()
+    assert master.frameworks.get("FW-7") is fw and fw.tasks["long"].state == "TASK_RUNNING"
+    master.test_clock.now += 1
+    master.agent_pong(agent)
+    master.tick()
+    assert "FW-7" not in master.frameworks and agent_conn.of("SHUTDOWN_FRAMEWORK")
+    assert fw.completed_tasks[-1].state == "TASK_KILLED"
+
+
+def test_a_recovered_framework_can_be_torn_down_by_an_operator(master):
+    info = {"user": "u", "name": "old", "id": {"value": "FW-t"}}
+    agent, agent_conn = reregister_with_a_running_task(master, info)
+    master.remove_framework("FW-t", "torn down by operator")
+    assert "FW-t" not in master.frameworks and agent_conn.of("SHUTDOWN_FRAMEWORK")
+    with pytest.raises(CallError, match="has been removed"):
+        resubscribe_as(master, info)

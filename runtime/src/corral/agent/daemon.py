@@ -160,20 +160,24 @@ class Agent(Server):
 
     def registration_payload(self) -> dict[str, Any]:
         tasks, executors, frameworks = [], [], []
+
+        def report(fw: FrameworkRecord, executor: Executor, only_unacknowledged: bool) -> None:
+            for task in executor.tasks.values():
+                if only_unacknowledged and not self.updates.pending(fw.id, task.task_id):
+                    continue
+                tasks.append({**task.info, "framework_id": wrap(fw.id), "executor_id": wrap(executor.executor_id),
+                              "state": task.state})
+
         for fw in self.frameworks.values():
             frameworks.append(fw.info)
             for executor in fw.executors.values():
                 if executor.kind != COMMAND:
                     executors.append({"framework_id": wrap(fw.id), "executor_info": executor.info})
-                for task in executor.tasks.values():
-                    tasks.append(
-                        {
-                            **task.info,
-                            "framework_id": wrap(fw.id),
-                            "executor_id": wrap(executor.executor_id),
-                            "state": task.state,
-                        }
-                    )
+                report(fw, executor, only_unacknowledged=False)
+            # As Mesos's agent: also the tasks of ended executors whose terminal update is not yet
+            # acknowledged (a new leader learns of them, and of their framework, from us).
+            for executor in fw.completed_executors:
+                report(fw, executor, only_unacknowledged=True)
         payload: dict[str, Any] = {
             "agent_info": self.agent_info(),
             "resources": self.total.to_json(),
@@ -219,6 +223,10 @@ class Agent(Server):
             fw = self.frameworks.get(value_of(info.get("id")) or "")
             if fw is not None:
                 fw.info = info
+                # The framework (re-)subscribed: resend pending updates now rather than at their next
+                # backoff (as Mesos's agent does), e.g. those of tasks that ended while it was away.
+                if not self.updates.paused:
+                    self.updates.resume()
         elif kind == "PING":
             self.master.post({"type": "PONG"})
         elif kind == "SHUTDOWN":
@@ -482,7 +490,11 @@ class Agent(Server):
                 executor.completed_tasks.append(task)
             break
         for executor in fw.completed_executors:
-            if any(t.task_id == task_id for t in executor.completed_tasks):
+            task = executor.tasks.get(task_id)
+            if task is not None and task.terminal and not self.updates.pending(framework_id, task_id):
+                del executor.tasks[task_id]  # acknowledged after its executor ended
+                executor.completed_tasks.append(task)
+            if task is not None or any(t.task_id == task_id for t in executor.completed_tasks):
                 self._forget_if_done(executor)
                 break
 

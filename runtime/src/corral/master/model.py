@@ -82,8 +82,13 @@ class Framework:
     stream_id: str | None = None
     connected: bool = False
     active: bool = False
+    # Mesos's RECOVERED state: learnt from re-registering agents after a master failover and not
+    # subscribed to this master yet.  Kept, with its tasks, until it subscribes or is torn down;
+    # no failover timer runs for it (the timeout counts from a disconnection this master saw).
+    recovered: bool = False
     reregistered_time: float | None = None
     unregistered_time: float | None = None
+    # Set when the framework disconnects from this master: it is removed when the deadline passes.
     failover_deadline: float | None = None
     suppressed_roles: set[str] = field(default_factory=set)
     tasks: dict[str, Task] = field(default_factory=dict)

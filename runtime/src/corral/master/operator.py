@@ -464,7 +464,7 @@ def get_frameworks(state: "MasterState") -> dict[str, Any]:
             "framework_info": fw.info,
             "active": fw.active,
             "connected": fw.connected,
-            "recovered": False,
+            "recovered": fw.recovered,
             "registered_time": _time(fw.registered_time),
             "offers": offers,
             "inverse_offers": [],

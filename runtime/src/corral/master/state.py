@@ -231,9 +231,12 @@ class MasterState:
             else:
                 info.pop(key, None)
         self._rescind_offers_of(framework)
+        recovered = framework.recovered
         framework.info = info
         framework.capabilities = capabilities
         framework.reregistered_time = self.wallclock()
+        if recovered:  # its first subscription to this master (Mesos resets the registration time too)
+            framework.registered_time = framework.reregistered_time
         framework.failover_deadline = None
         if roles != framework.roles:
             framework.roles = roles
@@ -241,9 +244,12 @@ class MasterState:
         self._connect(framework, connection, now)
         self.allocator.update_framework(framework.id, roles, framework.suppressed_roles)
         self.allocator.activate_framework(framework.id)
-        for agent_id in framework.executors:
+        # To every agent, as Mesos's sendFrameworkUpdates: one may run the framework's tasks (command
+        # tasks of a recovered framework are not in `executors`) and resends their pending updates.
+        for agent_id in list(self.agents):
             self._send_agent(agent_id, {"type": "UPDATE_FRAMEWORK", "update_framework": {"framework_info": info}})
-        logger.info("Framework %s (%s) re-subscribed", framework.id, framework.name)
+        logger.info("Framework %s (%s) re-subscribed%s", framework.id, framework.name,
+                    " after the master failover" if recovered else "")
         self._operator_event({"type": "FRAMEWORK_UPDATED", "framework_updated": {"framework": self.framework_summary(framework)}})
         self._request_allocation()
         return framework
@@ -253,6 +259,7 @@ class MasterState:
         framework.stream_id = str(uuid.uuid4())
         framework.connected = True
         framework.active = True
+        framework.recovered = False
         framework.unregistered_time = None
         framework.last_heartbeat = now
         connection.send(
@@ -761,8 +768,13 @@ class MasterState:
         return agent
 
     def _recover_agent_frameworks(self, infos: list[dict[str, Any]]) -> None:
-        """Frameworks an agent knows but this master does not (after a master failover)."""
-        now = self.clock()
+        """Frameworks an agent knows but this master does not (after a master failover).
+
+        As Mesos's `Master::recoverFramework`: the framework is RECOVERED (inactive, not
+        connected) and kept with its tasks until it subscribes again or an operator tears it
+        down.  No failover timer runs for it: its failover_timeout counts only from a
+        disconnection that this master itself sees (`disconnect_framework`).
+        """
         for info in infos:
             framework_id = value_of(info.get("id"))
             if not framework_id or framework_id in self.frameworks or framework_id in self.removed_framework_ids:
@@ -775,11 +787,12 @@ class MasterState:
             framework = Framework(
                 id=framework_id, info=dict(info), roles=roles, capabilities=capabilities, registered_time=self.wallclock()
             )
-            framework.failover_deadline = now + framework.failover_timeout
-            framework.unregistered_time = self.wallclock()
+            framework.recovered = True
             self.frameworks[framework_id] = framework
             self.allocator.add_framework(framework_id, roles, active=False)
             logger.info("Recovered framework %s (%s) from an agent; awaiting re-subscription", framework_id, framework.name)
+            # As Mesos's recoverFramework: operator subscribers learn of it now, as a recovered framework.
+            self._operator_event({"type": "FRAMEWORK_ADDED", "framework_added": {"framework": self.framework_summary(framework)}})
 
     def _reconcile_agent(self, agent: Agent, previous: Agent | None, reported_tasks, reported_executors, was_unreachable: bool):
         """Merge what a (re-)registering agent runs with what the master believed."""
@@ -1022,7 +1035,7 @@ class MasterState:
                 if now - framework.last_heartbeat >= o.heartbeat_interval:
                     framework.last_heartbeat = now
                     self._send_framework(framework, {"type": "HEARTBEAT"})
-            elif framework.failover_deadline is not None and now >= framework.failover_deadline:
+            elif not framework.recovered and framework.failover_deadline is not None and now >= framework.failover_deadline:
                 self.remove_framework(framework.id, "failover timeout expired")
         budget = o.agent_ping_timeout * o.max_agent_ping_timeouts
         for agent in list(self.agents.values()):
@@ -1132,7 +1145,7 @@ class MasterState:
             "framework_info": framework.info,
             "active": framework.active,
             "connected": framework.connected,
-            "recovered": False,
+            "recovered": framework.recovered,
             "registered_time": {"nanoseconds": int(framework.registered_time * 1e9)},
         }
 

@@ -154,7 +154,7 @@ def framework_state(m: MasterState, fw: Framework) -> dict[str, Any]:
         "failover_timeout": fw.failover_timeout,
         "active": fw.active,
         "connected": fw.connected,
-        "recovered": False,
+        "recovered": fw.recovered,
         "suppressed_roles": sorted(fw.suppressed_roles),
         "registered_time": fw.registered_time,
         "reregistered_time": fw.reregistered_time,
