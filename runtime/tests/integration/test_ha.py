@@ -10,9 +10,9 @@ import urllib.request
 import pytest
 from kazoo.client import KazooClient
 
-from conftest import Daemon, free_port, http_json, wait_for
-from pymesos_harness import RecordingScheduler, command_task, pymesos_framework
-from raw_scheduler import RawScheduler, launch, task
+from support.cluster import Daemon, free_port, http_json, wait_for
+from support.pymesos_harness import RecordingScheduler, command_task, pymesos_framework
+from support.raw_scheduler import RawScheduler, launch, task
 
 pytestmark = pytest.mark.integration
 

@@ -18,8 +18,9 @@ import time
 import pytest
 
 from corral.spark.report import parse_results
-from sparkkit import (TEST_CONF, Dispatcher, apps, build_jar, corral, dispatcher, held_by, http,  # noqa: F401
-                      logs_on_failure, python_request, spark_cluster, wait_for, zookeeper_support)
+from support.cluster import Cluster, Daemon, free_port, wait_for
+from support.sparkkit import TEST_CONF, Dispatcher, build_jar, corral, held_by, http, python_request
+from support.zookeeper import ZooKeeperEnsemble
 
 # Spark JVMs start slowly on a loaded 2-core machine: more than the suite-wide 300 s per test.
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
@@ -204,7 +205,7 @@ def test_dispatcher_and_master_restarts_keep_the_queue_and_running_apps(dispatch
 
 
 def test_queue_in_zookeeper_survives_a_restart(spark_cluster, apps, tmp_path):
-    zk = zookeeper_support.ZooKeeperEnsemble(tmp_path, size=1).start()
+    zk = ZooKeeperEnsemble(tmp_path, size=1).start()
     try:
         url = zk.url("/corral/spark-dispatcher")
         first = Dispatcher(tmp_path / "one", spark_cluster.master.address, ["--zk", url])
@@ -237,8 +238,6 @@ def test_queue_in_zookeeper_survives_a_restart(spark_cluster, apps, tmp_path):
 
 
 def test_dispatcher_authenticates_to_a_secured_master(tmp_path):
-    from sparkkit import Cluster
-
     creds = tmp_path / "credentials.json"
     creds.write_text(json.dumps({"credentials": [{"principal": "spark", "secret": "s3cret-spark"}]}))
     own = tmp_path / "spark-credential.json"
@@ -261,19 +260,17 @@ def test_dispatcher_authenticates_to_a_secured_master(tmp_path):
 
 
 def test_dispatcher_follows_the_leading_master_through_zookeeper(tmp_path, apps):
-    from sparkkit import Cluster, integration
-
-    zk = zookeeper_support.ZooKeeperEnsemble(tmp_path, size=1).start()
+    zk = ZooKeeperEnsemble(tmp_path, size=1).start()
     cluster = Cluster(tmp_path / "ha")
     (tmp_path / "ha").mkdir()
     url = zk.url("/corral")
     try:
         masters = []
         for i in range(2):
-            port = integration.free_port()
+            port = free_port()
             args = ["--ip", "127.0.0.1", "--port", str(port), "--work_dir", str(cluster.root / f"master-{i}"),
                     "--zk", url, "--zk_session_timeout", "2", "--allocation_interval", "0.2", "--heartbeat_interval", "1"]
-            master = integration.Daemon("master", args, cluster.root / f"master-{i}.log", port).start()
+            master = Daemon("master", args, cluster.root / f"master-{i}.log", port).start()
             cluster.daemons.append(master)
             masters.append(master)
 
