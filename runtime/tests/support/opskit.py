@@ -15,7 +15,6 @@ import ipaddress
 import json
 import os
 import ssl
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -238,19 +237,12 @@ class SecureCluster(Cluster):
         return self.master
 
 
-def running_tasks(state: dict[str, Any]) -> list[dict[str, Any]]:
-    return [t for f in state["frameworks"] for t in f["tasks"] if t["state"] == "TASK_RUNNING"]
-
-
 def logs_text(cluster: Cluster) -> str:
     return "\n".join(d.log.read_text(errors="replace") for d in cluster.daemons if d.log.exists())
 
 
-def sleep_until(deadline: float) -> None:
-    time.sleep(max(0.0, deadline - time.monotonic()))
-
-
 # ---------------------------------------------------------------- a v1 scheduler with credentials and TLS
+
 
 class AuthScheduler(RawScheduler):
     """RawScheduler with credentials, TLS, and acknowledgements of status updates (as pymesos does)."""
