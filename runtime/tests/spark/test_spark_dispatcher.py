@@ -65,7 +65,7 @@ def test_unmatched_constraints_stay_queued_with_the_reason(dispatcher, apps):
     status = wait_for(lambda: (s := dispatcher.get(sid))["state"] == "QUEUED" and "no agent matches" in s["reason"] and s,
                       timeout=30, what="a reason naming the constraints")
     assert "spark.mesos.constraints 'os:debian;rack:r9'" in status["reason"] and "rack=r1" in status["reason"]
-    time.sleep(3)
+    time.sleep(3)  # sleep, not wait: no launch is an absence; the declined offers come back every second meanwhile
     assert dispatcher.get(sid)["state"] == "QUEUED" and dispatcher.get(sid)["tasks"] == []
     listing = corral("spark", "list", "--dispatcher", dispatcher.address, "--json")
     assert any(s["id"] == sid and s["state"] == "QUEUED" for s in json.loads(listing.stdout))
@@ -183,7 +183,8 @@ def test_dispatcher_and_master_restarts_keep_the_queue_and_running_apps(dispatch
     dispatcher.wait_state(running, "RUNNING", timeout=300)
     # 1. The dispatcher restarts: the master keeps its tasks; it re-subscribes as the same framework.
     dispatcher.stop()
-    time.sleep(2)
+    wait_for(lambda: not next(fw for fw in spark_cluster.state()["frameworks"] if fw["id"] == framework)["connected"],
+             timeout=30, what="the master to see the dispatcher's framework disconnect")
     tasks = [t for fw in spark_cluster.state()["frameworks"] if fw["id"] == framework for t in fw["tasks"]]
     assert tasks and all(t["state"] == "TASK_RUNNING" for t in tasks)
     dispatcher.start()
@@ -247,7 +248,8 @@ def test_dispatcher_authenticates_to_a_secured_master(tmp_path):
     try:
         cluster.start_master("--authenticate_frameworks", "true", "--credentials", str(creds))
         anonymous = Dispatcher(tmp_path / "secured", cluster.master.address).start(wait=False)
-        time.sleep(3)
+        wait_for(lambda: "401" in anonymous.tail_log() or "Unauthorized" in anonymous.tail_log(), timeout=30,
+                 what="the master to refuse the anonymous dispatcher")
         assert not anonymous.state().get("subscribed")
         assert "401" in anonymous.tail_log() or "Unauthorized" in anonymous.tail_log()
         anonymous.stop()
