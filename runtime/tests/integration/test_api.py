@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from conftest import http_json
-from raw_scheduler import RawScheduler, launch, task
+from support.cluster import http_json
+from support.raw_scheduler import RawScheduler, launch, task
 
 pytestmark = pytest.mark.integration
 

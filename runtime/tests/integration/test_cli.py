@@ -8,8 +8,6 @@ import textwrap
 
 import pytest
 
-from conftest import wait_for
-
 pytestmark = pytest.mark.integration
 
 

@@ -10,9 +10,9 @@ import urllib.request
 import pytest
 from kazoo.client import KazooClient
 
-from conftest import Daemon, free_port, http_json, wait_for
-from pymesos_harness import RecordingScheduler, command_task, pymesos_framework
-from raw_scheduler import RawScheduler, launch, task
+from support.cluster import Daemon, free_port, http_json, wait_for
+from support.pymesos_harness import RecordingScheduler, command_task, pymesos_framework
+from support.raw_scheduler import RawScheduler, launch, task
 
 pytestmark = pytest.mark.integration
 
@@ -121,7 +121,7 @@ def test_killing_the_leader_mid_workload_loses_and_duplicates_nothing(zookeeper3
         wait_for(lambda: state_of(second)["activated_slaves"] == 2, timeout=30, what="agents to follow the new leader")
         for name in names:
             assert sched.wait_terminal(name, timeout=60)["state"] == "TASK_FINISHED"
-        time.sleep(1)  # a redelivered update, if any, would arrive now
+        time.sleep(1)  # sleep, not wait: no duplicate is an absence; an unacknowledged update is resent within 1 s
     for name in names:
         terminal = [u for u in sched.updates if u["task_id"]["value"] == name and u["state"] != "TASK_RUNNING"]
         assert {u["state"] for u in terminal} == {"TASK_FINISHED"}, terminal
@@ -311,8 +311,8 @@ def test_losing_zookeeper_quorum_is_safe_mode_and_service_resumes(zookeeper3, cl
         metrics = lambda: http_json(f"http://{master.address}/metrics/snapshot")  # noqa: E731
         wait_for(lambda: metrics()["master/safe_mode"] == 1.0, timeout=30, what="safe mode")
         offers_before = len(sched.offers)
-        sched.submit(0.1, 32, lambda o: command_task("blocked", o, "true"), driver)
-        time.sleep(2)
+        sched.submit(0.1, 32, lambda o: command_task("blocked", o, "true"), driver)  # its REVIVE is answered on return
+        time.sleep(2)  # sleep, not wait: no offer is an absence; 2 s is ten allocation intervals (0.2 s)
         assert len(sched.offers) == offers_before, "no offers are made in safe mode"
         assert sched.states("steady") == ["TASK_RUNNING"], "running tasks are left alone"
         zookeeper3.start_server(1)

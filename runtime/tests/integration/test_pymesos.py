@@ -9,8 +9,8 @@ import urllib.parse
 
 import pytest
 
-from conftest import http_json, wait_for
-from pymesos_harness import RecordingScheduler, command_task, pymesos_framework, scalar
+from support.cluster import http_json, wait_for
+from support.pymesos_harness import RecordingScheduler, command_task, pymesos_framework, scalar
 
 pytestmark = pytest.mark.integration
 

@@ -9,9 +9,8 @@ import time
 
 import pytest
 
-import opskit
-from opskit import cluster, creds  # noqa: F401  (fixtures)
 from corral.security import jwt
+from support import opskit
 
 pytestmark = pytest.mark.integration
 
@@ -98,7 +97,8 @@ def test_agents_without_credentials_are_refused(secured, tmp_path):
 def test_pymesos_framework_with_principal_and_secret_runs_tasks(secured):
     from pymesos import MesosSchedulerDriver
 
-    harness = opskit._load("corral_pymesos_harness", opskit.INTEGRATION / "pymesos_harness.py")
+    from support import pymesos_harness as harness
+
     sched = harness.RecordingScheduler()
     framework = {"user": getpass.getuser(), "name": "authenticated-pymesos"}
     driver = MesosSchedulerDriver(sched, framework, secured.master.address, use_addict=False,

@@ -10,9 +10,8 @@ import urllib.parse
 
 import pytest
 
-import opskit
-from opskit import cluster, creds  # noqa: F401  (fixtures)
 from corral.protocol.recordio import Decoder
+from support import opskit
 
 pytestmark = pytest.mark.integration
 

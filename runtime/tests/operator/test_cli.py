@@ -8,8 +8,7 @@ import sys
 
 import pytest
 
-import opskit
-from opskit import certs, cluster, creds  # noqa: F401  (fixtures)
+from support import opskit
 
 pytestmark = pytest.mark.integration
 

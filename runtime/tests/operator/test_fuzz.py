@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-import opskit
+from support import opskit
 
 pytestmark = pytest.mark.integration
 

@@ -10,9 +10,8 @@ import threading
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-import opskit
-from opskit import cluster  # noqa: F401  (fixture)
 from corral.protocol.recordio import Decoder
+from support import opskit
 
 pytestmark = pytest.mark.integration
 

@@ -7,9 +7,8 @@ import time
 
 import pytest
 
-import opskit
-from opskit import cluster, creds  # noqa: F401  (fixtures)
 from corral.security import jwt
+from support import opskit
 
 pytestmark = pytest.mark.integration
 

@@ -9,8 +9,7 @@ import urllib.parse
 
 import pytest
 
-import opskit
-from opskit import cluster, certs  # noqa: F401  (fixtures)
+from support import opskit
 
 pytestmark = pytest.mark.integration
 

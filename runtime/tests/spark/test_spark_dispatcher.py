@@ -18,8 +18,9 @@ import time
 import pytest
 
 from corral.spark.report import parse_results
-from sparkkit import (TEST_CONF, Dispatcher, apps, build_jar, corral, dispatcher, held_by, http,  # noqa: F401
-                      logs_on_failure, python_request, spark_cluster, wait_for, zookeeper_support)
+from support.cluster import FAST_AGENT, Cluster, Daemon, free_port, wait_for
+from support.sparkkit import AGENT_ATTRIBUTES, AGENT_RESOURCES, TEST_CONF, Dispatcher, build_jar, corral, held_by, http, python_request
+from support.zookeeper import ZooKeeperEnsemble
 
 # Spark JVMs start slowly on a loaded 2-core machine: more than the suite-wide 300 s per test.
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
@@ -64,7 +65,7 @@ def test_unmatched_constraints_stay_queued_with_the_reason(dispatcher, apps):
     status = wait_for(lambda: (s := dispatcher.get(sid))["state"] == "QUEUED" and "no agent matches" in s["reason"] and s,
                       timeout=30, what="a reason naming the constraints")
     assert "spark.mesos.constraints 'os:debian;rack:r9'" in status["reason"] and "rack=r1" in status["reason"]
-    time.sleep(3)
+    time.sleep(3)  # sleep, not wait: no launch is an absence; the declined offers come back every second meanwhile
     assert dispatcher.get(sid)["state"] == "QUEUED" and dispatcher.get(sid)["tasks"] == []
     listing = corral("spark", "list", "--dispatcher", dispatcher.address, "--json")
     assert any(s["id"] == sid and s["state"] == "QUEUED" for s in json.loads(listing.stdout))
@@ -182,7 +183,8 @@ def test_dispatcher_and_master_restarts_keep_the_queue_and_running_apps(dispatch
     dispatcher.wait_state(running, "RUNNING", timeout=300)
     # 1. The dispatcher restarts: the master keeps its tasks; it re-subscribes as the same framework.
     dispatcher.stop()
-    time.sleep(2)
+    wait_for(lambda: not next(fw for fw in spark_cluster.state()["frameworks"] if fw["id"] == framework)["connected"],
+             timeout=30, what="the master to see the dispatcher's framework disconnect")
     tasks = [t for fw in spark_cluster.state()["frameworks"] if fw["id"] == framework for t in fw["tasks"]]
     assert tasks and all(t["state"] == "TASK_RUNNING" for t in tasks)
     dispatcher.start()
@@ -204,7 +206,7 @@ def test_dispatcher_and_master_restarts_keep_the_queue_and_running_apps(dispatch
 
 
 def test_queue_in_zookeeper_survives_a_restart(spark_cluster, apps, tmp_path):
-    zk = zookeeper_support.ZooKeeperEnsemble(tmp_path, size=1).start()
+    zk = ZooKeeperEnsemble(tmp_path, size=1).start()
     try:
         url = zk.url("/corral/spark-dispatcher")
         first = Dispatcher(tmp_path / "one", spark_cluster.master.address, ["--zk", url])
@@ -237,8 +239,6 @@ def test_queue_in_zookeeper_survives_a_restart(spark_cluster, apps, tmp_path):
 
 
 def test_dispatcher_authenticates_to_a_secured_master(tmp_path):
-    from sparkkit import Cluster
-
     creds = tmp_path / "credentials.json"
     creds.write_text(json.dumps({"credentials": [{"principal": "spark", "secret": "s3cret-spark"}]}))
     own = tmp_path / "spark-credential.json"
@@ -248,7 +248,8 @@ def test_dispatcher_authenticates_to_a_secured_master(tmp_path):
     try:
         cluster.start_master("--authenticate_frameworks", "true", "--credentials", str(creds))
         anonymous = Dispatcher(tmp_path / "secured", cluster.master.address).start(wait=False)
-        time.sleep(3)
+        wait_for(lambda: "401" in anonymous.tail_log() or "Unauthorized" in anonymous.tail_log(), timeout=30,
+                 what="the master to refuse the anonymous dispatcher")
         assert not anonymous.state().get("subscribed")
         assert "401" in anonymous.tail_log() or "Unauthorized" in anonymous.tail_log()
         anonymous.stop()
@@ -263,19 +264,17 @@ def test_dispatcher_authenticates_to_a_secured_master(tmp_path):
 def test_dispatcher_follows_the_leading_master_through_zookeeper(tmp_path, apps):
     """A SIGKILLed leader: the dispatcher re-subscribes through zk:// as the same framework and its
     running application survives (the new leader keeps the framework it recovers from the agent)."""
-    from sparkkit import AGENT_ATTRIBUTES, AGENT_RESOURCES, Cluster, integration
-
-    zk = zookeeper_support.ZooKeeperEnsemble(tmp_path, size=1).start()
+    zk = ZooKeeperEnsemble(tmp_path, size=1).start()
     cluster = Cluster(tmp_path / "ha")
     (tmp_path / "ha").mkdir()
     url = zk.url("/corral")
     try:
         masters = []
         for i in range(2):
-            port = integration.free_port()
+            port = free_port()
             args = ["--ip", "127.0.0.1", "--port", str(port), "--work_dir", str(cluster.root / f"master-{i}"),
                     "--zk", url, "--zk_session_timeout", "2", "--allocation_interval", "0.2", "--heartbeat_interval", "1"]
-            master = integration.Daemon("master", args, cluster.root / f"master-{i}.log", port).start()
+            master = Daemon("master", args, cluster.root / f"master-{i}.log", port).start()
             cluster.daemons.append(master)
             masters.append(master)
 
@@ -289,10 +288,10 @@ def test_dispatcher_follows_the_leading_master_through_zookeeper(tmp_path, apps)
             return None
 
         first = wait_for(leader, timeout=60, what="a leading master")
-        port = integration.free_port()
-        agent = integration.Daemon("agent", ["--master", url, "--ip", "127.0.0.1", "--port", str(port), "--work_dir",
-                                             str(cluster.root / "agent"), "--resources", AGENT_RESOURCES, "--attributes",
-                                             AGENT_ATTRIBUTES[0], *integration.FAST_AGENT], cluster.root / "agent.log", port)
+        port = free_port()
+        agent = Daemon("agent", ["--master", url, "--ip", "127.0.0.1", "--port", str(port), "--work_dir",
+                                 str(cluster.root / "agent"), "--resources", AGENT_RESOURCES, "--attributes",
+                                 AGENT_ATTRIBUTES[0], *FAST_AGENT], cluster.root / "agent.log", port)
         cluster.daemons.append(agent.start())
         wait_for(lambda: http("GET", f"http://{first.address}/state", timeout=2)[1]["activated_slaves"] == 1, timeout=60,
                  what="the agent to register")

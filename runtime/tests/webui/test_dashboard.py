@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from browser_kit import LocalCluster, browser, opskit, page, shot, wait_text  # noqa: F401  (fixtures)
+from support import opskit
+from support.browser_kit import LocalCluster, shot, wait_text
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,9 @@ from urllib.parse import urlparse
 
 import pytest
 
-from browser_kit import browser, opskit, page, reap, shot, wait_text  # noqa: F401  (fixtures)
+from support import opskit
+from support.browser_kit import reap, shot, wait_text
+from support.zookeeper import ZooKeeperEnsemble
 
 pytestmark = pytest.mark.integration
 
@@ -22,7 +24,7 @@ def leading(master) -> bool:
 
 def test_dashboard_follows_the_new_leader(tmp_path, page, request):
     try:
-        zk = opskit.zookeeper_support.ZooKeeperEnsemble(tmp_path, size=1).start()
+        zk = ZooKeeperEnsemble(tmp_path, size=1).start()
     except RuntimeError as exc:
         pytest.skip(str(exc))
     cluster = opskit.SecureCluster(tmp_path)

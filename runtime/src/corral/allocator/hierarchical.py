@@ -62,7 +62,15 @@ class HierarchicalAllocator(Allocator):
 
     # -- frameworks -------------------------------------------------------------
 
-    def add_framework(self, framework_id, roles, used=None, active=True, suppressed_roles=(), min_allocatable=None):
+    def add_framework(
+        self,
+        framework_id: str,
+        roles: Iterable[str],
+        used: Mapping[str, Mapping[str, Resources]] | None = None,
+        active: bool = True,
+        suppressed_roles: Iterable[str] = (),
+        min_allocatable: Mapping[str, list[Resources]] | None = None,
+    ) -> None:
         if framework_id in self._frameworks:
             raise ValueError(f"framework {framework_id} is already known to the allocator")
         fw = _Framework(roles=set(roles), suppressed=set(suppressed_roles), active=active)
@@ -78,7 +86,13 @@ class HierarchicalAllocator(Allocator):
                 self._track(framework_id, agent_id, role, resources)
         self._refresh_activity(framework_id)
 
-    def update_framework(self, framework_id, roles, suppressed_roles=(), min_allocatable=None):
+    def update_framework(
+        self,
+        framework_id: str,
+        roles: Iterable[str],
+        suppressed_roles: Iterable[str] = (),
+        min_allocatable: Mapping[str, list[Resources]] | None = None,
+    ) -> None:
         fw = self._frameworks[framework_id]
         old = fw.roles
         fw.roles = set(roles)
@@ -91,7 +105,7 @@ class HierarchicalAllocator(Allocator):
             self._untrack_role_if_unused(framework_id, role)
         self._refresh_activity(framework_id)
 
-    def remove_framework(self, framework_id):
+    def remove_framework(self, framework_id: str) -> None:
         fw = self._frameworks.get(framework_id)
         if fw is None:
             return
@@ -102,11 +116,11 @@ class HierarchicalAllocator(Allocator):
         for role in list(self._framework_sorters):
             self._leave_role(framework_id, role)
 
-    def activate_framework(self, framework_id):
+    def activate_framework(self, framework_id: str) -> None:
         self._frameworks[framework_id].active = True
         self._refresh_activity(framework_id)
 
-    def deactivate_framework(self, framework_id):
+    def deactivate_framework(self, framework_id: str) -> None:
         fw = self._frameworks.get(framework_id)
         if fw is None:
             return
@@ -116,7 +130,13 @@ class HierarchicalAllocator(Allocator):
 
     # -- agents -----------------------------------------------------------------
 
-    def add_agent(self, agent_id, total, used=None, attributes=None):
+    def add_agent(
+        self,
+        agent_id: str,
+        total: Resources,
+        used: Mapping[str, Mapping[str, Resources]] | None = None,
+        attributes: Mapping[str, object] | None = None,
+    ) -> None:
         if agent_id in self._agents:
             raise ValueError(f"agent {agent_id} is already known to the allocator")
         agent = _Agent(total=total, available=total, attributes=dict(attributes or {}))
@@ -131,7 +151,7 @@ class HierarchicalAllocator(Allocator):
                     self._track_role(framework_id, role)
                     self._track(framework_id, agent_id, role, resources, adjust_available=False)
 
-    def update_agent(self, agent_id, total):
+    def update_agent(self, agent_id: str, total: Resources) -> None:
         agent = self._agents[agent_id]
         allocated = agent.total - agent.available
         self._role_sorter.remove_total(agent.total.scalar_quantities())
@@ -142,7 +162,7 @@ class HierarchicalAllocator(Allocator):
         agent.total = total
         agent.available = total - allocated
 
-    def remove_agent(self, agent_id):
+    def remove_agent(self, agent_id: str) -> None:
         agent = self._agents.pop(agent_id, None)
         if agent is None:
             return
@@ -159,15 +179,22 @@ class HierarchicalAllocator(Allocator):
             sorter.remove_total(agent.total.scalar_quantities())
         self._untrack_unused_roles()
 
-    def activate_agent(self, agent_id):
+    def activate_agent(self, agent_id: str) -> None:
         self._agents[agent_id].active = True
 
-    def deactivate_agent(self, agent_id):
+    def deactivate_agent(self, agent_id: str) -> None:
         self._agents[agent_id].active = False
 
     # -- resources --------------------------------------------------------------
 
-    def recover_resources(self, framework_id, agent_id, role, resources, refuse_seconds=None):
+    def recover_resources(
+        self,
+        framework_id: str,
+        agent_id: str,
+        role: str,
+        resources: Resources,
+        refuse_seconds: float | None = None,
+    ) -> None:
         if resources.is_empty():
             return
         agent = self._agents.get(agent_id)
@@ -184,19 +211,19 @@ class HierarchicalAllocator(Allocator):
             # Never more than the agent's total: recovery of resources it no longer has is ignored.
             agent.available = _intersection(agent.total, agent.available + resources)
 
-    def suppress(self, framework_id, roles=None):
+    def suppress(self, framework_id: str, roles: Iterable[str] | None = None) -> None:
         fw = self._frameworks[framework_id]
         fw.suppressed |= set(fw.roles if roles is None else roles) & fw.roles
         self._refresh_activity(framework_id)
 
-    def revive(self, framework_id, roles=None):
+    def revive(self, framework_id: str, roles: Iterable[str] | None = None) -> None:
         fw = self._frameworks[framework_id]
         targets = set(fw.roles if roles is None else roles)
         fw.suppressed -= targets
         fw.filters = {k: v for k, v in fw.filters.items() if k[0] not in targets}
         self._refresh_activity(framework_id)
 
-    def update_weights(self, weights):
+    def update_weights(self, weights: Mapping[str, float]) -> None:
         self.options.weights = {**self.options.weights, **weights}
         self._role_sorter.update_weights(self.options.weights)
 

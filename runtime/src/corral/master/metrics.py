@@ -28,7 +28,6 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.process_collector import ProcessCollector
 
-from corral.http_stream import json_response
 from corral.master import viewcache
 
 if TYPE_CHECKING:
@@ -217,7 +216,3 @@ def add_routes(app: web.Application, master: "Master") -> None:
     app.on_cleanup.append(on_cleanup)
     app.router.add_get("/metrics", prometheus)
     app.router.add_get("/master/metrics", prometheus)
-
-
-def snapshot_response(master: "Master") -> web.Response:
-    return json_response(snapshot(master))

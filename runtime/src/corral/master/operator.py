@@ -513,8 +513,7 @@ def get_agents(state: "MasterState") -> dict[str, Any]:
         if agent.reregistered_time is not None:
             entry["reregistered_time"] = _time(agent.reregistered_time)
         agents.append(entry)
-    recovered = getattr(state, "recovered_agents", {})
-    return {"agents": agents, "recovered_agents": list(recovered.values())}
+    return {"agents": agents, "recovered_agents": list(state.recovered_agents.values())}
 
 
 def get_executors(state: "MasterState") -> dict[str, Any]:

@@ -203,10 +203,6 @@ def basic_header(principal: str, secret: str) -> str:
     return "Basic " + base64.b64encode(f"{principal}:{secret}".encode()).decode()
 
 
-def bearer_header(token: str) -> str:
-    return f"Bearer {token}"
-
-
 def parse_authorization(header: str) -> tuple[str, str, str]:
     """`Basic ...` -> ("basic", principal, secret); `Bearer t` -> ("bearer", "", t)."""
     scheme, _, value = header.strip().partition(" ")

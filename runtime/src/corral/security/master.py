@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 from aiohttp import web
 
-from corral.ids import value_of
 from corral.security import views as view_filters
 from corral.security.acls import ACLs
 from corral.security.credentials import Credentials, basic_header
@@ -65,10 +64,6 @@ READONLY_CALLS = {c for c in OPERATOR_ACTIONS if c.startswith("GET_")} | {"SUBSC
 
 _decoder = msgspec.json.Decoder()
 _encoder = msgspec.json.Encoder()
-
-
-class SecurityStartupError(RuntimeError):
-    pass
 
 
 def _startup_error(message: str) -> Exception:
@@ -296,12 +291,3 @@ def _task_user(task: Any, framework_info: dict[str, Any], executor: Any = None) 
         return executor["command"]["user"]
     user = framework_info.get("user")
     return user if isinstance(user, str) else None
-
-
-def framework_principal(framework_info: dict[str, Any]) -> str | None:
-    p = framework_info.get("principal")
-    return p if isinstance(p, str) and p else None
-
-
-def framework_id_of(info: dict[str, Any]) -> str | None:
-    return value_of(info.get("id"))

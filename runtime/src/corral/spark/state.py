@@ -531,10 +531,6 @@ class DispatcherState:
                     return True
         return False
 
-    def next_retry_due(self) -> float | None:
-        due = [s.next_retry_at for s in self.submissions.values() if s.state == RETRYING and s.next_retry_at]
-        return min(due) if due else None
-
     def take_kills(self) -> list[tuple[str, str]]:
         kills, self._kills = self._kills, []
         return kills

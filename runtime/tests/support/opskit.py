@@ -1,48 +1,28 @@
 """Test support for the operator, security and web UI suites.
 
-Reuses the integration suite's real-process cluster (`Cluster`, `Daemon`)
+Builds on the real-process cluster of `support.cluster` (`Cluster`, `Daemon`)
 and adds what secured clusters need: credentials and ACL files, a throwaway
 CA with certificates (cryptography), HTTP with Basic/bearer/TLS that returns
 errors instead of raising, and a cluster whose readiness checks speak HTTPS
-and authenticate.
+and authenticate.  The fixtures that use them are in operator/conftest.py.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime
-import importlib.util
 import ipaddress
 import json
 import os
 import ssl
-import sys
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-INTEGRATION = HERE.parent / "integration"
-
-
-def _load(name: str, path: Path):
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-integration = _load("corral_integration_support", INTEGRATION / "conftest.py")
-zookeeper_support = _load("corral_zookeeper_support", INTEGRATION / "zookeeper.py")
-Cluster, Daemon = integration.Cluster, integration.Daemon
-wait_for, free_port = integration.wait_for, integration.free_port
-FAST_MASTER, FAST_AGENT = integration.FAST_MASTER, integration.FAST_AGENT
+from support.cluster import FAST_MASTER, Cluster, Daemon, free_port, wait_for
+from support.raw_scheduler import RawScheduler, launch, task  # noqa: F401  (the tests use opskit.launch, opskit.task)
 
 # ---------------------------------------------------------------- credentials and ACLs
 
@@ -257,25 +237,14 @@ class SecureCluster(Cluster):
         return self.master
 
 
-def running_tasks(state: dict[str, Any]) -> list[dict[str, Any]]:
-    return [t for f in state["frameworks"] for t in f["tasks"] if t["state"] == "TASK_RUNNING"]
-
-
 def logs_text(cluster: Cluster) -> str:
     return "\n".join(d.log.read_text(errors="replace") for d in cluster.daemons if d.log.exists())
 
 
-def sleep_until(deadline: float) -> None:
-    time.sleep(max(0.0, deadline - time.monotonic()))
-
-
 # ---------------------------------------------------------------- a v1 scheduler with credentials and TLS
 
-raw_scheduler = _load("corral_raw_scheduler", INTEGRATION / "raw_scheduler.py")
-task, launch = raw_scheduler.task, raw_scheduler.launch
 
-
-class AuthScheduler(raw_scheduler.RawScheduler):
+class AuthScheduler(RawScheduler):
     """RawScheduler with credentials, TLS, and acknowledgements of status updates (as pymesos does)."""
 
     def __init__(self, master: str, framework_info: dict[str, Any] | None = None, auth: str | None = None,
@@ -362,27 +331,3 @@ class AuthScheduler(raw_scheduler.RawScheduler):
         text = response.read().decode()
         conn.close()
         return response.status, text
-
-
-# ---------------------------------------------------------------- fixtures (imported by the test modules:
-# no conftest.py here, so that the integration suite's `from conftest import ...` keeps finding its own)
-
-import pytest  # noqa: E402
-
-
-@pytest.fixture
-def cluster(tmp_path):
-    c = SecureCluster(tmp_path)
-    yield c
-    c.stop()
-    print(c.logs())  # pytest shows captured output only for failed tests
-
-
-@pytest.fixture
-def creds(tmp_path):
-    return write_credentials(tmp_path / "secrets")
-
-
-@pytest.fixture
-def certs(tmp_path):
-    return make_certs(tmp_path / "tls")

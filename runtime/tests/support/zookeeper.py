@@ -14,22 +14,12 @@ import subprocess
 import time
 from pathlib import Path
 
+from support.cluster import free_ports
+
 CLASSPATH = ":".join(
     p for p in ("/usr/share/java/zookeeper.jar", "/usr/share/java/slf4j-api.jar", "/usr/share/java/slf4j-jdk14.jar")
 )
 MAIN = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
-
-
-def _free_ports(n: int) -> list[int]:
-    socks, ports = [], []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-        ports.append(s.getsockname()[1])
-    for s in socks:
-        s.close()
-    return ports
 
 
 def four_letter(port: int, word: str = "ruok", timeout: float = 1.0) -> str:
@@ -50,7 +40,7 @@ class ZooKeeperEnsemble:
         self.root = Path(root) / "zookeeper"
         self.size = size
         self.tick_ms = tick_ms
-        ports = _free_ports(3 * size)
+        ports = free_ports(3 * size)
         self.client_ports = ports[:size]
         self.peer_ports = ports[size : 2 * size]
         self.election_ports = ports[2 * size :]

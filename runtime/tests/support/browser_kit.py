@@ -1,6 +1,7 @@
 """A real headless Chromium (Debian's `chromium`, driven by Playwright through `executable_path`)
 and a real `corral local` cluster for the dashboard tests.  Screenshots go to `artifacts/webui/`
-at the repository root (gitignored), kept as test artifacts."""
+at the repository root (gitignored), kept as test artifacts.  The `browser` and `page`
+fixtures are in webui/conftest.py."""
 
 from __future__ import annotations
 
@@ -16,9 +17,7 @@ from typing import Any
 import pytest
 
 from corral.cli.local import kill_processes_in, stop_processes
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "operator"))
-import opskit  # noqa: E402
+from support.cluster import free_port, wait_for
 
 REPO = Path(__file__).resolve().parents[3]
 ARTIFACTS = Path(os.environ.get("CORRAL_ARTIFACTS", REPO / "artifacts")) / "webui"
@@ -27,7 +26,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
-def _playwright():
+def require_playwright():
+    """Playwright's `sync_playwright`, or a skip that says what to install."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -35,28 +35,6 @@ def _playwright():
     if not os.access(CHROMIUM, os.X_OK):
         pytest.skip(f"Chromium not found at {CHROMIUM}: run scripts/setup-webui.sh")
     return sync_playwright
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_playwright = _playwright()
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser, request):
-    context = browser.new_context(viewport={"width": 1366, "height": 768})
-    pg = context.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    pg.corral_errors = errors  # type: ignore[attr-defined]
-    yield pg
-    shot(pg, request.node.name, "final")
-    context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
 
 
 def shot(page: Any, test: str, step: str) -> Path:
@@ -89,7 +67,7 @@ class LocalCluster:
         self._spawn(["local", "--agents", str(agents), "--port", "0", "--work_dir", str(self.root / "local"),
                      "--resources", "cpus:2;cpus(ads):1;mem:1024;disk:2048", "--attributes", "rack:r1;os:debian", "--attributes", "rack:r2",
                      "--master-arg=--allocation_interval=0.2", *extra], self.out)
-        match = opskit.wait_for(lambda: re.search(r"master http://([0-9.]+:\d+)", self.out.read_text()), timeout=60,
+        match = wait_for(lambda: re.search(r"master http://([0-9.]+:\d+)", self.out.read_text()), timeout=60,
                                 what="`corral local` to come up")
         self.master = match.group(1)
         return self
@@ -102,7 +80,7 @@ class LocalCluster:
         return self._spawn(["run", "--master", self.master, "--name", name, "--command", command, *extra], self.root / f"run-{name}.out")
 
     def add_agent(self, name: str, *extra: str) -> subprocess.Popen:
-        port = opskit.free_port()
+        port = free_port()
         return self._spawn(["agent", "--master", self.master, "--ip", "127.0.0.1", "--port", str(port), "--work_dir",
                             str(self.root / name), "--resources", "cpus:1;mem:512;disk:0", *extra], self.root / f"{name}.log")
 

@@ -1,8 +1,8 @@
 """Test support for the Spark suite: a real master + 2 agents and a real dispatcher process.
 
-Reuses the integration suite's real-process `Cluster` (module-scoped here, so
-that the Spark tests share one cluster and one dispatcher), and adds the
-dispatcher process, REST/API helpers and small Spark applications.  Spark
+Builds on the real-process `Cluster` of `support.cluster` (module-scoped in
+spark/conftest.py, so that the Spark tests share one cluster and one dispatcher),
+and adds the dispatcher process, REST/API helpers and small Spark applications.  Spark
 runs for real (pyspark's JVMs); the tests keep data tiny and shorten timers
 through flags, and measure no wall-clock performance.
 """
@@ -22,12 +22,7 @@ from typing import Any
 
 import pytest
 
-# The integration suite's real-process Cluster, loaded once by the operator suite's kit.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "operator"))
-import opskit  # noqa: E402
-
-integration, zookeeper_support = opskit.integration, opskit.zookeeper_support
-Cluster, wait_for, free_port = integration.Cluster, integration.wait_for, integration.free_port
+from support.cluster import free_port, wait_for
 
 AGENT_RESOURCES = "cpus:4;mem:8192;disk:4096"
 AGENT_ATTRIBUTES = ["rack:r1;os:debian", "rack:r2;os:debian"]
@@ -265,41 +260,3 @@ def build_jar(root: Path) -> Path | None:
     subprocess.run([javac, "-cp", jars, "CorralCount.java"], cwd=src, check=True, capture_output=True, timeout=120)
     subprocess.run([jar, "cf", "corral-count.jar", "CorralCount.class"], cwd=src, check=True, capture_output=True, timeout=60)
     return src / "corral-count.jar"
-
-
-@pytest.fixture(scope="module")
-def spark_cluster(tmp_path_factory):
-    """A master and two agents (4 cpus, 8 GB, rack r1 and r2 each) shared by a test module."""
-    require_pyspark()
-    root = tmp_path_factory.mktemp("spark-cluster")
-    cluster = Cluster(root)
-    cluster.start_master()
-    for attributes in AGENT_ATTRIBUTES:
-        cluster.add_agent(AGENT_RESOURCES, "--attributes", attributes)
-    yield cluster
-    cluster.stop()
-
-
-@pytest.fixture(scope="module")
-def dispatcher(spark_cluster):
-    d = Dispatcher(spark_cluster.root, spark_cluster.master.address).start()
-    yield d
-    d.stop()
-
-
-@pytest.fixture(scope="module")
-def apps(spark_cluster) -> Path:
-    return write_apps(spark_cluster.root)
-
-
-@pytest.fixture(autouse=True)
-def logs_on_failure(request):
-    """When a test fails, print the dispatcher's and the cluster's logs."""
-    failed_before = request.session.testsfailed
-    yield
-    if request.session.testsfailed == failed_before:
-        return
-    for name in ("dispatcher", "spark_cluster"):
-        if name in request.fixturenames:
-            value = request.getfixturevalue(name)
-            print(f"===== dispatcher.log\n{value.tail_log()}" if isinstance(value, Dispatcher) else value.logs())
