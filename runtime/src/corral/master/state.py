@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable
 from corral import MESOS_API_VERSION
 from corral.allocator import Allocation, Allocator
 from corral.ids import validate_id, value_of, wrap
-from corral.master import validation
+from corral.master import render, validation
 from corral.master.model import Agent, Connection, Framework, Offer, Task
 from corral.master.registry import Registry, RegistryData
 from corral.protocol import states as S
@@ -214,7 +214,7 @@ class MasterState:
         self._connect(framework, connection, now)
         self.allocator.add_framework(framework_id, roles, used=self._framework_usage(framework_id))
         logger.info("Framework %s (%s) subscribed with roles %s", framework_id, framework.name, sorted(roles))
-        self._operator_event({"type": "FRAMEWORK_ADDED", "framework_added": {"framework": self.framework_summary(framework)}})
+        self._operator_event({"type": "FRAMEWORK_ADDED", "framework_added": {"framework": render.framework_summary(framework)}})
         self._request_allocation()
         return framework
 
@@ -250,7 +250,7 @@ class MasterState:
             self._send_agent(agent_id, {"type": "UPDATE_FRAMEWORK", "update_framework": {"framework_info": info}})
         logger.info("Framework %s (%s) re-subscribed%s", framework.id, framework.name,
                     " after the master failover" if recovered else "")
-        self._operator_event({"type": "FRAMEWORK_UPDATED", "framework_updated": {"framework": self.framework_summary(framework)}})
+        self._operator_event({"type": "FRAMEWORK_UPDATED", "framework_updated": {"framework": render.framework_summary(framework)}})
         self._request_allocation()
         return framework
 
@@ -565,7 +565,7 @@ class MasterState:
             agent.tasks.setdefault(framework.id, {})[task.task_id] = task
         task.statuses.append({"state": S.TASK_STAGING, "timestamp": self.wallclock()})
         self.metrics["master/tasks_launched"] += 1
-        self._operator_event({"type": "TASK_ADDED", "task_added": {"task": task.operator_json()}})
+        self._operator_event({"type": "TASK_ADDED", "task_added": {"task": render.task_json(task)}})
 
     def send_unlaunched_status(self, framework, task, state, reason, message) -> None:
         """A status for a task that never got launched (it, its offers or its authorization were bad)."""
@@ -763,7 +763,7 @@ class MasterState:
         logger.info(
             "Agent %s at %s %s with %s", agent_id, agent.hostname, "re-registered" if reregistering else "registered", total.to_text()
         )
-        self._operator_event({"type": "AGENT_ADDED", "agent_added": {"agent": self.agent_summary(agent)}})
+        self._operator_event({"type": "AGENT_ADDED", "agent_added": {"agent": render.agent_summary(agent)}})
         self._request_allocation([agent_id])
         return agent
 
@@ -792,7 +792,7 @@ class MasterState:
             self.allocator.add_framework(framework_id, roles, active=False)
             logger.info("Recovered framework %s (%s) from an agent; awaiting re-subscription", framework_id, framework.name)
             # As Mesos's recoverFramework: operator subscribers learn of it now, as a recovered framework.
-            self._operator_event({"type": "FRAMEWORK_ADDED", "framework_added": {"framework": self.framework_summary(framework)}})
+            self._operator_event({"type": "FRAMEWORK_ADDED", "framework_added": {"framework": render.framework_summary(framework)}})
 
     def _reconcile_agent(self, agent: Agent, previous: Agent | None, reported_tasks, reported_executors, was_unreachable: bool):
         """Merge what a (re-)registering agent runs with what the master believed."""
@@ -1098,56 +1098,11 @@ class MasterState:
         for framework_id, offers in by_framework.items():
             framework = self.frameworks[framework_id]
             self.metrics["master/offers_sent"] += len(offers)
-            self._send_framework(framework, {"type": "OFFERS", "offers": {"offers": [self.offer_json(o) for o in offers]}})
+            self._send_framework(framework, {"type": "OFFERS", "offers": {"offers": [render.offer_json(o, self.agents[o.agent_id], framework) for o in offers]}})
             made.extend(offers)
         return made
 
     # ================================================================ helpers
-
-    def offer_json(self, offer: Offer) -> dict[str, Any]:
-        agent = self.agents[offer.agent_id]
-        framework = self.frameworks[offer.framework_id]
-        multi_role = "MULTI_ROLE" in framework.capabilities
-        out = {
-            "id": wrap(offer.id),
-            "framework_id": wrap(offer.framework_id),
-            "agent_id": wrap(agent.id),
-            "hostname": agent.hostname,
-            "url": {
-                "scheme": "http",
-                "address": {"hostname": agent.hostname, "ip": agent.info.get("ip", agent.hostname), "port": agent.port},
-                "path": "/slave(1)",
-            },
-            # Frameworks without MULTI_ROLE get no allocation_info (as Mesos strips it for them).
-            "resources": offer.resources.to_json(
-                allocation_role=offer.role if multi_role else None,
-                refinement="RESERVATION_REFINEMENT" in framework.capabilities,
-            ),
-            "attributes": agent.info.get("attributes", []),
-            "executor_ids": [wrap(e) for e in framework.executors.get(agent.id, {})],
-        }
-        if multi_role:
-            out["allocation_info"] = {"role": offer.role}
-        return out
-
-    def agent_summary(self, agent: Agent) -> dict[str, Any]:
-        return {
-            "agent_info": agent.info,
-            "active": agent.active and agent.connected,
-            "version": agent.version,
-            "pid": agent.pid,
-            "registered_time": {"nanoseconds": int(agent.registered_time * 1e9)},
-            "total_resources": agent.total.to_json(),
-        }
-
-    def framework_summary(self, framework: Framework) -> dict[str, Any]:
-        return {
-            "framework_info": framework.info,
-            "active": framework.active,
-            "connected": framework.connected,
-            "recovered": framework.recovered,
-            "registered_time": {"nanoseconds": int(framework.registered_time * 1e9)},
-        }
 
     def _send_framework(self, framework: Framework, event: dict[str, Any]) -> None:
         if framework.connection is not None:
