@@ -6,7 +6,6 @@ import collections
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from corral.ids import wrap
 from corral.protocol.states import TERMINAL_STATES
 from corral.resources import Resources
 
@@ -43,32 +42,6 @@ class Task:
     @property
     def terminal(self) -> bool:
         return self.state in TERMINAL_STATES
-
-    def operator_json(self, resources_json: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-        """The operator API's Task (GET_TASKS, TASK_ADDED). `resources_json`: the resources
-        already encoded, for a caller that remembers them (master/viewcache.py)."""
-        out: dict[str, Any] = {
-            "task_id": wrap(self.task_id),
-            "framework_id": wrap(self.framework_id),
-            "agent_id": wrap(self.agent_id),
-            "name": self.name,
-            "state": self.state,
-            "resources": self.resources.to_json(allocation_role=self.role) if resources_json is None else resources_json,
-            "statuses": [{"state": s.get("state"), "timestamp": s.get("timestamp")} for s in self.statuses],
-            "role": self.role,
-        }
-        if self.executor_id:
-            out["executor_id"] = wrap(self.executor_id)
-        if self.status is not None:
-            out["status_update_state"] = self.status.get("state")
-        for key in TASK_INFO_KEYS:
-            if key in self.info:
-                out[key] = self.info[key]
-        return out
-
-
-# What the operator API's Task copies from the TaskInfo when present.
-TASK_INFO_KEYS = ("labels", "discovery", "container", "health_check", "kill_policy")
 
 
 @dataclass

@@ -26,9 +26,10 @@ from aiohttp import web
 
 from corral.http_stream import StreamConnection, error_response, json_response
 from corral.ids import value_of, wrap
-from corral.master import metrics, viewcache, views
+from corral.master import metrics, render, viewcache, views
 from corral.master.state import CallError
 from corral.protocol.messages import ProtocolError, decode_struct
+from corral.resources import Resources
 from corral.security import views as view_filters
 from corral.security.middleware import principal_of
 
@@ -443,14 +444,8 @@ def _framework_users(state: "MasterState") -> dict[str, str | None]:
     return users
 
 
-def _time(seconds: float | None) -> dict[str, int] | None:
-    return None if seconds is None else {"nanoseconds": int(seconds * 1e9)}
-
-
 def get_frameworks(state: "MasterState") -> dict[str, Any]:
     """GET_FRAMEWORKS with what Mesos also reports: offers, allocated and offered resources, times."""
-    from corral.resources import Resources
-
     cache = viewcache.cache_for(state)
 
     def summary(fw: Any) -> dict[str, Any]:
@@ -458,23 +453,21 @@ def get_frameworks(state: "MasterState") -> dict[str, Any]:
         for offer_id in fw.offers:
             offer = state.offers.get(offer_id)
             if offer is not None and offer.agent_id in state.agents and offer.framework_id in state.frameworks:
-                offers.append(state.offer_json(offer))
+                offers.append(render.offer_json(offer, state.agents[offer.agent_id], state.frameworks[offer.framework_id]))
                 offered = offered + offer.resources
-        out: dict[str, Any] = {
-            "framework_info": fw.info,
-            "active": fw.active,
-            "connected": fw.connected,
-            "recovered": fw.recovered,
-            "registered_time": _time(fw.registered_time),
-            "offers": offers,
-            "inverse_offers": [],
-            "allocated_resources": cache.resources_json(cache.framework_allocated(fw)),
-            "offered_resources": offered.to_json() if offers else [],
-        }
+        out = render.framework_summary(fw)
+        out.update(
+            {
+                "offers": offers,
+                "inverse_offers": [],
+                "allocated_resources": cache.resources_json(cache.framework_allocated(fw)),
+                "offered_resources": offered.to_json() if offers else [],
+            }
+        )
         if fw.reregistered_time is not None:
-            out["reregistered_time"] = _time(fw.reregistered_time)
+            out["reregistered_time"] = render.time_json(fw.reregistered_time)
         if fw.unregistered_time:
-            out["unregistered_time"] = _time(fw.unregistered_time)
+            out["unregistered_time"] = render.time_json(fw.unregistered_time)
         return out
 
     return {
@@ -483,12 +476,10 @@ def get_frameworks(state: "MasterState") -> dict[str, Any]:
     }
 
 
-AGENT_CAPABILITIES = [{"type": "MULTI_ROLE"}, {"type": "HIERARCHICAL_ROLE"}, {"type": "RESERVATION_REFINEMENT"}]
+AGENT_CAPABILITIES = [{"type": c} for c in render.AGENT_CAPABILITIES]
 
 
 def get_agents(state: "MasterState") -> dict[str, Any]:
-    from corral.resources import Resources
-
     cache = viewcache.cache_for(state)
     agents = []
     for agent in state.agents.values():
@@ -497,21 +488,18 @@ def get_agents(state: "MasterState") -> dict[str, Any]:
             offer = state.offers.get(offer_id)
             if offer is not None:
                 offered = offered + offer.resources
-        entry: dict[str, Any] = {
-            "agent_info": agent.info,
-            "active": agent.active and agent.connected,
-            "deactivated": not agent.active,
-            "version": agent.version,
-            "pid": agent.pid,
-            "registered_time": _time(agent.registered_time),
-            "total_resources": cache.resources_json(agent.total),
-            "allocated_resources": cache.resources_json(cache.agent_used(agent)),
-            "offered_resources": offered.to_json() if agent.offers else [],
-            "capabilities": AGENT_CAPABILITIES,
-            "resource_providers": [],
-        }
+        entry = render.agent_summary(agent, cache.resources_json(agent.total))
+        entry.update(
+            {
+                "deactivated": not agent.active,
+                "allocated_resources": cache.resources_json(cache.agent_used(agent)),
+                "offered_resources": offered.to_json() if agent.offers else [],
+                "capabilities": AGENT_CAPABILITIES,
+                "resource_providers": [],
+            }
+        )
         if agent.reregistered_time is not None:
-            entry["reregistered_time"] = _time(agent.reregistered_time)
+            entry["reregistered_time"] = render.time_json(agent.reregistered_time)
         agents.append(entry)
     return {"agents": agents, "recovered_agents": list(state.recovered_agents.values())}
 

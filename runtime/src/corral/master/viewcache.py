@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from corral.master import render
 from corral.resources import Resources
 
 if TYPE_CHECKING:
@@ -58,12 +59,12 @@ class ViewCache:
         return out
 
     def task_json(self, task: "Task") -> dict[str, Any]:
-        """`Task.operator_json`, remembered until the task's state or latest status changes."""
+        """`render.task_json`, remembered until the task's state or latest status changes."""
         status = task.status
         hit = self._tasks.get(id(task))
         if hit is not None and hit[0] is task and hit[1] is status and hit[2] == task.state and hit[3] == len(task.statuses):
             return hit[4]
-        out = task.operator_json(self.resources_json(task.resources, task.role))
+        out = render.task_json(task, self.resources_json(task.resources, task.role))
         # The status and task are held by the entry: their identities cannot be reused while cached.
         self._tasks[id(task)] = (task, status, task.state, len(task.statuses), out)
         return out
