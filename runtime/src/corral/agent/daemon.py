@@ -33,7 +33,7 @@ from corral.agent.status_updates import StatusUpdateManager
 from corral.http_stream import json_response
 from corral.ids import value_of, wrap
 from corral.protocol import states as S
-from corral.resources import ResourceError, Resources
+from corral.resources import Resources, safe_resources
 from corral.security.agent import AgentSecurity
 from corral.server import Server, StartupError
 
@@ -298,7 +298,7 @@ class Agent(Server):
         )
         executor = Executor(
             framework_id=fw.id, executor_id=executor_id, info=info, kind=kind, container_id=container_id,
-            directory=directory, resources=_safe_resources(info.get("resources", [])), launched_at=time.monotonic(),
+            directory=directory, resources=safe_resources(info.get("resources", [])), launched_at=time.monotonic(),
         )
         fw.executors[executor_id] = executor
         return executor  # checkpointed once its process exists (_start_container)
@@ -664,7 +664,7 @@ class Agent(Server):
             executor = Executor(
                 framework_id=framework_id, executor_id=executor_id, info=record["info"], kind=record["kind"],
                 container_id=record["container_id"], directory=record["directory"],
-                resources=_safe_resources(record["info"].get("resources", [])), launched_at=now,
+                resources=safe_resources(record["info"].get("resources", [])), launched_at=now,
                 pid=record.get("pid"), pid_start=record.get("pid_start"), recovered=True,
             )
             for task in recovered.tasks.get((framework_id, executor_id), []):
@@ -794,9 +794,3 @@ def _command_argv(command: dict[str, Any]) -> list[str]:
         raise ValueError("executor command has neither value nor arguments")
     return [program] + arguments[1:]
 
-
-def _safe_resources(data: Any) -> Resources:
-    try:
-        return Resources.from_json(data)
-    except ResourceError:
-        return Resources()

@@ -27,7 +27,7 @@ from corral.master import validation
 from corral.master.model import Agent, Connection, Framework, Offer, Task
 from corral.master.registry import Registry, RegistryData
 from corral.protocol import states as S
-from corral.resources import ResourceError, Resources, validate_role
+from corral.resources import Resources, safe_resources as _safe_resources, validate_role
 
 logger = logging.getLogger(__name__)
 
@@ -1308,13 +1308,6 @@ def _allocation_role(resources: list[dict[str, Any]], framework: Framework) -> s
             if role:
                 return str(role)
     return next(iter(sorted(framework.roles)), "*")
-
-
-def _safe_resources(data: Any) -> Resources:
-    try:
-        return Resources.from_json(data)
-    except ResourceError:
-        return Resources()
 
 
 def _add_used(used: dict[str, dict[str, Resources]], framework_id: str, role: str, resources: Resources) -> None:
