@@ -319,6 +319,14 @@ class Resources:
         return out
 
 
+def safe_resources(data: Any) -> Resources:
+    """Resources from their JSON form, or none if that form is invalid (for data already accepted once)."""
+    try:
+        return Resources.from_json(data)
+    except ResourceError:
+        return Resources()
+
+
 # --------------------------------------------------------------------------- roles
 
 

@@ -66,6 +66,11 @@ class Checkpointer:
 
     # -- writing ----------------------------------------------------------------------
 
+    def agent_id(self, agent_id: str) -> None:
+        os.makedirs(self.root, exist_ok=True)
+        with open(os.path.join(self.root, "agent_id"), "w") as fh:
+            fh.write(agent_id)
+
     def framework(self, framework_id: str, info: dict[str, Any]) -> None:
         self._write_json(os.path.join(self._framework_dir(framework_id), "framework.json"), info)
 
@@ -105,6 +110,13 @@ class Checkpointer:
         shutil.rmtree(os.path.join(self.root, "frameworks"), ignore_errors=True)
 
     # -- reading ----------------------------------------------------------------------
+
+    def load_agent_id(self) -> str | None:
+        try:
+            with open(os.path.join(self.root, "agent_id")) as fh:
+                return fh.read().strip() or None
+        except OSError:
+            return None
 
     def load(self) -> Recovered:
         out = Recovered()

@@ -13,7 +13,7 @@ from corral.protocol.messages import ID, ProtocolError, decode_struct, require_b
 from corral.protocol.states import ALL_STATES, SOURCE_EXECUTOR
 
 if TYPE_CHECKING:
-    from corral.agent.daemon import Agent
+    from corral.agent.state import AgentState
 
 
 class Subscribe(msgspec.Struct, omit_defaults=True):
@@ -41,7 +41,7 @@ class ExecutorCall(msgspec.Struct, omit_defaults=True):
 BODIES = {"SUBSCRIBE": "subscribe", "UPDATE": "update", "MESSAGE": "message", "HEARTBEAT": None}
 
 
-def add_routes(app: web.Application, agent: "Agent") -> None:
+def add_routes(app: web.Application, agent: "AgentState") -> None:
     async def handler(request: web.Request) -> web.StreamResponse:
         bad = check_json_request(request)
         if bad is not None:

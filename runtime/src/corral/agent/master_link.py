@@ -62,7 +62,7 @@ class MasterLink:
                     logger.warning("Lost the connection to the master at %s", self.master_address)
                 self.connected = False
                 self.stream_id = None
-                self.agent.disconnected()
+                self.agent.state.disconnected()
             if self._stopping:
                 return
             await asyncio.sleep(backoff * (0.5 + random.random()))
@@ -71,7 +71,7 @@ class MasterLink:
     async def _register(self, address: str) -> str | None:
         """One registration and its event stream; returns a leader address to follow, if redirected."""
         assert self._session is not None
-        payload = {"type": "REGISTER", "register": self.agent.registration_payload()}
+        payload = {"type": "REGISTER", "register": self.agent.state.registration_payload()}
         async with self._session.post(
             f"{self.agent.security.master_scheme()}://{address}/api/v1/agent", data=json.dumps(payload), headers={"Content-Type": "application/json"},
             allow_redirects=False,
@@ -102,7 +102,7 @@ class MasterLink:
                         silence = SILENCE_PINGS * float(registered.get("ping_interval_seconds", 15))
                         self.connected = True
                         logger.info("Registered with master %s as agent %s", address, registered["agent_id"]["value"])
-                        self.agent.registered(registered["agent_id"]["value"])
+                        self.agent.state.registered(registered["agent_id"]["value"])
                     else:
                         self.agent.handle_master_event(event)
 
@@ -118,7 +118,7 @@ class MasterLink:
         assert self._session is not None
         headers = {
             "Content-Type": "application/json",
-            agent_proto.AGENT_ID_HEADER: self.agent.agent_id or "",
+            agent_proto.AGENT_ID_HEADER: self.agent.state.agent_id or "",
             agent_proto.STREAM_ID_HEADER: stream_id,
         }
         try:

@@ -20,7 +20,7 @@ from corral.master.core import CallError
 from corral.master.frameworks import FrameworkBook, _capabilities
 from corral.master.model import Agent, Connection, Framework, Task
 from corral.protocol import states as S
-from corral.resources import ResourceError, Resources
+from corral.resources import Resources, safe_resources
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ class AgentBook(FrameworkBook):
                 continue
             framework.executors.setdefault(agent.id, {})[executor_id] = executor
             role = _allocation_role(executor.get("resources", []), framework)
-            resources = _safe_resources(executor.get("resources", []))
+            resources = safe_resources(executor.get("resources", []))
             if not resources.is_empty():
                 agent.executors.setdefault(framework.id, {})[executor_id] = (role, resources)
                 _add_used(used, framework.id, role, resources)
@@ -146,7 +146,7 @@ class AgentBook(FrameworkBook):
                 task = Task(
                     task_id=task_id, framework_id=framework.id, agent_id=agent.id,
                     executor_id=value_of((entry.get("executor") or {}).get("executor_id")) or value_of(entry.get("executor_id")),
-                    name=entry.get("name", ""), role=role, resources=_safe_resources(entry.get("resources", [])),
+                    name=entry.get("name", ""), role=role, resources=safe_resources(entry.get("resources", [])),
                     info={k: v for k, v in entry.items() if k not in ("state", "status", "framework_id")}, state=state,
                 )
                 task.status = entry.get("status")
@@ -322,13 +322,6 @@ def _allocation_role(resources: list[dict[str, Any]], framework: Framework) -> s
             if role:
                 return str(role)
     return next(iter(sorted(framework.roles)), "*")
-
-
-def _safe_resources(data: Any) -> Resources:
-    try:
-        return Resources.from_json(data)
-    except ResourceError:
-        return Resources()
 
 
 def _add_used(used: dict[str, dict[str, Resources]], framework_id: str, role: str, resources: Resources) -> None:

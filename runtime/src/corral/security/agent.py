@@ -141,7 +141,7 @@ class AgentSecurity:
             return None  # malformed call: the handler answers 400
         if claims.get("fid") != fid or claims.get("eid") != eid:
             return forbidden(f"The executor token does not belong to executor '{eid}' of framework '{fid}'")
-        executor = self.agent.find_executor(fid, eid)
+        executor = self.agent.state.find_executor(fid, eid)
         if executor is not None and claims.get("cid") != executor.container_id:
             return forbidden(f"The executor token belongs to an earlier container of executor '{eid}'")
         return None
@@ -150,7 +150,7 @@ class AgentSecurity:
 
     def sandbox_user(self, path: str) -> str | None:
         real = os.path.realpath(path)
-        for fw in self.agent.frameworks.values():
+        for fw in self.agent.state.frameworks.values():
             for executor in list(fw.executors.values()) + list(fw.completed_executors):
                 directory = os.path.realpath(executor.directory)
                 if real == directory or real.startswith(directory + os.sep):

@@ -1,0 +1,186 @@
+"""Executor containers on this machine: the `Containers` that `AgentState` drives.
+
+Processes are started by the zygote (`Launcher`), isolated by the isolator
+(`isolation.py`), and their exits reported back to the state machine: by
+the zygote for our children, by a pidfd (or polling) for executors
+recovered after an agent restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import TYPE_CHECKING, Any
+
+import psutil
+
+from corral.agent import isolation
+from corral.agent.launcher import LaunchError, Launcher
+from corral.agent.model import CUSTOM, Executor, FrameworkRecord
+from corral.resources import Resources
+
+if TYPE_CHECKING:
+    from corral.agent.daemon import Agent
+
+logger = logging.getLogger(__name__)
+
+
+class Containerizer:
+    def __init__(self, agent: "Agent") -> None:
+        self.agent = agent
+        self.isolator: isolation.PosixIsolator = isolation.PosixIsolator()
+        self.launcher = Launcher(on_exit=self._process_exited)
+        self.by_pid: dict[int, Executor] = {}
+
+    async def start(self) -> None:
+        await self.launcher.start()
+
+    async def stop(self) -> None:
+        await self.launcher.stop()
+        self.isolator.close()
+
+    # ------------------------------------------------------------------ launching
+
+    def launch(self, framework: FrameworkRecord, executor: Executor) -> None:
+        self.agent.spawn(self._launch(framework, executor), "launch executor")
+
+    async def _launch(self, fw: FrameworkRecord, executor: Executor) -> None:
+        state = self.agent.state
+        try:
+            os.makedirs(executor.directory, exist_ok=True)
+            cgroups = self.isolator.prepare(executor.container_id, executor.total_resources())
+            request: dict[str, Any] = {
+                "env": self._executor_env(fw, executor),
+                "cwd": executor.directory,
+                "cgroups": cgroups,
+            }
+            if executor.kind == CUSTOM:
+                request["argv"] = _command_argv(executor.info.get("command") or {})
+                request["stdout"] = os.path.join(executor.directory, "stdout")
+                request["stderr"] = os.path.join(executor.directory, "stderr")
+            else:
+                request["builtin"] = "command"
+                request["stdout"] = os.path.join(executor.directory, "executor.log")
+                request["stderr"] = os.path.join(executor.directory, "executor.log")
+            pid = await self.launcher.launch(request)
+        except (OSError, LaunchError, ValueError) as exc:
+            state.executor_launch_failed(executor, str(exc))
+            return
+        self.by_pid[pid] = executor
+        try:
+            pid_start: float | None = psutil.Process(pid).create_time()
+        except psutil.Error:
+            pid_start = None
+        state.executor_started(executor, pid, pid_start, self.isolator.slot_of(executor.container_id))
+
+    def _executor_env(self, fw: FrameworkRecord, executor: Executor) -> dict[str, str]:
+        flags = self.agent.flags
+        endpoint = self.agent.state.endpoint
+        agent_id = self.agent.state.agent_id or ""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("CORRAL_", "MESOS_"))}
+        grace = flags["executor_shutdown_grace_period"]
+        env.update(
+            {
+                "MESOS_AGENT_ENDPOINT": endpoint,
+                "MESOS_FRAMEWORK_ID": fw.id,
+                "MESOS_EXECUTOR_ID": executor.executor_id,
+                "MESOS_DIRECTORY": executor.directory,
+                "MESOS_SANDBOX": executor.directory,
+                "MESOS_SLAVE_ID": agent_id,
+                "MESOS_AGENT_ID": agent_id,
+                "MESOS_SLAVE_PID": f"slave(1)@{endpoint}",
+                # Built-in executors always survive an agent restart; custom ones when the framework checkpoints.
+                "MESOS_CHECKPOINT": "1" if executor.kind != CUSTOM or fw.info.get("checkpoint") else "0",
+                "MESOS_RECOVERY_TIMEOUT": f"{int(flags['recovery_timeout'])}secs",
+                "MESOS_SUBSCRIPTION_BACKOFF_MAX": "2secs",
+                "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD": f"{grace:g}secs",
+                "MESOS_HTTP_COMMAND_EXECUTOR": "1" if executor.kind != CUSTOM else "0",
+                "LIBPROCESS_PORT": "0",
+            }
+        )
+        command = executor.info.get("command") or {}
+        for var in (command.get("environment") or {}).get("variables", []):
+            if isinstance(var, dict) and isinstance(var.get("name"), str):
+                env[var["name"]] = str(var.get("value", ""))
+        env.update(self.agent.security.executor_env(fw, executor))
+        return env
+
+    def update_limits(self, container_id: str, resources: Resources) -> None:
+        try:
+            self.isolator.prepare(container_id, resources)
+        except OSError as exc:
+            logger.warning("Could not update limits of %s: %s", container_id, exc)
+
+    # ------------------------------------------------------------------ killing and exits
+
+    def kill(self, container_id: str, pid: int) -> None:
+        self.isolator.kill(container_id, pid)
+
+    def cleanup(self, container_id: str) -> None:
+        self.isolator.cleanup(container_id, None)
+
+    def limitation(self, container_id: str) -> tuple[str, str] | None:
+        return self.isolator.limitation(container_id)
+
+    def _process_exited(self, pid: int, wait_status: int) -> None:
+        executor = self.by_pid.pop(pid, None)
+        if executor is not None:
+            self.agent.state.executor_exited(executor, wait_status)
+
+    # ------------------------------------------------------------------ recovered executors
+
+    def adopt(self, container_id: str, cgroup: str) -> None:
+        adopt = getattr(self.isolator, "adopt", None)
+        if adopt is not None:
+            adopt(container_id, cgroup)
+
+    def alive(self, pid: int | None, pid_start: float | None) -> bool:
+        return _alive(pid, pid_start)
+
+    def watch(self, executor: Executor) -> None:
+        """A recovered executor is not our child: learn of its exit through a pidfd."""
+        assert executor.pid is not None
+        loop = asyncio.get_running_loop()
+        try:
+            fd = os.pidfd_open(executor.pid)
+        except OSError:
+            self.agent.spawn(self._poll(executor), "watch executor")
+            return
+
+        def exited() -> None:
+            loop.remove_reader(fd)
+            os.close(fd)
+            self.agent.state.recovered_executor_exited(executor)
+
+        loop.add_reader(fd, exited)
+
+    async def _poll(self, executor: Executor) -> None:
+        while _alive(executor.pid, executor.pid_start):
+            await asyncio.sleep(1.0)
+        self.agent.state.recovered_executor_exited(executor)
+
+
+def _alive(pid: int | None, started: float | None) -> bool:
+    """Is this pid still the process we launched (not a zombie, not a reused pid)?"""
+    if not pid:
+        return False
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return started is None or abs(proc.create_time() - started) < 0.05
+    except psutil.Error:
+        return False
+
+
+def _command_argv(command: dict[str, Any]) -> list[str]:
+    if command.get("shell", True):
+        if not command.get("value"):
+            raise ValueError("executor command has no value")
+        return ["/bin/sh", "-c", command["value"]]
+    arguments = list(command.get("arguments") or [])
+    program = command.get("value") or (arguments[0] if arguments else None)
+    if not program:
+        raise ValueError("executor command has neither value nor arguments")
+    return [program] + arguments[1:]

@@ -1,0 +1,628 @@
+"""The agent's state machine.
+
+`AgentState` holds the agent's frameworks, executors and tasks and decides
+what happens on every event: master events (RUN_TASK, KILL_TASK, ACKNOWLEDGE,
+...), executor calls (SUBSCRIBE, UPDATE, MESSAGE), executor exits, the
+registration with a master and the recovery from checkpoints.  It performs no
+I/O of its own: calls to the master leave through a `MasterSink`, events to
+executors through the `Connection` the executor API attaches to each
+executor, containers are started and killed through `Containers`, and what
+must survive a restart is written through a `CheckpointWriter`.  The daemon
+(`agent/daemon.py`) provides those and calls `tick()` periodically; time
+comes from the injected clocks.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os.path
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Protocol
+
+from corral import __version__
+from corral.agent.model import COMMAND, CUSTOM, DEFAULT, AgentTask, Executor, FrameworkRecord
+from corral.agent.status_updates import StatusUpdateManager
+from corral.ids import value_of, wrap
+from corral.protocol import states as S
+from corral.resources import Resources, safe_resources
+
+if TYPE_CHECKING:
+    from corral.agent.checkpoint import Recovered
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+
+
+class Connection(Protocol):
+    """An executor's SUBSCRIBE stream: `send` queues an event, `close` ends the stream."""
+
+    def send(self, event: dict[str, Any]) -> None: ...
+    def close(self) -> None: ...
+
+
+class MasterSink(Protocol):
+    def post(self, call: dict[str, Any]) -> None:
+        """Send a call to the master (dropped while disconnected: updates are retried)."""
+
+
+class Containers(Protocol):
+    """Executor containers: processes, their isolation and their exits."""
+
+    def launch(self, framework: FrameworkRecord, executor: Executor) -> None:
+        """Start the executor; answer with `executor_started` or `executor_launch_failed`,
+        later with `executor_exited` when its process ends."""
+
+    def update_limits(self, container_id: str, resources: Resources) -> None:
+        """Resize a running executor's container (it got another task)."""
+
+    def kill(self, container_id: str, pid: int) -> None:
+        """Kill the executor and everything it started (its exit is reported as usual)."""
+
+    def cleanup(self, container_id: str) -> None:
+        """Release the container of an ended executor (may raise OSError)."""
+
+    def limitation(self, container_id: str) -> tuple[str, str] | None:
+        """(reason, message) if the container hit a limit (e.g. it was OOM-killed)."""
+
+    def adopt(self, container_id: str, cgroup: str) -> None:
+        """A container recovered after a restart keeps its cgroups."""
+
+    def alive(self, pid: int | None, pid_start: float | None) -> bool:
+        """Is `pid` still the process started at `pid_start`?"""
+
+    def watch(self, executor: Executor) -> None:
+        """Report the exit of a recovered executor (not our child) with `recovered_executor_exited`."""
+
+
+class CheckpointWriter(Protocol):
+    def agent_id(self, agent_id: str) -> None: ...
+    def framework(self, framework_id: str, info: dict[str, Any]) -> None: ...
+    def executor(self, framework_id: str, executor_id: str, record: dict[str, Any]) -> None: ...
+    def task(self, framework_id: str, executor_id: str, task: dict[str, Any]) -> None: ...
+    def journal(self, framework_id: str, task_id: str, kind: str, data: Any) -> None: ...
+    def forget_executor(self, framework_id: str, executor_id: str, task_ids: list[str]) -> None: ...
+    def forget_all(self) -> None: ...
+
+
+@dataclass
+class AgentOptions:
+    hostname: str = "localhost"
+    ip: str = "127.0.0.1"
+    port: int = 5051  # set by the daemon once it listens
+    work_dir: str = "/tmp/corral"  # sandboxes live under it
+    total: Resources = field(default_factory=Resources)  # set by the daemon once detected
+    attributes: list[dict[str, Any]] = field(default_factory=list)
+    executor_registration_timeout: float = 60.0
+    executor_reregistration_timeout: float = 20.0
+    executor_shutdown_grace_period: float = 5.0
+    status_update_retry_interval: float = 10.0
+
+
+class AgentState:
+    def __init__(
+        self,
+        options: AgentOptions,
+        master: MasterSink,
+        containers: Containers,
+        checkpoint: CheckpointWriter,
+        clock: Clock = time.monotonic,
+        wallclock: Clock = time.time,
+    ) -> None:
+        self.options = options
+        self.master = master
+        self.containers = containers
+        self.checkpoint = checkpoint
+        self.clock = clock
+        self.wallclock = wallclock
+        self.agent_id: str | None = None
+        self.frameworks: dict[str, FrameworkRecord] = {}
+        self.updates = StatusUpdateManager(
+            send=self._send_update, clock=clock, retry_min=options.status_update_retry_interval,
+            journal=checkpoint.journal,
+        )
+
+    # ------------------------------------------------------------------ identity and registration
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.options.ip}:{self.options.port}"
+
+    def agent_info(self) -> dict[str, Any]:
+        o = self.options
+        info: dict[str, Any] = {
+            "hostname": o.hostname,
+            "port": o.port,
+            "ip": o.ip,
+            "resources": o.total.to_json(),
+            "attributes": o.attributes,
+        }
+        if self.agent_id:
+            info["id"] = wrap(self.agent_id)
+        return info
+
+    def registered(self, agent_id: str) -> None:
+        """The master accepted us (REGISTERED)."""
+        if agent_id != self.agent_id:
+            self.agent_id = agent_id
+            self.checkpoint.agent_id(agent_id)
+        self.updates.resume()
+
+    def disconnected(self) -> None:
+        self.updates.pause()
+
+    def registration_payload(self) -> dict[str, Any]:
+        tasks, executors, frameworks = [], [], []
+
+        def report(fw: FrameworkRecord, executor: Executor, only_unacknowledged: bool) -> None:
+            for task in executor.tasks.values():
+                if only_unacknowledged and not self.updates.pending(fw.id, task.task_id):
+                    continue
+                tasks.append({**task.info, "framework_id": wrap(fw.id), "executor_id": wrap(executor.executor_id),
+                              "state": task.state})
+
+        for fw in self.frameworks.values():
+            frameworks.append(fw.info)
+            for executor in fw.executors.values():
+                if executor.kind != COMMAND:
+                    executors.append({"framework_id": wrap(fw.id), "executor_info": executor.info})
+                report(fw, executor, only_unacknowledged=False)
+            # As Mesos's agent: also the tasks of ended executors whose terminal update is not yet
+            # acknowledged (a new leader learns of them, and of their framework, from us).
+            for executor in fw.completed_executors:
+                report(fw, executor, only_unacknowledged=True)
+        payload: dict[str, Any] = {
+            "agent_info": self.agent_info(),
+            "resources": self.options.total.to_json(),
+            "version": __version__,
+            "tasks": tasks,
+            "executors": executors,
+            "frameworks": frameworks,
+        }
+        if self.agent_id:
+            payload["agent_id"] = wrap(self.agent_id)
+        return payload
+
+    # ------------------------------------------------------------------ master events
+
+    def handle_master_event(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        body = event.get((kind or "").lower(), {})
+        if kind == "RUN_TASK":
+            self._run_task(body["framework_info"], body["task"])
+        elif kind == "RUN_TASK_GROUP":
+            self._run_task_group(body["framework_info"], body["executor_info"], body["task_group"]["tasks"])
+        elif kind == "KILL_TASK":
+            self._kill_task(body["framework_id"]["value"], body["task_id"]["value"], body.get("kill_policy"))
+        elif kind == "SHUTDOWN_EXECUTOR":
+            executor = self.find_executor(body["framework_id"]["value"], body["executor_id"]["value"])
+            if executor is not None:
+                self._shutdown_executor(executor)
+        elif kind == "SHUTDOWN_FRAMEWORK":
+            self._shutdown_framework(body["framework_id"]["value"])
+        elif kind == "ACKNOWLEDGE":
+            self._acknowledge(body["framework_id"]["value"], body["task_id"]["value"], body["uuid"])
+        elif kind == "FRAMEWORK_MESSAGE":
+            executor = self.find_executor(body["framework_id"]["value"], body["executor_id"]["value"])
+            if executor is not None and executor.connection is not None:
+                executor.connection.send({"type": "MESSAGE", "message": {"data": body.get("data", "")}})
+        elif kind == "UPDATE_FRAMEWORK":
+            info = body["framework_info"]
+            fw = self.frameworks.get(value_of(info.get("id")) or "")
+            if fw is not None:
+                fw.info = info
+                # The framework (re-)subscribed: resend pending updates now rather than at their next
+                # backoff (as Mesos's agent does), e.g. those of tasks that ended while it was away.
+                if not self.updates.paused:
+                    self.updates.resume()
+        elif kind == "PING":
+            self.master.post({"type": "PONG"})
+        elif kind == "SHUTDOWN":
+            # The daemon stops once the executors had their grace period.
+            logger.warning("The master asked this agent to shut down: %s", body.get("message"))
+            for fw in list(self.frameworks.values()):
+                self._shutdown_framework(fw.id)
+
+    # ------------------------------------------------------------------ launching
+
+    def _framework(self, info: dict[str, Any]) -> FrameworkRecord:
+        framework_id = info["id"]["value"]
+        fw = self.frameworks.get(framework_id)
+        if fw is None:
+            fw = self.frameworks[framework_id] = FrameworkRecord(framework_id, info)
+            self.checkpoint.framework(framework_id, info)
+        elif fw.info != info:
+            fw.info = info
+            self.checkpoint.framework(framework_id, info)
+        return fw
+
+    def _run_task(self, framework_info: dict[str, Any], task: dict[str, Any]) -> None:
+        fw = self._framework(framework_info)
+        task_id = task["task_id"]["value"]
+        if "executor" in task:
+            info = task["executor"]
+            executor_id = info["executor_id"]["value"]
+            kind = CUSTOM
+        else:
+            executor_id = task_id
+            info = {
+                "executor_id": wrap(executor_id),
+                "framework_id": wrap(fw.id),
+                "name": f"Command Executor (Task: {task_id})",
+                "source": task_id,
+                "type": "DEFAULT",
+                "command": {"value": "corral-command-executor"},
+                "resources": [],
+            }
+            kind = COMMAND
+        self._deliver(fw, executor_id, info, kind, "LAUNCH", [task])
+
+    def _run_task_group(self, framework_info: dict[str, Any], executor_info: dict[str, Any], tasks: list[dict[str, Any]]) -> None:
+        fw = self._framework(framework_info)
+        executor_id = executor_info["executor_id"]["value"]
+        kind = DEFAULT if executor_info.get("type", "DEFAULT") == "DEFAULT" else CUSTOM
+        self._deliver(fw, executor_id, executor_info, kind, "LAUNCH_GROUP", tasks)
+
+    def _deliver(self, fw: FrameworkRecord, executor_id: str, info: dict[str, Any], kind: str, how: str, tasks: list[dict[str, Any]]) -> None:
+        executor = fw.executors.get(executor_id)
+        new = executor is None or executor.terminating
+        if new:
+            executor = self._new_executor(fw, executor_id, info, kind)
+        assert executor is not None
+        for task in tasks:
+            executor.tasks[task["task_id"]["value"]] = AgentTask(task, fw.id, executor_id)
+        if executor.subscribed and executor.connection is not None:
+            self._send_launch(executor, how, tasks)
+        else:
+            executor.queued.append((how, tasks))
+        if new:
+            self.containers.launch(fw, executor)
+        elif kind != COMMAND:
+            self.containers.update_limits(executor.container_id, executor.total_resources())
+
+    def _new_executor(self, fw: FrameworkRecord, executor_id: str, info: dict[str, Any], kind: str) -> Executor:
+        container_id = str(uuid.uuid4())
+        directory = os.path.join(
+            self.options.work_dir, "slaves", self.agent_id or "unregistered", "frameworks", fw.id,
+            "executors", executor_id, "runs", container_id,
+        )
+        executor = Executor(
+            framework_id=fw.id, executor_id=executor_id, info=info, kind=kind, container_id=container_id,
+            directory=directory, resources=safe_resources(info.get("resources", [])), launched_at=self.clock(),
+        )
+        fw.executors[executor_id] = executor
+        return executor  # checkpointed once its process exists (executor_started)
+
+    def executor_started(self, executor: Executor, pid: int, pid_start: float | None, cgroup: str | None) -> None:
+        """The executor's process exists: checkpoint it, so that a restarted agent finds it."""
+        executor.pid = pid
+        executor.pid_start = pid_start
+        self.checkpoint.executor(
+            executor.framework_id, executor.executor_id,
+            {
+                "executor_id": executor.executor_id, "info": executor.info, "kind": executor.kind,
+                "container_id": executor.container_id, "directory": executor.directory, "pid": executor.pid,
+                "pid_start": executor.pid_start, "cgroup": cgroup,
+            },
+        )
+        logger.debug("Executor %s of framework %s started as pid %s", executor.executor_id, executor.framework_id, pid)
+
+    def executor_launch_failed(self, executor: Executor, error: str) -> None:
+        logger.warning("Failed to launch executor %s: %s", executor.executor_id, error)
+        self._executor_terminated(executor, None, failure=("REASON_CONTAINER_LAUNCH_FAILED", f"Failed to launch container: {error}"))
+
+    def _send_launch(self, executor: Executor, how: str, tasks: list[dict[str, Any]]) -> None:
+        for task in tasks:
+            agent_task = executor.tasks.get(task["task_id"]["value"])
+            if agent_task is not None:
+                agent_task.launched = True
+            self.checkpoint.task(executor.framework_id, executor.executor_id, task)
+        if how == "LAUNCH":
+            executor.connection.send({"type": "LAUNCH", "launch": {"task": tasks[0]}})
+        else:
+            executor.connection.send({"type": "LAUNCH_GROUP", "launch_group": {"task_group": {"tasks": tasks}}})
+
+    # ------------------------------------------------------------------ executor calls
+
+    def find_executor(self, framework_id: str, executor_id: str) -> Executor | None:
+        fw = self.frameworks.get(framework_id)
+        return fw.executors.get(executor_id) if fw else None
+
+    def executor_subscribed(self, executor: Executor, connection: Connection, unacknowledged_tasks: set[str]) -> None:
+        fw = self.frameworks[executor.framework_id]
+        if executor.connection is not None and executor.connection is not connection:
+            executor.connection.close()
+        executor.connection = connection
+        executor.subscribed = True
+        connection.send(
+            {
+                "type": "SUBSCRIBED",
+                "subscribed": {
+                    "executor_info": executor.info,
+                    "framework_info": fw.info,
+                    "agent_info": self.agent_info(),
+                    "container_id": {"value": executor.container_id},
+                },
+            }
+        )
+        queued, executor.queued = executor.queued, []
+        for how, tasks in queued:
+            # Never re-send a task the executor already has (pymesos asserts on it).
+            tasks = [t for t in tasks if t["task_id"]["value"] not in unacknowledged_tasks]
+            tasks = [t for t in tasks if not executor.tasks.get(t["task_id"]["value"], AgentTask(t, "", "")).terminal]
+            if tasks:
+                self._send_launch(executor, how, tasks)
+
+    def executor_disconnected(self, executor: Executor, connection: Connection) -> None:
+        if executor.connection is connection:
+            executor.connection = None
+
+    def executor_update(self, executor: Executor, status: dict[str, Any]) -> None:
+        task_id = status["task_id"]["value"]
+        task = executor.tasks.get(task_id)
+        status = dict(status)
+        status["agent_id"] = wrap(self.agent_id or "")
+        status["executor_id"] = wrap(executor.executor_id)
+        if task is not None:
+            if task.terminal:
+                return  # the task already ended (e.g. killed while the executor was exiting)
+            task.state = status["state"]
+        self.updates.add(executor.framework_id, task_id, {"framework_id": wrap(executor.framework_id), "status": status})
+
+    def executor_message(self, executor: Executor, data: str) -> None:
+        self.master.post(
+            {
+                "type": "MESSAGE",
+                "message": {"framework_id": wrap(executor.framework_id), "executor_id": wrap(executor.executor_id), "data": data},
+            }
+        )
+
+    # ------------------------------------------------------------------ status updates
+
+    def _send_update(self, update: dict[str, Any], latest_state: str) -> None:
+        self.master.post(
+            {"type": "UPDATE", "update": {"framework_id": update["framework_id"], "status": update["status"], "latest_state": latest_state}}
+        )
+
+    def _agent_status(self, executor: Executor, task: AgentTask, state: str, reason: str | None, message: str) -> None:
+        """An update generated by the agent itself (reliable, acknowledged like the executor's)."""
+        if task.terminal:
+            return
+        task.state = state
+        status: dict[str, Any] = {
+            "task_id": wrap(task.task_id),
+            "state": state,
+            "source": S.SOURCE_AGENT,
+            "message": message,
+            "agent_id": wrap(self.agent_id or ""),
+            "executor_id": wrap(executor.executor_id),
+            "timestamp": self.wallclock(),
+            "uuid": base64.b64encode(uuid.uuid4().bytes).decode(),
+        }
+        if reason:
+            status["reason"] = reason
+        self.updates.add(executor.framework_id, task.task_id, {"framework_id": wrap(executor.framework_id), "status": status})
+
+    def _acknowledge(self, framework_id: str, task_id: str, status_uuid: str) -> None:
+        update = self.updates.acknowledge(framework_id, task_id, status_uuid)
+        if update is None:
+            return
+        fw = self.frameworks.get(framework_id)
+        if fw is None:
+            return
+        for executor in fw.executors.values():
+            task = executor.tasks.get(task_id)
+            if task is None:
+                continue
+            if update["status"].get("source") == S.SOURCE_EXECUTOR and executor.connection is not None:
+                executor.connection.send(
+                    {"type": "ACKNOWLEDGED", "acknowledged": {"task_id": wrap(task_id), "uuid": status_uuid}}
+                )
+            if task.terminal and not self.updates.pending(framework_id, task_id):
+                del executor.tasks[task_id]
+                executor.completed_tasks.append(task)
+            break
+        for executor in fw.completed_executors:
+            task = executor.tasks.get(task_id)
+            if task is not None and task.terminal and not self.updates.pending(framework_id, task_id):
+                del executor.tasks[task_id]  # acknowledged after its executor ended
+                executor.completed_tasks.append(task)
+            if task is not None or any(t.task_id == task_id for t in executor.completed_tasks):
+                self._forget_if_done(executor)
+                break
+
+    # ------------------------------------------------------------------ kills and shutdowns
+
+    def _kill_task(self, framework_id: str, task_id: str, kill_policy: Any) -> None:
+        fw = self.frameworks.get(framework_id)
+        executor = None
+        if fw is not None:
+            executor = next((e for e in fw.executors.values() if task_id in e.tasks), None)
+        if executor is None:
+            logger.info("Asked to kill unknown task %s of framework %s", task_id, framework_id)
+            return
+        task = executor.tasks[task_id]
+        if task.terminal:
+            return
+        if not task.launched:
+            for entry in executor.queued:
+                entry[1][:] = [t for t in entry[1] if t["task_id"]["value"] != task_id]
+            executor.queued = [e for e in executor.queued if e[1]]
+            self._agent_status(executor, task, S.TASK_KILLED, S.REASON_TASK_KILLED_DURING_LAUNCH, "Killed before delivery to the executor")
+            if all(t.terminal for t in executor.tasks.values()):
+                self._shutdown_executor(executor)
+            return
+        if executor.connection is not None:
+            kill: dict[str, Any] = {"task_id": wrap(task_id)}
+            if kill_policy is not None:
+                kill["kill_policy"] = kill_policy
+            executor.connection.send({"type": "KILL", "kill": kill})
+        else:
+            self._shutdown_executor(executor)
+
+    def _shutdown_executor(self, executor: Executor) -> None:
+        if executor.terminating:
+            return
+        executor.terminating = True
+        executor.killed_by_agent = True
+        if executor.connection is not None and executor.pid is not None:
+            executor.connection.send({"type": "SHUTDOWN"})
+            executor.kill_at = self.clock() + self.options.executor_shutdown_grace_period
+        else:
+            self._destroy(executor)
+
+    def _destroy(self, executor: Executor) -> None:
+        if executor.pid is None:
+            self._executor_terminated(executor, None)
+            return
+        if self._is_current(executor):
+            # Kill it; its exit is reported by the containers (the zygote, or a watcher for recovered ones).
+            self.containers.kill(executor.container_id, executor.pid)
+
+    def _shutdown_framework(self, framework_id: str) -> None:
+        fw = self.frameworks.get(framework_id)
+        if fw is None:
+            return
+        logger.info("Shutting down framework %s", framework_id)
+        for executor in list(fw.executors.values()):
+            self._shutdown_executor(executor)
+        self.updates.forget_framework(framework_id)
+
+    # ------------------------------------------------------------------ timers
+
+    def tick(self) -> None:
+        self.updates.tick()
+        now = self.clock()
+        for fw in list(self.frameworks.values()):
+            for executor in list(fw.executors.values()):
+                if executor.kill_at is not None and now >= executor.kill_at:
+                    executor.kill_at = None  # the shutdown grace period is over
+                    self._destroy(executor)
+        self._check_registration_timeouts(now)
+
+    def _check_registration_timeouts(self, now: float) -> None:
+        o = self.options
+        for fw in self.frameworks.values():
+            for executor in list(fw.executors.values()):
+                timeout = o.executor_reregistration_timeout if executor.recovered else o.executor_registration_timeout
+                if not executor.subscribed and not executor.terminating and now - executor.launched_at > timeout:
+                    logger.warning("Executor %s did not subscribe within %.0fs; killing it", executor.executor_id, timeout)
+                    reason = S.REASON_EXECUTOR_REREGISTRATION_TIMEOUT if executor.recovered else S.REASON_EXECUTOR_REGISTRATION_TIMEOUT
+                    for task in executor.tasks.values():
+                        self._agent_status(executor, task, S.TASK_FAILED, reason, "Executor did not register in time")
+                    executor.terminating = True
+                    executor.killed_by_agent = True
+                    self._destroy(executor)
+
+    # ------------------------------------------------------------------ termination
+
+    def executor_exited(self, executor: Executor, wait_status: int | None) -> None:
+        """The process of a launched executor ended."""
+        self._executor_terminated(executor, wait_status)
+
+    def recovered_executor_exited(self, executor: Executor) -> None:
+        """A recovered executor (not our child) ended."""
+        if self._is_current(executor):
+            self._executor_terminated(executor, None)
+
+    def _is_current(self, executor: Executor) -> bool:
+        fw = self.frameworks.get(executor.framework_id)
+        return fw is not None and fw.executors.get(executor.executor_id) is executor
+
+    def _executor_terminated(self, executor: Executor, wait_status: int | None, failure: tuple[str, str] | None = None) -> None:
+        limitation = failure or self.containers.limitation(executor.container_id)
+        for task in list(executor.tasks.values()):
+            if task.terminal:
+                continue
+            if limitation is not None:
+                self._agent_status(executor, task, S.TASK_FAILED, limitation[0], limitation[1])
+            elif executor.killed_by_agent:
+                self._agent_status(executor, task, S.TASK_KILLED, S.REASON_EXECUTOR_TERMINATED, "Executor was shut down")
+            else:
+                self._agent_status(executor, task, S.TASK_FAILED, S.REASON_EXECUTOR_TERMINATED, "Executor terminated")
+        try:
+            self.containers.cleanup(executor.container_id)
+        except OSError:
+            logger.exception("cleanup of container %s failed", executor.container_id)
+        if self._is_current(executor):
+            fw = self.frameworks[executor.framework_id]
+            del fw.executors[executor.executor_id]
+            fw.completed_executors.append(executor)
+        executor.kill_at = None
+        if executor.connection is not None:
+            executor.connection.close()
+        self._forget_if_done(executor)
+        if executor.kind != COMMAND:
+            self.master.post(
+                {
+                    "type": "EXITED_EXECUTOR",
+                    "exited_executor": {
+                        "framework_id": wrap(executor.framework_id),
+                        "executor_id": wrap(executor.executor_id),
+                        **({"status": wait_status} if wait_status is not None else {}),
+                    },
+                }
+            )
+
+    def _forget_if_done(self, executor: Executor) -> None:
+        """Drop the checkpoint of an ended executor once all its updates are acknowledged."""
+        if self._is_current(executor):
+            return
+        task_ids = [t.task_id for t in list(executor.tasks.values()) + list(executor.completed_tasks)]
+        if self.updates.has_pending(executor.framework_id, task_ids):
+            return
+        self.checkpoint.forget_executor(executor.framework_id, executor.executor_id, task_ids)
+
+    # ------------------------------------------------------------------ recovery
+
+    def recover(self, agent_id: str, recovered: Recovered, mode: str) -> None:
+        """After a restart: reattach the executors that outlived us (`mode` "reconnect") or kill
+        them all and forget the checkpoints ("cleanup"); replay the updates not yet acknowledged."""
+        self.agent_id = agent_id
+        if mode == "cleanup":
+            for record in recovered.executors.values():
+                if self.containers.alive(record.get("pid"), record.get("pid_start")):
+                    logger.info("--recover cleanup: killing executor %s (pid %s)", record["executor_id"], record["pid"])
+                    if record.get("cgroup"):
+                        self.containers.adopt(record["container_id"], record["cgroup"])
+                    self.containers.kill(record["container_id"], record["pid"])
+                    self.containers.cleanup(record["container_id"])
+            self.checkpoint.forget_all()
+            return
+        for framework_id, info in recovered.frameworks.items():
+            self.frameworks[framework_id] = FrameworkRecord(framework_id, info)
+        last_state: dict[tuple[str, str], str] = {}
+        for (framework_id, task_id), entries in recovered.journals.items():
+            for kind, data in entries:
+                if kind == "update":
+                    self.updates.add(framework_id, task_id, data, replay=True)
+                    last_state[(framework_id, task_id)] = data["status"]["state"]
+                else:
+                    self.updates.acknowledge(framework_id, task_id, data, replay=True)
+        now = self.clock()
+        for (framework_id, executor_id), record in recovered.executors.items():
+            fw = self.frameworks.get(framework_id)
+            if fw is None:
+                continue
+            executor = Executor(
+                framework_id=framework_id, executor_id=executor_id, info=record["info"], kind=record["kind"],
+                container_id=record["container_id"], directory=record["directory"],
+                resources=safe_resources(record["info"].get("resources", [])), launched_at=now,
+                pid=record.get("pid"), pid_start=record.get("pid_start"), recovered=True,
+            )
+            for task in recovered.tasks.get((framework_id, executor_id), []):
+                state = last_state.get((framework_id, task["task_id"]["value"]), S.TASK_STAGING)
+                executor.tasks[task["task_id"]["value"]] = AgentTask(task, framework_id, executor_id, state=state, launched=True)
+            fw.executors[executor_id] = executor
+            if record.get("cgroup"):
+                self.containers.adopt(executor.container_id, record["cgroup"])
+            if self.containers.alive(executor.pid, executor.pid_start):
+                logger.info("Recovered executor %s of framework %s (pid %s)", executor_id, framework_id, executor.pid)
+                self.containers.watch(executor)
+            else:
+                logger.info("Executor %s of framework %s ended while the agent was down", executor_id, framework_id)
+                executor.pid = None
+                self._executor_terminated(executor, None, failure=(S.REASON_EXECUTOR_TERMINATED, "Executor terminated while the agent was down"))

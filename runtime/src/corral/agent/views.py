@@ -1,0 +1,76 @@
+"""The agent's `/state` document (Mesos's `/slave(1)/state`), rendered from `AgentState`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from corral import MESOS_API_VERSION, __version__
+from corral.agent.model import AgentTask, Executor
+from corral.agent.state import AgentState
+
+
+def state_json(
+    state: AgentState,
+    *,
+    start_time: float,
+    attributes: dict[str, Any],
+    master_hostname: str,
+    isolation: str,
+    flags: dict[str, Any],
+) -> dict[str, Any]:
+    def executor_json(e: Executor) -> dict[str, Any]:
+        return {
+            "id": e.executor_id,
+            "name": e.info.get("name", ""),
+            "source": e.info.get("source", ""),
+            "container": e.container_id,
+            "directory": e.directory,
+            "type": e.kind,
+            "resources": e.total_resources().legacy_dict(),
+            "pid": e.pid,
+            "tasks": [task_json(t) for t in e.tasks.values() if t.launched and not t.terminal],
+            "queued_tasks": [task_json(t) for t in e.tasks.values() if not t.launched and not t.terminal],
+            "completed_tasks": [task_json(t) for t in list(e.tasks.values()) + list(e.completed_tasks) if t.terminal],
+        }
+
+    def task_json(t: AgentTask) -> dict[str, Any]:
+        return {
+            "id": t.task_id,
+            "name": t.info.get("name", ""),
+            "framework_id": t.framework_id,
+            "executor_id": t.executor_id,
+            "slave_id": state.agent_id,
+            "state": t.state,
+            "resources": t.resources.legacy_dict(),
+        }
+
+    frameworks = []
+    for fw in state.frameworks.values():
+        frameworks.append(
+            {
+                "id": fw.id,
+                "name": fw.info.get("name", ""),
+                "user": fw.info.get("user", ""),
+                "role": fw.info.get("role", "*"),
+                "roles": fw.info.get("roles", []),
+                "executors": [executor_json(e) for e in fw.executors.values()],
+                "completed_executors": [executor_json(e) for e in fw.completed_executors],
+            }
+        )
+    total = state.options.total
+    return {
+        "version": MESOS_API_VERSION,
+        "corral_version": __version__,
+        "id": state.agent_id,
+        "pid": f"slave(1)@{state.endpoint}",
+        "hostname": state.options.hostname,
+        "start_time": start_time,
+        "resources": total.legacy_dict(),
+        "reserved_resources_full": {r: total.reserved(r).to_json() for r in total.reservation_roles()},
+        "attributes": attributes,
+        "master_hostname": master_hostname,
+        "isolation": isolation,
+        "flags": flags,
+        "frameworks": frameworks,
+        "completed_frameworks": [],
+    }
