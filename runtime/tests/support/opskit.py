@@ -254,27 +254,12 @@ class AuthScheduler(RawScheduler):
         self.ctx = ctx
         self.auto_acknowledge = auto_acknowledge
 
-    def _read(self, response) -> None:
+    def _received(self, event: dict[str, Any]) -> None:
         import threading
 
-        from corral.protocol.recordio import Decoder
-
-        decoder = Decoder()
-        try:
-            while True:
-                data = response.read1(65536)
-                if not data:
-                    return
-                for record in decoder.feed(data):
-                    event = json.loads(record)
-                    with self.cond:
-                        self.events.append(event)
-                        self.cond.notify_all()
-                    status = (event.get("update") or {}).get("status") or {}
-                    if self.auto_acknowledge and event.get("type") == "UPDATE" and status.get("uuid"):
-                        threading.Thread(target=self._ack, args=(status,), daemon=True).start()
-        except (OSError, AttributeError, ValueError):
-            return
+        status = (event.get("update") or {}).get("status") or {}
+        if self.auto_acknowledge and event.get("type") == "UPDATE" and status.get("uuid"):
+            threading.Thread(target=self._ack, args=(status,), daemon=True).start()
 
     def _ack(self, status: dict[str, Any]) -> None:
         try:

@@ -42,11 +42,16 @@ class RawScheduler:
                 if not data:
                     return
                 for record in decoder.feed(data):
+                    event = json.loads(record)
                     with self.cond:
-                        self.events.append(json.loads(record))
+                        self.events.append(event)
                         self.cond.notify_all()
+                    self._received(event)
         except (OSError, AttributeError, ValueError):  # the connection was closed under us
             return
+
+    def _received(self, event: dict[str, Any]) -> None:
+        """Called for each event after it is recorded; subclasses react here."""
 
     def close(self) -> None:
         if self._conn is not None:
