@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from corral.leader import LeaderResolver
+from corral.leader.detector import detector_for
 from corral.protocol import agent as agent_proto
 from corral.protocol.recordio import Decoder, RecordIOError
 
@@ -38,10 +38,10 @@ class MasterLink:
         self._stopping = False
         self._session: aiohttp.ClientSession | None = None
         self._posts: set[asyncio.Task[Any]] = set()
-        self.resolver = LeaderResolver(agent.flags["master"])
+        self.detector = detector_for(agent.flags["master"])
 
     async def _resolve(self) -> str:
-        return await self.resolver.resolve()
+        return await self.detector.detect()
 
     async def run(self) -> None:
         self._session = self.agent.security.master_session(aiohttp.ClientTimeout(total=None, connect=5))
@@ -138,4 +138,4 @@ class MasterLink:
             task.cancel()
         if self._session is not None:
             await self._session.close()
-        await self.resolver.close()
+        await self.detector.close()

@@ -16,7 +16,7 @@ from corral.cli import api
 
 def _leader(ctx: click.Context, param: click.Parameter, value: str) -> str:
     """--master may be a zk:// URL: ask ZooKeeper who leads."""
-    from corral.leader import resolve_master
+    from corral.leader.detector import resolve_master
 
     try:
         return resolve_master(value)

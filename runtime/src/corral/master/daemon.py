@@ -18,7 +18,7 @@ from corral.master.flags import MASTER_FLAGS
 from corral.security.master import MasterSecurity
 from corral import webui
 from corral import MESOS_API_VERSION
-from corral.leader import Standalone, ZooKeeperLeadership
+from corral.leader.contender import MasterContender, contender_for
 from corral.master.state import MasterOptions, MasterState, _ip_as_int
 from corral.server import Server, StartupError
 
@@ -38,7 +38,7 @@ class Master(Server):
         self.state: MasterState | None = None  # exists while this master leads
         self.leading = False
         self.safe_mode = False
-        self.leadership: Standalone | ZooKeeperLeadership | None = None
+        self.leadership: MasterContender | None = None
         self.advertised_ip = flags["ip"] if flags["ip"] not in ("0.0.0.0", "::") else _guess_ip()
         http.add_routes(self.app, self)
         self.security = MasterSecurity(self)
@@ -49,10 +49,7 @@ class Master(Server):
     async def start_unsafe(self) -> None:
         flags = self.flags
         await self.listen()
-        if flags["zk"] is not None:
-            self.leadership = ZooKeeperLeadership(flags["zk"], flags["quorum"], flags["zk_session_timeout"])
-        else:
-            self.leadership = Standalone(flags["work_dir"])
+        self.leadership = contender_for(flags["zk"], flags["work_dir"], flags["quorum"], flags["zk_session_timeout"])
         try:
             await self.leadership.start(self._identity, self)
         except (ConnectionError, RuntimeError) as exc:

@@ -19,7 +19,7 @@ from typing import Any
 
 import aiohttp
 
-from corral.leader import LeaderResolver
+from corral.leader.detector import MasterDetector, detector_for
 from corral.scheduler.client import SchedulerClient, SchedulerError
 from corral.server import Server, StartupError
 from corral.spark import model, rest, webui
@@ -58,7 +58,7 @@ class SparkDispatcher(Server):
         self.master_address: str | None = None
         self.suppressed = False
         self.http: aiohttp.ClientSession | None = None
-        self.resolver: LeaderResolver | None = None
+        self.detector: MasterDetector | None = None
         self.principal, self.secret = flags["principal"], flags["secret"]
         self.ssl_context: ssl.SSLContext | None = None
         self.started_at = time.time()
@@ -78,7 +78,7 @@ class SparkDispatcher(Server):
                 self.ssl_context = ssl.create_default_context(cafile=self.flags["master_ca_file"])
             except (OSError, ssl.SSLError) as exc:
                 raise StartupError(f"--master_ca_file: {exc}") from None
-        self.resolver = LeaderResolver(self.flags["master"])
+        self.detector = detector_for(self.flags["master"])
         try:
             self.store = await asyncio.to_thread(open_store, self.flags["zk"], self.flags["work_dir"])
             stored = await asyncio.to_thread(self.store.load)
@@ -121,9 +121,9 @@ class SparkDispatcher(Server):
         if self.http is not None:
             await self.http.close()
             self.http = None
-        if self.resolver is not None:
-            await self.resolver.close()
-            self.resolver = None
+        if self.detector is not None:
+            await self.detector.close()
+            self.detector = None
         if self.store is not None:
             store, self.store = self.store, None
             await asyncio.to_thread(store.close)
@@ -160,8 +160,8 @@ class SparkDispatcher(Server):
         return info
 
     async def _detect_master(self) -> str:
-        assert self.resolver is not None
-        return await asyncio.wait_for(self.resolver.resolve(), 60)
+        assert self.detector is not None
+        return await asyncio.wait_for(self.detector.detect(), 60)
 
     def _master_headers(self) -> dict[str, str]:
         if self.principal and self.secret:
