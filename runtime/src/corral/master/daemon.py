@@ -16,7 +16,7 @@ from corral.allocator import AllocatorOptions, allocator_name
 from corral.master import http, metrics, operator
 from corral.master.flags import MASTER_FLAGS
 from corral.security.master import MasterSecurity
-from corral import webui
+from corral.webui import dashboard
 from corral import MESOS_API_VERSION
 from corral.leader.contender import MasterContender, contender_for
 from corral.master.state import MasterOptions, MasterState, _ip_as_int
@@ -44,7 +44,7 @@ class Master(Server):
         self.security = MasterSecurity(self)
         metrics.add_routes(self.app, self)
         operator.add_routes(self.app, self)
-        webui.add_routes(self.app, self)
+        dashboard.add_routes(self.app, self)
 
     async def start_unsafe(self) -> None:
         flags = self.flags
