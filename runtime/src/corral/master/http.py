@@ -26,7 +26,7 @@ from corral.protocol.scheduler import Call, decode_call
 from corral.resources import ResourceError, Resources
 
 if TYPE_CHECKING:
-    from corral.master.daemon import Master
+    from corral.master.shell import MasterShell
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ STREAM_ID = "Mesos-Stream-Id"
 ERROR_STREAM_LINGER = 1.0
 
 
-def add_routes(app: web.Application, master: "Master") -> None:
+def add_routes(app: web.Application, master: "MasterShell") -> None:
     api = MasterAPI(master)
     app.router.add_post("/api/v1/scheduler", api.scheduler)
     app.router.add_post("/api/v1/agent", api.agent)
@@ -63,7 +63,7 @@ def add_routes(app: web.Application, master: "Master") -> None:
 
 
 class MasterAPI:
-    def __init__(self, master: "Master") -> None:
+    def __init__(self, master: "MasterShell") -> None:
         self.master = master
 
     @property

@@ -34,7 +34,7 @@ from corral.security import views as view_filters
 from corral.security.middleware import principal_of
 
 if TYPE_CHECKING:
-    from corral.master.daemon import Master
+    from corral.master.shell import MasterShell as Master
     from corral.master.state import MasterState
 
 logger = logging.getLogger(__name__)

@@ -20,15 +20,13 @@ import logging
 import os
 import posixpath
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import aiohttp
 from aiohttp import web
 
 from corral.http_stream import error_response, json_response
-
-if TYPE_CHECKING:
-    from corral.master.daemon import Master
+from corral.master.shell import MasterShell
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +35,24 @@ SANDBOX_CACHE_SECONDS = 30.0
 AGENT_TIMEOUT = aiohttp.ClientTimeout(total=15, connect=5)
 
 
-def add_routes(app: web.Application, master: "Master") -> None:
+class DashboardMaster(MasterShell, Protocol):
+    """What the dashboard uses of the master daemon: its endpoints' view, plus where it is
+    reached and the cluster's name for `/webui/leader`."""
+
+    @property
+    def advertised_ip(self) -> str: ...
+
+    @property
+    def port(self) -> int: ...
+
+    @property
+    def scheme(self) -> str: ...
+
+    @property
+    def flags(self) -> dict[str, Any]: ...
+
+
+def add_routes(app: web.Application, master: DashboardMaster) -> None:
     ui = WebUI(master)
     app.router.add_get("/", ui.index)
     app.router.add_get("/webui/leader", ui.leader)
@@ -47,7 +62,7 @@ def add_routes(app: web.Application, master: "Master") -> None:
 
 
 class WebUI:
-    def __init__(self, master: "Master") -> None:
+    def __init__(self, master: DashboardMaster) -> None:
         self.master = master
         self._session: aiohttp.ClientSession | None = None
         # (agent_id, framework_id, executor_id) -> (directory, when found)
@@ -64,12 +79,12 @@ class WebUI:
         """Who leads, as this master knows it; readable from any origin (no secrets)."""
         master = self.master
         leader = master.leader_info()
-        masters = [f"{getattr(master, 'advertised_ip', master.host)}:{master.port}"]
+        masters = [f"{master.advertised_ip}:{master.port}"]
         if leader and leader.get("address"):
             address = leader["address"]
             masters.append(f"{address.get('ip') or address.get('hostname')}:{address['port']}")
         body = {
-            "id": getattr(master, "id", "") or (master.state.id if master.state is not None else ""),
+            "id": master.id or (master.state.id if master.state is not None else ""),
             "leading": bool(master.leading and master.state is not None),
             "leader": leader,
             "cluster": master.flags.get("cluster", ""),
