@@ -223,7 +223,7 @@ class SparkDispatcher(Server):
                         await self._on_offers(client, event["offers"].get("offers", []))
                     elif kind == "UPDATE":
                         self.state.update(event["update"]["status"])
-                        await self._after_change()
+                        await self.after_change()
                 except SchedulerError:
                     raise
                 except Exception:  # a bug handling one event must not end the subscription
@@ -245,7 +245,7 @@ class SparkDispatcher(Server):
                     self.master_address)
         if self.state.reconcile_list():
             self.spawn(self._reconcile(client), "reconcile")
-        await self._after_change()
+        await self.after_change()
 
     async def _reconcile(self, client: SchedulerClient) -> None:
         """Ask the master about our tasks once the agents running them are registered again.
@@ -282,9 +282,9 @@ class SparkDispatcher(Server):
         if declines:
             refuse = 1.0 if self.state.wants_offers() else self.options.refuse_seconds
             await client.decline([{"value": o} for o in declines], refuse_seconds=refuse)
-        await self._after_change()
+        await self.after_change()
 
-    async def _after_change(self) -> None:
+    async def after_change(self) -> None:
         """Send kills, persist, and suppress or revive offers to match the demand."""
         assert self.state is not None
         client = self.client if self.subscribed else None
@@ -316,7 +316,7 @@ class SparkDispatcher(Server):
             await asyncio.sleep(TICK_SECONDS)
             try:
                 self.state.tick()
-                await self._after_change()
+                await self.after_change()
             except Exception:
                 logger.exception("timer tick failed")
 
@@ -359,7 +359,7 @@ class SparkDispatcher(Server):
                 active = self.state.active()
                 if active:
                     await asyncio.gather(*(self._observe(sub) for sub in active))
-                    await self._after_change()
+                    await self.after_change()
             except Exception:
                 logger.exception("observing Spark failed")
 
