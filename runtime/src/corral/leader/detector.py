@@ -20,7 +20,8 @@ import json
 import logging
 from typing import Protocol
 
-from corral.leader.zookeeper import LeaderDetector, Session, ZooKeeperURL, address_of, leader_of, make_client
+from corral.leader.zookeeper import LeaderDetector, Session, ZooKeeperURL, leader_of, make_client
+from corral.protocol.master_info import address_of
 
 logger = logging.getLogger(__name__)
 

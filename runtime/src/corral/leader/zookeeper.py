@@ -179,11 +179,6 @@ class LeaderDetector:
         await self._changed.wait()
 
 
-def address_of(master_info: dict[str, Any]) -> str:
-    address = master_info.get("address") or {}
-    return f"{address.get('ip') or master_info.get('hostname')}:{address.get('port') or master_info.get('port')}"
-
-
 class Session:
     """A kazoo client whose connection states are reported on the asyncio loop."""
 
@@ -212,5 +207,5 @@ class Session:
 
 __all__ = [
     "KazooState", "PREFIX", "LeaderContender", "LeaderDetector", "Session", "ZooKeeperURL",
-    "ZooKeeperURLError", "address_of", "leader_of",
+    "ZooKeeperURLError", "leader_of",
 ]

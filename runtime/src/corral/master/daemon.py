@@ -17,9 +17,9 @@ from corral.master import http, metrics, operator
 from corral.master.flags import MASTER_FLAGS
 from corral.security.master import MasterSecurity
 from corral.webui import dashboard
-from corral import MESOS_API_VERSION
 from corral.leader.contender import MasterContender, contender_for
-from corral.master.state import MasterOptions, MasterState, _ip_as_int
+from corral.master.state import MasterOptions, MasterState
+from corral.protocol.master_info import master_info
 from corral.server import Server, StartupError
 
 logger = logging.getLogger(__name__)
@@ -63,16 +63,7 @@ class Master(Server):
     def _identity(self) -> dict[str, Any]:
         """A fresh master id and its MasterInfo, for each candidacy."""
         self.id = str(uuid.uuid4())
-        hostname = self.flags["hostname"] or self.flags["ip"]
-        return {
-            "id": self.id,
-            "ip": _ip_as_int(self.advertised_ip),
-            "port": self.port,
-            "pid": f"master@{self.advertised_ip}:{self.port}",
-            "hostname": hostname,
-            "version": MESOS_API_VERSION,
-            "address": {"hostname": hostname, "ip": self.advertised_ip, "port": self.port},
-        }
+        return master_info(self.id, self.flags["hostname"] or self.flags["ip"], self.advertised_ip, self.port)
 
     # -- leadership events (LeadershipEvents) -------------------------------------
 
