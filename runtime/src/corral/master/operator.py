@@ -28,7 +28,7 @@ from corral.http_stream import StreamConnection, error_response, json_response
 from corral.ids import value_of, wrap
 from corral.master import metrics, render, viewcache, views
 from corral.master.state import CallError
-from corral.protocol.messages import ProtocolError, decode_struct
+from corral.protocol.messages import ID, ProtocolError, decode_struct
 from corral.resources import Resources
 from corral.security import views as view_filters
 from corral.security.middleware import principal_of
@@ -53,10 +53,6 @@ class WeightInfo(msgspec.Struct):
 
 class UpdateWeights(msgspec.Struct):
     weight_infos: list[WeightInfo]
-
-
-class ID(msgspec.Struct):
-    value: str
 
 
 class AgentIdBody(msgspec.Struct):
