@@ -117,7 +117,7 @@ def _get_health(master, request, call):
 
 
 def _get_version(master, request, call):
-    from corral.master.http import version_info
+    from corral.protocol.master_info import version_info
 
     return {"version_info": version_info()}
 

@@ -2,7 +2,7 @@
 
 The same JSON goes into its ZooKeeper candidacy (`json.info_NNNNNNNNNN`, read by agents,
 schedulers and pymesos to find the leader), the SUBSCRIBED and REGISTERED events, GET_MASTER
-and `/state`.
+and `/state`.  Its version, as `/version` and GET_VERSION report it, is `version_info()`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import socket
 import struct
 from typing import Any
 
-from corral import MESOS_API_VERSION
+from corral import MESOS_API_VERSION, __version__
 
 
 def master_info(master_id: str, hostname: str, ip: str, port: int) -> dict[str, Any]:
@@ -23,6 +23,16 @@ def master_info(master_id: str, hostname: str, ip: str, port: int) -> dict[str, 
         "hostname": hostname,
         "version": MESOS_API_VERSION,
         "address": {"hostname": hostname, "ip": ip, "port": port},
+    }
+
+
+def version_info() -> dict[str, Any]:
+    return {
+        "version": MESOS_API_VERSION,
+        "corral_version": __version__,
+        "build_date": "",
+        "build_time": 0,
+        "build_user": "corral",
     }
 
 
