@@ -57,8 +57,9 @@ stage() {  # name, log file, command...
     timings+=("$(printf '%5ss  %s' "$took" "$name")")
 }
 
-inventory_value() {  # a Jinja expression evaluated in the local inventory
-    ansible localhost -o -m ansible.builtin.debug -a "msg={{ $1 }}" 2>/dev/null |
+inventory_value() {  # a Jinja expression evaluated in the local inventory (and more ansible options)
+    local expression=$1; shift
+    ansible localhost -o "$@" -m ansible.builtin.debug -a "msg={{ $expression }}" 2>/dev/null |
         sed -n 's/.*"msg": "\(.*\)"}.*/\1/p'
 }
 
@@ -68,7 +69,8 @@ stage "provision.yml: node image, standalone Ironic, 3 nodes deployed, test host
 stage "site.yml: ZooKeeper, 3 masters, 3 agents, Spark dispatcher" site.log \
     ansible-playbook playbooks/site.yml
 
-ZK=$(inventory_value "groups['zookeeper'] | map('extract', hostvars) | corral_zk_url('/corral')")
+# The cluster's ZooKeeper URL as the roles have it: the corral_zk role's one definition.
+ZK=$(inventory_value corral_zk_url -e @roles/corral_zk/defaults/main.yml)
 DISPATCHER=$(inventory_value "hostvars[groups['spark_dispatcher'][0]].ansible_host")
 [ -n "$ZK" ] || { echo "cannot compute the ZooKeeper URL from inventory/local" >&2; exit 1; }
 printf 'export CORRAL_MASTER=%q\n' "$ZK" > "$STATE/cluster.env"

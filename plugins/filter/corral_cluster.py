@@ -1,4 +1,5 @@
-"""Filters of the corral roles: the cluster's ZooKeeper URL from the inventory, and checks of
+"""Filters of the corral roles: the cluster's ZooKeeper URL from the inventory (the corral_zk
+role's `corral_zk_url`, the one place that builds it), and checks of
 the values a role renders into a daemon's YAML config, made by that daemon's own flag parsers
 (`corral.master.flags`, `corral.agent.flags`, `corral.spark.flags`): a role's preflight accepts
 exactly what `corral master` / `corral agent` / `corral spark-dispatcher` accept, and says what

@@ -30,7 +30,7 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integration"))
 from zookeeper import ZooKeeperEnsemble  # noqa: E402
 
-from corral.leader import LeaderResolver  # noqa: E402
+from corral.leader.detector import MasterDetector, detector_for  # noqa: E402
 from corral.protocol.recordio import Decoder  # noqa: E402
 from corral.resources import Resources  # noqa: E402
 
@@ -41,11 +41,11 @@ TOTAL = Resources.parse("cpus:2;mem:1024;disk:4096;ports:[31000-32000]").to_json
 class SimulatedAgent:
     """Registers, answers pings, and re-registers with whichever master leads."""
 
-    def __init__(self, index: int, zk_url: str, session: aiohttp.ClientSession, resolver: LeaderResolver) -> None:
+    def __init__(self, index: int, zk_url: str, session: aiohttp.ClientSession, detector: MasterDetector) -> None:
         self.index = index
         self.zk_url = zk_url
         self.session = session
-        self.resolver = resolver
+        self.detector = detector
         self.agent_id: str | None = None
         self.master: str | None = None
         self.registered = asyncio.Event()
@@ -53,7 +53,7 @@ class SimulatedAgent:
     async def run(self) -> None:
         while True:
             try:
-                address = await self.resolver.resolve()
+                address = await self.detector.detect()
                 await self._stream(address)
             except (aiohttp.ClientError, OSError, asyncio.TimeoutError):
                 pass
@@ -142,8 +142,8 @@ async def main_async(agents: int, rounds: int) -> None:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
             while await leader_of(session, masters) is None:
                 await asyncio.sleep(0.1)
-            resolver = LeaderResolver(zk_url, session_timeout=float(SESSION_TIMEOUT))
-            sims = [SimulatedAgent(i, zk_url, session, resolver) for i in range(agents)]
+            detector = detector_for(zk_url, session_timeout=float(SESSION_TIMEOUT))
+            sims = [SimulatedAgent(i, zk_url, session, detector) for i in range(agents)]
             tasks = [asyncio.ensure_future(s.run()) for s in sims]
             await asyncio.wait_for(asyncio.gather(*(s.registered.wait() for s in sims)), 60)
             for round_no in range(rounds):
@@ -172,7 +172,7 @@ async def main_async(agents: int, rounds: int) -> None:
                 await asyncio.sleep(1)
             for t in tasks:
                 t.cancel()
-            await resolver.close()
+            await detector.close()
     finally:
         for proc, _ in masters:
             if proc.poll() is None:

@@ -33,8 +33,8 @@ import urllib.request
 from typing import Any
 
 from corral.cli.local import LocalCluster, kill_processes_in, stop_processes
-from corral.spark import kmeans, report
-from corral.spark.perf import DispatcherClient, PerfConfig
+from corral.sparkperf import kmeans, report
+from corral.sparkperf.stage import DispatcherClient, PerfConfig
 
 DAEMON_JAVA_OPTS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 

@@ -2,14 +2,20 @@
 
 `Attributes.parse` reads that text (or a mapping of name: value, as a YAML config holds it)
 once, into Mesos's Attribute JSON: a number is SCALAR, `[a-b,...]` RANGES, `{x,y}` SET, any
-other value TEXT.
+other value TEXT; `Attributes.from_json` reads that JSON back (the master, from what agents
+registered with).
+
+This module is the one renderer of attributes as text: `str()` is the `--attributes` text
+(`/flags`, the CLI's agents table through `state_text`), `values()` what `/state` shows, and
+each value is written the same way everywhere (`rack:r1`, `cores:8`, `ids:[1-4, 8-9]`,
+`zones:{a,b}`; the dashboard's app.js follows it).
 """
 
 from __future__ import annotations
 
 import math
 import re
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from corral.resources import ResourceError, format_ranges, parse_ranges
 
@@ -51,6 +57,22 @@ class Attributes:
             items.append((name, *_value(name, raw)))
         return cls(tuple(items))
 
+    @classmethod
+    def from_json(cls, attributes: Iterable[Any]) -> "Attributes":
+        """Mesos's `[Attribute]` JSON, leniently (it comes from agents): an entry without a name,
+        of an unknown type or with a malformed value is left out."""
+        items: list[tuple[str, str, Any]] = []
+        for attr in attributes or ():
+            if not isinstance(attr, Mapping) or not isinstance(attr.get("name"), str):
+                continue
+            try:
+                item = _from_json(attr)
+            except (KeyError, TypeError, ValueError, AttributeError):
+                continue
+            if item is not None:
+                items.append((attr["name"], *item))
+        return cls(tuple(items))
+
     def to_json(self) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         for name, kind, value in self._items:
@@ -63,6 +85,10 @@ class Attributes:
             else:
                 out.append({"name": name, "type": kind, "text": {"value": value}})
         return out
+
+    def texts(self) -> dict[str, str]:
+        """name -> its value as text (`r1`, `8`, `[1-4, 8-9]`, `{a,b}`)."""
+        return {name: _text(kind, value) for name, kind, value in self._items}
 
     def values(self) -> dict[str, Any]:
         """name -> value as an agent's /state shows it: numbers as numbers, the rest as text."""
@@ -79,6 +105,29 @@ class Attributes:
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Attributes) and self._items == other._items
+
+
+def state_text(values: Mapping[str, Any]) -> str:
+    """The `--attributes` text of the attributes an agent's `/state` shows (`values()`: name ->
+    a number, or a value already written as text)."""
+    return ";".join(
+        f"{name}:{_text('SCALAR', float(v)) if isinstance(v, (int, float)) and not isinstance(v, bool) else v}"
+        for name, v in values.items()
+    )
+
+
+def _from_json(attr: Mapping[str, Any]) -> tuple[str, Any] | None:
+    kind = attr.get("type")
+    if kind == "SCALAR":
+        return kind, float(attr["scalar"]["value"])
+    if kind == "TEXT":
+        text = attr["text"]["value"]
+        return (kind, text) if isinstance(text, str) else None
+    if kind == "RANGES":
+        return kind, tuple((int(r["begin"]), int(r["end"])) for r in attr["ranges"].get("range", []))
+    if kind == "SET":
+        return kind, tuple(str(item) for item in attr["set"].get("item", []))
+    return None
 
 
 def _value(name: str, raw: Any) -> tuple[str, Any]:
@@ -115,7 +164,7 @@ def _text(kind: str, value: Any) -> str:
     if kind == "SCALAR":
         return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
     if kind == "RANGES":
-        return format_ranges(value).replace(" ", "")
+        return format_ranges(value)
     if kind == "SET":
         return "{" + ",".join(value) + "}"
     return str(value)

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from corral.spark.report import parse_results
+from corral.sparkperf.report import parse_results
 from support.cluster import FAST_AGENT, Cluster, Daemon, free_port, wait_for
 from support.sparkkit import AGENT_ATTRIBUTES, AGENT_RESOURCES, TEST_CONF, Dispatcher, build_jar, corral, held_by, http, python_request
 from support.zookeeper import ZooKeeperEnsemble
@@ -116,7 +116,7 @@ def test_python_and_jvm_apps_through_rest_cli_and_spark_submit(dispatcher, apps,
 
 
 def test_kmeans_in_coarse_and_fine_mode(dispatcher):
-    from corral.spark import kmeans
+    from corral.sparkperf import kmeans
 
     ids = {}
     for mode in ("coarse", "fine"):

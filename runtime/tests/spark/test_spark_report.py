@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from corral.spark.kmeans import generator_parameters, parse_args
-from corral.spark.report import ReportError, Stats, parse_results, row, summarize, write_report
+from corral.sparkperf.kmeans import generator_parameters, parse_args
+from corral.sparkperf.report import ReportError, Stats, parse_results, row, summarize, write_report
 
 
 def kmeans_report(training: list[float], test: list[float], examples: int = 1000) -> dict:

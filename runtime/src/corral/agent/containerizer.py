@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Coroutine, Protocol
 
 import psutil
 
@@ -21,13 +21,31 @@ from corral.agent.model import CUSTOM, Executor, FrameworkRecord
 from corral.resources import Resources
 
 if TYPE_CHECKING:
-    from corral.agent.daemon import Agent
+    from corral.agent.state import AgentState
+    from corral.security.agent import AgentSecurity
 
 logger = logging.getLogger(__name__)
 
 
+class ContainerHost(Protocol):
+    """What the containerizer uses of the agent daemon: its flags, its state (the exits it is
+    told, the agent's id and endpoint), its security (the executors' environment) and its
+    task group."""
+
+    @property
+    def flags(self) -> dict[str, Any]: ...
+
+    @property
+    def state(self) -> AgentState: ...
+
+    @property
+    def security(self) -> AgentSecurity: ...
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]: ...
+
+
 class Containerizer:
-    def __init__(self, agent: "Agent") -> None:
+    def __init__(self, agent: ContainerHost) -> None:
         self.agent = agent
         self.isolator: isolation.PosixIsolator = isolation.PosixIsolator()
         self.launcher = Launcher(on_exit=self._process_exited)

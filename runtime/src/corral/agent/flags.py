@@ -5,7 +5,7 @@ from __future__ import annotations
 from corral import config
 from corral.attributes import Attributes
 from corral.config import Flag
-from corral.leader import parse_master
+from corral.leader.detector import parse_master
 from corral.resources import Resources
 from corral.security import flags as security_flags
 

@@ -12,16 +12,17 @@ import asyncio
 import json
 import logging
 import random
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Coroutine, Protocol
 
 import aiohttp
 
-from corral.leader import LeaderResolver
+from corral.leader.detector import detector_for
 from corral.protocol import agent as agent_proto
 from corral.protocol.recordio import Decoder, RecordIOError
 
 if TYPE_CHECKING:
-    from corral.agent.daemon import Agent
+    from corral.agent.state import AgentState
+    from corral.security.agent import AgentSecurity
 
 logger = logging.getLogger(__name__)
 
@@ -29,8 +30,29 @@ logger = logging.getLogger(__name__)
 SILENCE_PINGS = 3
 
 
+class LinkedAgent(Protocol):
+    """What the link uses of the agent daemon: its flags, its security (the session and scheme
+    to reach the master), its state (its id, what it registers with, (dis)connections), and
+    where the master's events go."""
+
+    @property
+    def flags(self) -> dict[str, Any]: ...
+
+    @property
+    def security(self) -> AgentSecurity: ...
+
+    @property
+    def state(self) -> AgentState: ...
+
+    def handle_master_event(self, event: dict[str, Any]) -> None: ...
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]: ...
+
+    async def close(self) -> None: ...
+
+
 class MasterLink:
-    def __init__(self, agent: "Agent") -> None:
+    def __init__(self, agent: LinkedAgent) -> None:
         self.agent = agent
         self.master_address: str | None = None
         self.stream_id: str | None = None
@@ -38,10 +60,10 @@ class MasterLink:
         self._stopping = False
         self._session: aiohttp.ClientSession | None = None
         self._posts: set[asyncio.Task[Any]] = set()
-        self.resolver = LeaderResolver(agent.flags["master"])
+        self.detector = detector_for(agent.flags["master"])
 
     async def _resolve(self) -> str:
-        return await self.resolver.resolve()
+        return await self.detector.detect()
 
     async def run(self) -> None:
         self._session = self.agent.security.master_session(aiohttp.ClientTimeout(total=None, connect=5))
@@ -138,4 +160,4 @@ class MasterLink:
             task.cancel()
         if self._session is not None:
             await self._session.close()
-        await self.resolver.close()
+        await self.detector.close()

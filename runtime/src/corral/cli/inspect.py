@@ -12,11 +12,12 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from corral.attributes import state_text
 from corral.cli import api
 
 def _leader(ctx: click.Context, param: click.Parameter, value: str) -> str:
     """--master may be a zk:// URL: ask ZooKeeper who leads."""
-    from corral.leader import resolve_master
+    from corral.leader.detector import resolve_master
 
     try:
         return resolve_master(value)
@@ -101,7 +102,7 @@ def register(group: click.Group) -> None:
             return
         _table("Agents", ["ID", "Host", "Active", "Resources", "Used", "Attributes"], [
             [a["id"], f"{a['hostname']}:{a['port']}", a["active"], _res(a["resources"]), _res(a["used_resources"]),
-             ";".join(f"{k}:{v}" for k, v in a["attributes"].items())]
+             state_text(a["attributes"])]
             for a in data["slaves"]
         ])
 

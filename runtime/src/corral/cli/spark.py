@@ -267,6 +267,6 @@ def register(group: click.Group) -> None:
     @click.pass_context
     def perf(ctx: click.Context) -> None:
         """Run the spark-perf K-means stage through the dispatcher and write its report (see --help)."""
-        from corral.spark.perf import main as perf_main
+        from corral.sparkperf.stage import main as perf_main
 
         sys.exit(perf_main(list(ctx.args)))

@@ -4,7 +4,11 @@ Masters contend by creating ephemeral sequential znodes `json.info_NNNNNNNNNN`
 under the election path, each holding a MasterInfo JSON; the lowest sequence
 leads.  Detectors (agents, the scheduler SDK, pymesos) read the lowest node.
 Nothing else may live under the election path: pymesos takes the smallest
-child whatever its name, so the registry lives beside it (see registry.py).
+child whatever its name, so the registry lives beside it (see master/registry.py).
+
+`LeaderContender` and `LeaderDetector` are the znode-level pieces (Mesos's
+zookeeper::LeaderContender / LeaderDetector); the master's contender and the
+clients' detector around them are `contender.py` and `detector.py`.
 
 kazoo calls back on its own threads; events are handed to the asyncio loop.
 """
@@ -82,7 +86,7 @@ def leader_of(children: list[str]) -> str | None:
     return min(nodes, key=lambda c: c[len(PREFIX):]) if nodes else None
 
 
-class ZooKeeperContender:
+class LeaderContender:
     """A master's candidacy.  `on_change(leading)` is called on the loop."""
 
     def __init__(
@@ -129,7 +133,7 @@ class ZooKeeperContender:
         self.leading = False
 
 
-class ZooKeeperDetector:
+class LeaderDetector:
     """Follows the leading master: `current` is its MasterInfo (None while there is none)."""
 
     def __init__(self, client: KazooClient, path: str, loop: asyncio.AbstractEventLoop) -> None:
@@ -175,11 +179,6 @@ class ZooKeeperDetector:
         await self._changed.wait()
 
 
-def address_of(master_info: dict[str, Any]) -> str:
-    address = master_info.get("address") or {}
-    return f"{address.get('ip') or master_info.get('hostname')}:{address.get('port') or master_info.get('port')}"
-
-
 class Session:
     """A kazoo client whose connection states are reported on the asyncio loop."""
 
@@ -207,6 +206,6 @@ class Session:
 
 
 __all__ = [
-    "KazooState", "PREFIX", "Session", "ZooKeeperContender", "ZooKeeperDetector", "ZooKeeperURL",
-    "ZooKeeperURLError", "address_of", "leader_of",
+    "KazooState", "PREFIX", "LeaderContender", "LeaderDetector", "Session", "ZooKeeperURL",
+    "ZooKeeperURLError", "leader_of",
 ]

@@ -25,18 +25,16 @@ agents and operator subscribers, and time comes from the injected clock.
 
 from __future__ import annotations
 
-import socket
-import struct
 import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from corral import MESOS_API_VERSION
 from corral.allocator import Allocator
 from corral.master.model import Agent, Connection, Framework, Offer
 from corral.master.registry import Registry
+from corral.protocol.master_info import master_info
 
 Clock = Callable[[], float]
 
@@ -69,14 +67,6 @@ class MasterOptions:
     agent_reregister_timeout: float = 600.0
     cluster: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def _ip_as_int(ip: str) -> int:
-    """MasterInfo.ip: the IPv4 address as Mesos stores it (network order read as a little-endian uint32)."""
-    try:
-        return struct.unpack("<I", socket.inet_aton(ip))[0]
-    except OSError:
-        return 0
 
 
 class MasterCore:
@@ -132,15 +122,7 @@ class MasterCore:
     @property
     def master_info(self) -> dict[str, Any]:
         o = self.options
-        return {
-            "id": self.id,
-            "ip": _ip_as_int(o.ip),
-            "port": o.port,
-            "pid": f"master@{o.ip}:{o.port}",
-            "hostname": o.hostname,
-            "version": MESOS_API_VERSION,
-            "address": {"hostname": o.hostname, "ip": o.ip, "port": o.port},
-        }
+        return master_info(self.id, o.hostname, o.ip, o.port)
 
     def _send_framework(self, framework: Framework, event: dict[str, Any]) -> None:
         if framework.connection is not None:

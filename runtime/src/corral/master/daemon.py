@@ -16,10 +16,10 @@ from corral.allocator import AllocatorOptions, allocator_name
 from corral.master import http, metrics, operator
 from corral.master.flags import MASTER_FLAGS
 from corral.security.master import MasterSecurity
-from corral import webui
-from corral import MESOS_API_VERSION
-from corral.leader import Standalone, ZooKeeperLeadership
-from corral.master.state import MasterOptions, MasterState, _ip_as_int
+from corral.webui import dashboard
+from corral.leader.contender import MasterContender, contender_for
+from corral.master.state import MasterOptions, MasterState
+from corral.protocol.master_info import master_info
 from corral.server import Server, StartupError
 
 logger = logging.getLogger(__name__)
@@ -38,21 +38,18 @@ class Master(Server):
         self.state: MasterState | None = None  # exists while this master leads
         self.leading = False
         self.safe_mode = False
-        self.leadership: Standalone | ZooKeeperLeadership | None = None
+        self.leadership: MasterContender | None = None
         self.advertised_ip = flags["ip"] if flags["ip"] not in ("0.0.0.0", "::") else _guess_ip()
         http.add_routes(self.app, self)
         self.security = MasterSecurity(self)
         metrics.add_routes(self.app, self)
         operator.add_routes(self.app, self)
-        webui.add_routes(self.app, self)
+        dashboard.add_routes(self.app, self)
 
     async def start_unsafe(self) -> None:
         flags = self.flags
         await self.listen()
-        if flags["zk"] is not None:
-            self.leadership = ZooKeeperLeadership(flags["zk"], flags["quorum"], flags["zk_session_timeout"])
-        else:
-            self.leadership = Standalone(flags["work_dir"])
+        self.leadership = contender_for(flags["zk"], flags["work_dir"], flags["quorum"], flags["zk_session_timeout"])
         try:
             await self.leadership.start(self._identity, self)
         except (ConnectionError, RuntimeError) as exc:
@@ -66,16 +63,7 @@ class Master(Server):
     def _identity(self) -> dict[str, Any]:
         """A fresh master id and its MasterInfo, for each candidacy."""
         self.id = str(uuid.uuid4())
-        hostname = self.flags["hostname"] or self.flags["ip"]
-        return {
-            "id": self.id,
-            "ip": _ip_as_int(self.advertised_ip),
-            "port": self.port,
-            "pid": f"master@{self.advertised_ip}:{self.port}",
-            "hostname": hostname,
-            "version": MESOS_API_VERSION,
-            "address": {"hostname": hostname, "ip": self.advertised_ip, "port": self.port},
-        }
+        return master_info(self.id, self.flags["hostname"] or self.flags["ip"], self.advertised_ip, self.port)
 
     # -- leadership events (LeadershipEvents) -------------------------------------
 

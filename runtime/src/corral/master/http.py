@@ -15,18 +15,18 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from corral import MESOS_API_VERSION, __version__
 from corral.http_stream import StreamConnection, check_json_request, error_response, json_response
 from corral.ids import value_of
 from corral.master import metrics, operator, views
 from corral.master.state import CallError, MasterState
 from corral.protocol import agent as agent_proto
+from corral.protocol.master_info import version_info
 from corral.protocol.messages import ProtocolError
 from corral.protocol.scheduler import Call, decode_call
 from corral.resources import ResourceError, Resources
 
 if TYPE_CHECKING:
-    from corral.master.daemon import Master
+    from corral.master.shell import MasterShell
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ STREAM_ID = "Mesos-Stream-Id"
 ERROR_STREAM_LINGER = 1.0
 
 
-def add_routes(app: web.Application, master: "Master") -> None:
+def add_routes(app: web.Application, master: "MasterShell") -> None:
     api = MasterAPI(master)
     app.router.add_post("/api/v1/scheduler", api.scheduler)
     app.router.add_post("/api/v1/agent", api.agent)
@@ -63,7 +63,7 @@ def add_routes(app: web.Application, master: "Master") -> None:
 
 
 class MasterAPI:
-    def __init__(self, master: "Master") -> None:
+    def __init__(self, master: "MasterShell") -> None:
         self.master = master
 
     @property
@@ -287,16 +287,6 @@ class MasterAPI:
             return error_response(503, "No leading master is elected")
         address = leader["address"]
         raise web.HTTPTemporaryRedirect(f"//{address['hostname']}:{address['port']}")
-
-
-def version_info() -> dict[str, Any]:
-    return {
-        "version": MESOS_API_VERSION,
-        "corral_version": __version__,
-        "build_date": "",
-        "build_time": 0,
-        "build_user": "corral",
-    }
 
 
 def value_of_id(obj: Any) -> str | None:

@@ -19,7 +19,7 @@ import math
 import os
 import re
 from collections import deque
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Protocol
 
 import psutil
 from aiohttp import web
@@ -31,7 +31,6 @@ from prometheus_client.process_collector import ProcessCollector
 from corral.master import viewcache
 
 if TYPE_CHECKING:
-    from corral.master.daemon import Master
     from corral.master.state import MasterState
 
 ALLOCATION_RUN = "allocator/mesos/allocation_run_ms"
@@ -50,6 +49,19 @@ COUNTERS = {
 _ROLE_SHARE = re.compile(r"^allocator/mesos/roles/(?P<role>.+)/shares/dominant$")
 _ROLE_ALLOCATED = re.compile(r"^allocator/mesos/allocation/roles/(?P<role>.+)/resources/(?P<name>[^/]+)/allocated$")
 _RESOURCE = re.compile(r"^allocator/mesos/resources/(?P<name>[^/]+)/(?P<kind>total|offered_or_allocated)$")
+
+
+class MetricsSource(Protocol):
+    """What the metrics read of the master daemon (a `shell.MasterShell` is one)."""
+
+    @property
+    def state(self) -> MasterState | None: ...
+
+    @property
+    def leading(self) -> bool: ...
+
+    @property
+    def safe_mode(self) -> bool: ...
 
 
 class RecordingMetrics(dict):
@@ -91,7 +103,7 @@ def system_metrics() -> dict[str, float]:
     }
 
 
-def snapshot(master: "Master") -> dict[str, float]:
+def snapshot(master: MetricsSource) -> dict[str, float]:
     state = master.state
     if state is None:
         out: dict[str, float] = {"master/elected": 0.0, "master/safe_mode": 1.0 if master.safe_mode else 0.0}
@@ -163,7 +175,7 @@ def _prom_name(key: str) -> str:
 
 
 class SnapshotCollector:
-    def __init__(self, master: "Master") -> None:
+    def __init__(self, master: MetricsSource) -> None:
         self.master = master
 
     def collect(self) -> Iterable[Any]:
@@ -188,7 +200,7 @@ class SnapshotCollector:
         yield resources
 
 
-def add_routes(app: web.Application, master: "Master") -> None:
+def add_routes(app: web.Application, master: MetricsSource) -> None:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SnapshotCollector(master))  # type: ignore[arg-type]
     ProcessCollector(registry=registry)

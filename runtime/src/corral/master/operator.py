@@ -28,13 +28,13 @@ from corral.http_stream import StreamConnection, error_response, json_response
 from corral.ids import value_of, wrap
 from corral.master import metrics, render, viewcache, views
 from corral.master.state import CallError
-from corral.protocol.messages import ProtocolError, decode_struct
+from corral.protocol.messages import ID, ProtocolError, decode_struct
 from corral.resources import Resources
 from corral.security import views as view_filters
 from corral.security.middleware import principal_of
 
 if TYPE_CHECKING:
-    from corral.master.daemon import Master
+    from corral.master.shell import MasterShell as Master
     from corral.master.state import MasterState
 
 logger = logging.getLogger(__name__)
@@ -53,10 +53,6 @@ class WeightInfo(msgspec.Struct):
 
 class UpdateWeights(msgspec.Struct):
     weight_infos: list[WeightInfo]
-
-
-class ID(msgspec.Struct):
-    value: str
 
 
 class AgentIdBody(msgspec.Struct):
@@ -121,7 +117,7 @@ def _get_health(master, request, call):
 
 
 def _get_version(master, request, call):
-    from corral.master.http import version_info
+    from corral.protocol.master_info import version_info
 
     return {"version_info": version_info()}
 

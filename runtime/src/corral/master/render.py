@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from corral.attributes import Attributes
 from corral.ids import wrap
 from corral.master.model import Agent, Framework, Offer, Task
 from corral.resources import Resources
@@ -136,28 +137,12 @@ def agent_state(agent: Agent, offers: Mapping[str, Offer]) -> dict[str, Any]:
         "reserved_resources": reserved,
         "unreserved_resources": agent.total.unreserved().legacy_dict(),
         "reserved_resources_full": {r: agent.total.reserved(r).to_json() for r in agent.total.reservation_roles()},
-        "attributes": attributes_dict(agent.info.get("attributes", [])),
+        "attributes": Attributes.from_json(agent.info.get("attributes", [])).values(),
         "active": agent.connected and agent.active,
         "deactivated": not agent.active,
         "version": agent.version,
         "capabilities": list(AGENT_CAPABILITIES),
     }
-
-
-def attributes_dict(attributes: list[dict[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for attr in attributes:
-        kind = attr.get("type")
-        if kind == "SCALAR":
-            out[attr["name"]] = attr.get("scalar", {}).get("value")
-        elif kind == "TEXT":
-            out[attr["name"]] = attr.get("text", {}).get("value")
-        elif kind == "RANGES":
-            ranges = attr.get("ranges", {}).get("range", [])
-            out[attr["name"]] = "[" + ", ".join(f"{r['begin']}-{r['end']}" for r in ranges) + "]"
-        elif kind == "SET":
-            out[attr["name"]] = "{" + ",".join(attr.get("set", {}).get("item", [])) + "}"
-    return out
 
 
 def framework_state(fw: Framework, offers: Mapping[str, Offer]) -> dict[str, Any]:

@@ -20,11 +20,11 @@ import time
 
 from corral.allocator import Allocator
 from corral.master.agents import AgentBook
-from corral.master.core import CallError, Clock, MasterOptions, _ip_as_int
+from corral.master.core import CallError, Clock, MasterOptions
 from corral.master.model import Connection
 from corral.master.registry import Registry, RegistryData
 
-__all__ = ["CallError", "Clock", "MasterOptions", "MasterState", "_ip_as_int"]
+__all__ = ["CallError", "Clock", "MasterOptions", "MasterState"]
 
 logger = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from typing import Any, AsyncIterator
 
 import aiohttp
 
-from corral.leader import LeaderResolver
+from corral.leader.detector import detector_for
 from corral.protocol.recordio import Decoder
 
 logger = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ class SchedulerClient:
         if principal and "principal" not in framework_info:
             framework_info = {**framework_info, "principal": principal}
         self.master = master.removeprefix("http://").removeprefix("https://").rstrip("/")
-        self.resolver = LeaderResolver(self.master)
+        self.detector = detector_for(self.master)
         self.framework_info = dict(framework_info)
         self.framework_id: str | None = None
         self.stream_id: str | None = None
@@ -73,7 +73,7 @@ class SchedulerClient:
         self.reconnect = reconnect
         self.master_info: dict[str, Any] | None = None
         self._session: aiohttp.ClientSession | None = None
-        self._address = "" if self.master.startswith("zk://") else self.master
+        self._address = ""  # the master this client talks to: detected, then redirected
         self._background: set[asyncio.Task[Any]] = set()
 
     async def __aenter__(self) -> "SchedulerClient":
@@ -103,7 +103,7 @@ class SchedulerClient:
         if self._session is not None:
             await self._session.close()
             self._session = None
-        await self.resolver.close()
+        await self.detector.close()
 
     # -- the event stream ---------------------------------------------------------
 
@@ -130,8 +130,8 @@ class SchedulerClient:
         if self.framework_id:
             info["id"] = {"value": self.framework_id}
             call["framework_id"] = {"value": self.framework_id}
-        if self.resolver.dynamic or not self._address:
-            self._address = await self.resolver.resolve()
+        if self.detector.dynamic or not self._address:
+            self._address = await self.detector.detect()
         for _ in range(5):  # follow redirects to the leader
             async with self._session.post(
                 f"{self._scheme}://{self._address}/api/v1/scheduler", data=json.dumps(call),

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import aiohttp
 import msgspec
@@ -33,10 +33,28 @@ from corral.security.middleware import AuthenticationMiddleware, Realm, forbidde
 from corral.security.tls import TLSConfig, TLSError
 
 if TYPE_CHECKING:
-    from corral.agent.daemon import Agent
+    import ssl
+
     from corral.agent.model import Executor, FrameworkRecord
+    from corral.agent.state import AgentState
 
 logger = logging.getLogger(__name__)
+
+
+class SecuredAgent(Protocol):
+    """What AgentSecurity uses of the agent daemon: its flags, app (for the middlewares) and
+    work directory, where its TLS context goes, and its state's executors (tokens, sandbox
+    owners); and its `before_listen` hooks when it has them (a `server.Server` does)."""
+
+    flags: dict[str, Any]
+    app: web.Application
+    tls: ssl.SSLContext | None
+
+    @property
+    def work_dir(self) -> str: ...
+
+    @property
+    def state(self) -> AgentState: ...
 
 TOKEN_ENV = "MESOS_EXECUTOR_AUTHENTICATION_TOKEN"
 OPEN_PATHS = {"/health", "/version"}
@@ -53,7 +71,7 @@ def _startup_error(message: str) -> Exception:
 
 
 class AgentSecurity:
-    def __init__(self, agent: "Agent") -> None:
+    def __init__(self, agent: SecuredAgent) -> None:
         self.agent = agent
         self.flags = agent.flags
         self.acls = ACLs()

@@ -20,7 +20,7 @@ Authorization (ACLs, `--acls`):
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 from aiohttp import web
@@ -33,8 +33,10 @@ from corral.security.middleware import AuthenticationMiddleware, Realm, forbidde
 from corral.security.tls import TLSConfig, TLSError
 
 if TYPE_CHECKING:
-    from corral.master.daemon import Master
+    import ssl
+
     from corral.master.model import Framework
+    from corral.master.state import MasterState
     from corral.protocol.scheduler import Call
 
 logger = logging.getLogger(__name__)
@@ -66,6 +68,19 @@ _decoder = msgspec.json.Decoder()
 _encoder = msgspec.json.Encoder()
 
 
+class SecuredMaster(Protocol):
+    """What MasterSecurity uses of the master daemon: its flags, its app (for the middlewares),
+    where its TLS context goes, and its state (to answer unauthorized tasks); and its
+    `before_listen` hooks when it has them (a `server.Server` does)."""
+
+    flags: dict[str, Any]
+    app: web.Application
+    tls: ssl.SSLContext | None
+
+    @property
+    def state(self) -> MasterState | None: ...
+
+
 def _startup_error(message: str) -> Exception:
     from corral.server import StartupError
 
@@ -73,7 +88,7 @@ def _startup_error(message: str) -> Exception:
 
 
 class MasterSecurity:
-    def __init__(self, master: "Master") -> None:
+    def __init__(self, master: SecuredMaster) -> None:
         self.master = master
         self.flags = master.flags
         self.acls = ACLs()

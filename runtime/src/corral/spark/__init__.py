@@ -14,5 +14,6 @@ task, as Spark's MesosClusterDispatcher ran it).  Modules:
 - `store`        persistence of the queue: a local file or ZooKeeper
 - `launcher`     runs inside each task: picks ports, starts the Spark daemon, reports back
 - `dispatcher`   the daemon: REST server, web page, scheduler loop, Spark observer
-- `kmeans`, `report`, `perf`   the spark-perf K-means stage
+
+The spark-perf K-means stage that runs through the dispatcher is `corral.sparkperf`.
 """

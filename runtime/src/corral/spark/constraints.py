@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable, Mapping
 
+from corral.attributes import Attributes
+
 Constraints = dict[str, frozenset[str]]
 
 _LABEL = re.compile(r"^[A-Za-z0-9_/.\-]+$")
@@ -91,19 +93,6 @@ def _number(text: str) -> float | None:
 
 
 def describe_attributes(attributes: Iterable[Mapping[str, Any]]) -> str:
-    """`rack=r1,os=debian` for messages."""
-    parts = []
-    for a in attributes:
-        kind = a.get("type")
-        if kind == "TEXT":
-            value: Any = a["text"]["value"]
-        elif kind == "SCALAR":
-            value = f"{a['scalar']['value']:g}"
-        elif kind == "SET":
-            value = "{" + ",".join(a["set"]["item"]) + "}"
-        elif kind == "RANGES":
-            value = "[" + ",".join(f"{r['begin']}-{r['end']}" for r in a["ranges"]["range"]) + "]"
-        else:
-            value = "?"
-        parts.append(f"{a.get('name')}={value}")
-    return ",".join(parts) or "no attributes"
+    """`rack=r1,os=debian` for messages (each value written by `corral.attributes`)."""
+    texts = Attributes.from_json(attributes).texts()
+    return ",".join(f"{name}={value}" for name, value in texts.items()) or "no attributes"

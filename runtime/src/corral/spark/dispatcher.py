@@ -19,7 +19,7 @@ from typing import Any
 
 import aiohttp
 
-from corral.leader import LeaderResolver
+from corral.leader.detector import MasterDetector, detector_for
 from corral.scheduler.client import SchedulerClient, SchedulerError
 from corral.server import Server, StartupError
 from corral.spark import model, rest, webui
@@ -58,7 +58,7 @@ class SparkDispatcher(Server):
         self.master_address: str | None = None
         self.suppressed = False
         self.http: aiohttp.ClientSession | None = None
-        self.resolver: LeaderResolver | None = None
+        self.detector: MasterDetector | None = None
         self.principal, self.secret = flags["principal"], flags["secret"]
         self.ssl_context: ssl.SSLContext | None = None
         self.started_at = time.time()
@@ -78,7 +78,7 @@ class SparkDispatcher(Server):
                 self.ssl_context = ssl.create_default_context(cafile=self.flags["master_ca_file"])
             except (OSError, ssl.SSLError) as exc:
                 raise StartupError(f"--master_ca_file: {exc}") from None
-        self.resolver = LeaderResolver(self.flags["master"])
+        self.detector = detector_for(self.flags["master"])
         try:
             self.store = await asyncio.to_thread(open_store, self.flags["zk"], self.flags["work_dir"])
             stored = await asyncio.to_thread(self.store.load)
@@ -121,9 +121,9 @@ class SparkDispatcher(Server):
         if self.http is not None:
             await self.http.close()
             self.http = None
-        if self.resolver is not None:
-            await self.resolver.close()
-            self.resolver = None
+        if self.detector is not None:
+            await self.detector.close()
+            self.detector = None
         if self.store is not None:
             store, self.store = self.store, None
             await asyncio.to_thread(store.close)
@@ -160,8 +160,8 @@ class SparkDispatcher(Server):
         return info
 
     async def _detect_master(self) -> str:
-        assert self.resolver is not None
-        return await asyncio.wait_for(self.resolver.resolve(), 60)
+        assert self.detector is not None
+        return await asyncio.wait_for(self.detector.detect(), 60)
 
     def _master_headers(self) -> dict[str, str]:
         if self.principal and self.secret:
@@ -223,7 +223,7 @@ class SparkDispatcher(Server):
                         await self._on_offers(client, event["offers"].get("offers", []))
                     elif kind == "UPDATE":
                         self.state.update(event["update"]["status"])
-                        await self._after_change()
+                        await self.after_change()
                 except SchedulerError:
                     raise
                 except Exception:  # a bug handling one event must not end the subscription
@@ -245,7 +245,7 @@ class SparkDispatcher(Server):
                     self.master_address)
         if self.state.reconcile_list():
             self.spawn(self._reconcile(client), "reconcile")
-        await self._after_change()
+        await self.after_change()
 
     async def _reconcile(self, client: SchedulerClient) -> None:
         """Ask the master about our tasks once the agents running them are registered again.
@@ -282,9 +282,9 @@ class SparkDispatcher(Server):
         if declines:
             refuse = 1.0 if self.state.wants_offers() else self.options.refuse_seconds
             await client.decline([{"value": o} for o in declines], refuse_seconds=refuse)
-        await self._after_change()
+        await self.after_change()
 
-    async def _after_change(self) -> None:
+    async def after_change(self) -> None:
         """Send kills, persist, and suppress or revive offers to match the demand."""
         assert self.state is not None
         client = self.client if self.subscribed else None
@@ -316,7 +316,7 @@ class SparkDispatcher(Server):
             await asyncio.sleep(TICK_SECONDS)
             try:
                 self.state.tick()
-                await self._after_change()
+                await self.after_change()
             except Exception:
                 logger.exception("timer tick failed")
 
@@ -359,7 +359,7 @@ class SparkDispatcher(Server):
                 active = self.state.active()
                 if active:
                     await asyncio.gather(*(self._observe(sub) for sub in active))
-                    await self._after_change()
+                    await self.after_change()
             except Exception:
                 logger.exception("observing Spark failed")
 

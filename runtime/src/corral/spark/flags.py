@@ -9,7 +9,7 @@ from typing import Any
 
 from corral import config
 from corral.config import Flag
-from corral.leader import parse_master
+from corral.leader.detector import parse_master
 from corral.leader.zookeeper import ZooKeeperURL
 from corral.security import flags as security_flags
 from corral.security.credentials import parse_principal

@@ -16,7 +16,7 @@ import asyncio
 import json
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -27,12 +27,50 @@ from corral.spark.sparkconf import SparkConfError
 from corral.spark.state import AttemptGone, SubmissionError, UnknownSubmission
 
 if TYPE_CHECKING:
-    from corral.spark.dispatcher import SparkDispatcher
+    from corral.spark.state import DispatcherOptions, DispatcherState
+    from corral.spark.store import Store
 
 logger = logging.getLogger(__name__)
 
 
-def add_routes(app: web.Application, dispatcher: "SparkDispatcher") -> None:
+class DispatcherShell(Protocol):
+    """What the endpoints (and the web page) use of the dispatcher daemon."""
+
+    @property
+    def state(self) -> DispatcherState | None: ...
+
+    @property
+    def store(self) -> Store | None: ...
+
+    @property
+    def options(self) -> DispatcherOptions: ...
+
+    @property
+    def flags(self) -> dict[str, Any]: ...
+
+    @property
+    def framework_id(self) -> str | None: ...
+
+    @property
+    def subscribed(self) -> bool: ...
+
+    @property
+    def suppressed(self) -> bool: ...
+
+    @property
+    def master_address(self) -> str | None: ...
+
+    @property
+    def started_at(self) -> float: ...
+
+    async def after_change(self) -> None:
+        """Send kills, persist, and suppress or revive offers after the queue changed."""
+        ...
+
+    async def fetch_json(self, url: str) -> Any: ...
+
+
+def add_routes(app: web.Application, dispatcher: DispatcherShell) -> None:
     d = dispatcher
 
     # -- Spark's REST protocol ----------------------------------------------------------
@@ -48,7 +86,7 @@ def add_routes(app: web.Application, dispatcher: "SparkDispatcher") -> None:
             sub = d.state.submit(submission)
         except SubmissionError as exc:
             return json_response(protocol.create_response(None, False, str(exc), submission.unknown_fields), status=400)
-        await d._after_change()
+        await d.after_change()
         message = "Driver successfully submitted as %s" % sub.id
         return json_response(protocol.create_response(sub.id, True, message, submission.unknown_fields))
 
@@ -73,13 +111,13 @@ def add_routes(app: web.Application, dispatcher: "SparkDispatcher") -> None:
             success, message = d.state.kill(sid)
         except UnknownSubmission as exc:
             return json_response(protocol.kill_response(sid, False, str(exc)), status=404)
-        await d._after_change()
+        await d.after_change()
         return json_response(protocol.kill_response(sid, success, message))
 
     async def kill_all(request: web.Request) -> web.Response:
         assert d.state is not None
         count = d.state.kill_all()
-        await d._after_change()
+        await d.after_change()
         return json_response(protocol.kill_all_response(True, f"Killing {count} driver(s)"))
 
     async def readyz(request: web.Request) -> web.Response:
@@ -181,7 +219,7 @@ def add_routes(app: web.Application, dispatcher: "SparkDispatcher") -> None:
             return web.Response(status=404, text=str(exc))
         except AttemptGone as exc:
             return web.Response(status=410, text=str(exc))
-        await d._after_change()
+        await d.after_change()
         return json_response({"ok": True})
 
     async def master_of(request: web.Request) -> web.Response:
@@ -235,7 +273,7 @@ def find_task(sub: model.Submission, name: str) -> model.TaskRecord | None:
     return None
 
 
-def summary(d: "SparkDispatcher", sub: model.Submission) -> dict[str, Any]:
+def summary(d: DispatcherShell, sub: model.Submission) -> dict[str, Any]:
     assert d.state is not None
     try:
         spec = d.state.spec(sub)

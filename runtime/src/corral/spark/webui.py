@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import html
 import time
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import Any, Iterable, Protocol
 
 from aiohttp import web
 
 from corral.spark import model
-from corral.spark.rest import find_task, summary
-
-if TYPE_CHECKING:
-    from corral.spark.dispatcher import SparkDispatcher
+from corral.spark.rest import DispatcherShell, find_task, summary
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:1.5em;color:#222}
@@ -65,7 +62,21 @@ def _state(state: str) -> str:
     return f'<span class="state {_e(state)}">{_e(state)}</span>'
 
 
-def add_routes(app: web.Application, dispatcher: "SparkDispatcher") -> None:
+class DispatcherPage(DispatcherShell, Protocol):
+    """What the page uses of the dispatcher daemon: the endpoints' view, and where it listens
+    (the page reads task logs through the dispatcher's own log API)."""
+
+    @property
+    def host(self) -> str: ...
+
+    @property
+    def port(self) -> int: ...
+
+    @property
+    def url(self) -> str: ...
+
+
+def add_routes(app: web.Application, dispatcher: DispatcherPage) -> None:
     d = dispatcher
 
     async def index(request: web.Request) -> web.Response:
@@ -166,7 +177,7 @@ def add_routes(app: web.Application, dispatcher: "SparkDispatcher") -> None:
     app.router.add_get("/driver/{id}/log/{task}", log_page)
 
 
-async def _tail(d: "SparkDispatcher", sid: str, task_id: str, stream: str, length: int = 16 * 1024) -> str:
+async def _tail(d: DispatcherPage, sid: str, task_id: str, stream: str, length: int = 16 * 1024) -> str:
     """The last `length` bytes of a task's stdout or stderr, through the dispatcher's own log API."""
     import aiohttp
 

@@ -480,11 +480,13 @@
     },
   };
 
+  // An attribute's value as text, written as corral/attributes.py writes it (rack:r1, cores:8,
+  // ids:[1-4, 8-9], zones:{a,b}) everywhere else: /state, /flags, the CLI.
   function attrValue(a) {
     if (a.scalar) return a.scalar.value;
     if (a.text) return a.text.value;
     if (a.set) return '{' + (a.set.item || []).join(',') + '}';
-    if (a.ranges) return '[' + (a.ranges.range || []).map((r) => `${r.begin}-${r.end}`).join(',') + ']';
+    if (a.ranges) return '[' + (a.ranges.range || []).map((r) => `${r.begin}-${r.end}`).join(', ') + ']';
     return '';
   }
 

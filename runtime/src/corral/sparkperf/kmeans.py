@@ -34,7 +34,7 @@ from typing import Any
 
 
 # The workload's options with spark-perf's defaults; `corral spark perf` offers the same
-# ones and passes them on (spark/perf.py).
+# ones and passes them on (sparkperf/stage.py).
 WORKLOAD: tuple[tuple[str, type, Any], ...] = (
     ("num_examples", int, 1_000_000), ("num_features", int, 10_000), ("num_centers", int, 20),
     ("num_iterations", int, 20), ("num_partitions", int, 128), ("num_trials", int, 10),

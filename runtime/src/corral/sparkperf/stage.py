@@ -1,6 +1,6 @@
 """The spark-perf stage: K-means over a list of scale factors, in each mode, through the dispatcher.
 
-    python -m corral.spark.perf --dispatcher 127.0.0.1:7077 --modes coarse,fine \\
+    python -m corral.sparkperf.stage --dispatcher 127.0.0.1:7077 --modes coarse,fine \\
         --scale-factors 0.001,0.01 --out artifacts/spark-perf
 
 (also `corral spark perf ...`).  Each (mode, scale factor) is one application
@@ -22,7 +22,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from corral.spark import kmeans, report
+from corral.sparkperf import kmeans, report
 
 logger = logging.getLogger(__name__)
 
