@@ -21,6 +21,7 @@ SCENARIOS = [
     ("ironic_nodes", "default"),
     ("test_hosts", "default"),          # a config drive -> a systemd container reached over SSH -> absent
     ("zookeeper", "default"),
+    ("corral_zk", "default"),           # defaults only: the URL from an inventory, read back by the runtime's parser
     ("corral_runtime", "default"),      # offline install in a container without a network
     ("corral_agent", "default"),        # a lone master and an agent on another host
     ("corral_agent", "secure"),         # the same with TLS, credentials, ACLs: 401/403, no leaked secret

@@ -146,3 +146,12 @@ def test_node_route_accepts_only_the_networks_bridge():
     assert problem.startswith("node1: the kernel routes 10.89.7.11 as '10.89.7.11 via 192.0.2.1 dev eth0")
     assert "not through podman1, the bridge of podman network corral" in problem
     assert node_route.route_problem("node1", "corral", "10.89.7.11", None, "10.89.7.11 dev podman1") is not None
+
+
+def test_every_role_has_a_molecule_scenario_that_the_suite_runs():
+    from test_molecule import SCENARIOS
+    on_disk = {(role.parent.parent.parent.name, role.parent.name)
+               for role in REPO.glob("roles/*/molecule/*/molecule.yml")}
+    assert on_disk == set(SCENARIOS), "scenarios on disk and in test_molecule.SCENARIOS differ"
+    roles = {p.name for p in (REPO / "roles").iterdir() if (p / "meta" / "main.yml").exists()}
+    assert roles == {role for role, _ in SCENARIOS}, "a role has no Molecule scenario"
