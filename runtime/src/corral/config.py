@@ -13,6 +13,7 @@ values with these same parsers (plugins/filter/corral_cluster.py).
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -65,9 +66,9 @@ def optional(parse: Callable[[str], T]) -> Callable[[Any], T | None]:
     return parse_optional
 
 
-def choice(*choices: str) -> Callable[[Any], str]:
+def choice(*choices: str, fold_case: bool = False) -> Callable[[Any], str]:
     def parse_choice(value: Any) -> str:
-        text = as_str(value)
+        text = as_str(value).strip().lower() if fold_case else as_str(value)
         if text not in choices:
             raise ValueError(f"'{text}' is not one of {', '.join(choices)}")
         return text
@@ -92,6 +93,26 @@ def as_int(value: Any) -> int:
         return int(value)
     except (TypeError, ValueError):
         raise ValueError(f"'{value}' is not an integer") from None
+
+
+def as_non_negative_int(value: Any) -> int:
+    number = as_int(value)
+    if number < 0:
+        raise ValueError(f"{number} must be >= 0")
+    return number
+
+
+def as_positive_number(value: Any) -> float:
+    """A finite number > 0 (an amount of cpus or MB)."""
+    try:
+        number = float(value) if not isinstance(value, bool) else math.nan
+    except (TypeError, ValueError):
+        raise ValueError(f"'{value}' is not a number") from None
+    if math.isnan(number):
+        raise ValueError(f"'{value}' is not a number")
+    if not 0 < number < math.inf:
+        raise ValueError(f"{value} must be a finite number > 0")
+    return number
 
 
 def as_port(value: Any) -> int:

@@ -13,18 +13,11 @@ from corral.spark import model
 from corral.spark.protocol import decode_create
 from corral.spark.state import DispatcherOptions, DispatcherState, SubmissionError, UnknownSubmission
 from corral.spark.tasks import LauncherConfig
+from support.fakes import FakeClock
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def make_state(**options: Any) -> tuple[DispatcherState, Clock]:
-    clock = Clock()
+def make_state(**options: Any) -> tuple[DispatcherState, FakeClock]:
+    clock = FakeClock(1_000_000.0)
     state = DispatcherState(DispatcherOptions(**options), LauncherConfig(dispatcher_url="http://127.0.0.1:7077", python="/py"),
                             clock=clock)
     return state, clock

@@ -12,33 +12,8 @@ from corral.agent.checkpoint import Recovered
 from corral.agent.model import Executor
 from corral.agent.state import AgentOptions, AgentState
 from corral.resources import Resources
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class Recorder:
-    """The master sink (`post`) or an executor's stream (`send`, `close`)."""
-
-    def __init__(self) -> None:
-        self.events: list[dict] = []
-        self.closed = False
-
-    def post(self, call):
-        self.events.append(call)
-
-    send = post
-
-    def close(self):
-        self.closed = True
-
-    def of(self, kind):
-        return [e for e in self.events if e["type"] == kind]
+from support.fakes import FakeClock
+from support.fakes import Recorder
 
 
 class Containers:
@@ -123,7 +98,7 @@ class Checkpoint:
 
 
 def make_state(checkpoint=None, **options):
-    clock = Clock()
+    clock = FakeClock()
     master, containers = Recorder(), Containers()
     checkpoint = checkpoint or Checkpoint()
     opts = AgentOptions(hostname="h", port=5051, work_dir="/w", total=Resources.parse("cpus:4;mem:4096"),

@@ -11,20 +11,13 @@ from corral.allocator import AllocatorOptions, load_allocator_class
 from corral.allocator.hierarchical import HierarchicalAllocator, PriorityAllocator
 from corral.allocator.sorter import DRFSorter
 from corral.resources import Resources
+from support.fakes import FakeClock
 
 R = Resources.parse
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def make(cls=HierarchicalAllocator, weights=None, clock=None, **kw):
-    return cls(AllocatorOptions(weights=weights or {}, seed=7, **kw), clock or FakeClock())
+    return cls(AllocatorOptions(weights=weights or {}, seed=7, **kw), clock or FakeClock(1000.0))
 
 
 def check_invariants(alloc: HierarchicalAllocator) -> None:
@@ -71,7 +64,7 @@ def test_drf_paper_example():
 
 def test_seed_example_remainder_goes_to_the_second_framework():
     # Agent 4 CPU/4 GB; framework 1 launches <2,1GB> and <1,2GB>; <1,1GB> is offered to framework 2.
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     alloc = make(clock=clock)
     alloc.add_agent("agent1", R("cpus:4;mem:4096"))
     alloc.add_framework("fw1", ["*"])
@@ -152,7 +145,7 @@ def test_unreserved_and_reserved_split_between_roles_in_order():
 
 
 def test_refuse_seconds_filter_expires_with_the_clock():
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     alloc = make(clock=clock)
     alloc.add_agent("a1", R("cpus:2;mem:1024"))
     alloc.add_framework("f", ["*"])
@@ -361,7 +354,7 @@ def brute_force_order(s, alloc, weights, active):
 
 def test_random_workload_keeps_invariants():
     rng = random.Random(3)
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     alloc = make(clock=clock, weights={"r1": 2})
     for i in range(20):
         alloc.add_agent(f"a{i}", R(f"cpus:{rng.randint(1, 8)};mem:{rng.randint(1, 8) * 512};cpus(r2):1"))

@@ -11,34 +11,13 @@ from corral.allocator import AllocatorOptions
 from corral.allocator.hierarchical import HierarchicalAllocator
 from corral.master.state import CallError, MasterOptions, MasterState
 from corral.resources import Resources
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.events: list[dict] = []
-        self.closed = False
-
-    def send(self, event):
-        self.events.append(event)
-
-    def close(self):
-        self.closed = True
-
-    def of(self, kind):
-        return [e for e in self.events if e["type"] == kind]
+from support.fakes import FakeClock
+from support.fakes import Recorder
 
 
 @pytest.fixture
 def master():
-    clock = Clock()
+    clock = FakeClock()
     options = MasterOptions(agent_ping_timeout=1, max_agent_ping_timeouts=3, allocation_batch=0, heartbeat_interval=5)
     m = MasterState(options, HierarchicalAllocator(AllocatorOptions(seed=1), clock), clock=clock, master_id="M")
     m.test_clock = clock
@@ -229,7 +208,7 @@ def test_acknowledge_needs_a_uuid(master):
 def test_reconciliation_waits_for_agents_that_may_still_reregister():
     from corral.master.registry import RegistryData
 
-    clock = Clock()
+    clock = FakeClock()
     options = MasterOptions(agent_reregister_timeout=10, allocation_batch=0)
     recovered = RegistryData(agents={"old-agent": {"hostname": "h", "port": 5051}})
     m = MasterState(options, HierarchicalAllocator(AllocatorOptions(seed=1), clock), clock=clock,

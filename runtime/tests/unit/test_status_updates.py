@@ -1,16 +1,10 @@
 from corral.agent.status_updates import StatusUpdateManager
-
-
-class Clock:
-    now = 0.0
-
-    def __call__(self):
-        return self.now
+from support.fakes import FakeClock
 
 
 def make():
     sent = []
-    clock = Clock()
+    clock = FakeClock(0.0)
     sum_ = StatusUpdateManager(lambda u, latest: sent.append((u["status"]["uuid"], latest)), clock, retry_min=1, retry_max=4)
     return sum_, sent, clock
 
@@ -53,7 +47,7 @@ def test_retries_back_off_and_pause_while_disconnected():
 
 def test_duplicate_uuid_is_ignored_and_journal_sees_everything():
     events = []
-    s = StatusUpdateManager(lambda u, l: None, Clock(), journal=lambda f, t, kind, data: events.append(kind))
+    s = StatusUpdateManager(lambda u, l: None, FakeClock(0.0), journal=lambda f, t, kind, data: events.append(kind))
     assert s.add("f", "t", up("a"))
     assert not s.add("f", "t", up("a"))
     s.resume()

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import getpass
-import math
 import sys
-from typing import Any
 
 from corral import config
 from corral.config import Flag
@@ -14,32 +12,6 @@ from corral.leader.zookeeper import ZooKeeperURL
 from corral.security import flags as security_flags
 from corral.security.credentials import parse_principal
 from corral.spark.sparkconf import MODES
-
-
-def _mode(value: Any) -> str:
-    text = config.as_str(value).strip().lower()
-    if text not in MODES:
-        raise ValueError(f"'{value}' is not one of {', '.join(MODES)}")
-    return text
-
-
-def _positive_float(value: Any) -> float:
-    try:
-        number = float(value) if not isinstance(value, bool) else math.nan
-    except (TypeError, ValueError):
-        raise ValueError(f"'{value}' is not a number") from None
-    if math.isnan(number):
-        raise ValueError(f"'{value}' is not a number")
-    if not 0 < number < math.inf:
-        raise ValueError(f"{value} must be a finite number > 0")
-    return number
-
-
-def _non_negative_int(value: Any) -> int:
-    number = config.as_int(value)
-    if number < 0:
-        raise ValueError(f"{number} must be >= 0")
-    return number
 
 
 DISPATCHER_FLAGS = [
@@ -53,19 +25,19 @@ DISPATCHER_FLAGS = [
     Flag("user", config.as_str, getpass.getuser(), "User the Spark tasks run as"),
     Flag("roles", config.as_roles, ["*"], "Roles the dispatcher serves (the first is the default role of applications)"),
     Flag("failover_timeout", config.as_duration, 7 * 86400.0, "How long the master keeps the tasks of a disconnected dispatcher"),
-    Flag("mode", _mode, "coarse", "Default scheduling mode of applications: coarse or fine"),
-    Flag("max_drivers", _non_negative_int, 0, "Applications launching or running at once (0: no limit)"),
-    Flag("queue_capacity", _non_negative_int, 200, "Applications waiting or running at once"),
-    Flag("retained_drivers", _non_negative_int, 200, "Finished applications kept for status queries and the web page"),
+    Flag("mode", config.choice(*MODES, fold_case=True), "coarse", "Default scheduling mode of applications: coarse or fine"),
+    Flag("max_drivers", config.as_non_negative_int, 0, "Applications launching or running at once (0: no limit)"),
+    Flag("queue_capacity", config.as_non_negative_int, 200, "Applications waiting or running at once"),
+    Flag("retained_drivers", config.as_non_negative_int, 200, "Finished applications kept for status queries and the web page"),
     Flag("retry_wait_max", config.as_duration, 60.0, "Longest backoff between retries of a supervised driver"),
-    Flag("max_retries", _non_negative_int, 0, "Retries of a supervised driver (0: no limit)"),
+    Flag("max_retries", config.as_non_negative_int, 0, "Retries of a supervised driver (0: no limit)"),
     Flag("launch_timeout", config.as_duration, 180.0, "An attempt whose Spark master or driver is not up by then fails"),
     Flag("executor_idle_timeout", config.as_duration, 60.0, "Fine-grained: Spark's executor idle timeout (Spark's default)"),
     Flag("worker_idle_timeout", config.as_duration, 2.0, "Fine-grained: release an executor-less worker after this"),
     Flag("refuse_seconds", config.as_duration, 10.0, "Filter on offers declined while no application waits"),
-    Flag("master_cpus", _positive_float, 0.1, "cpus of each application's Spark master task"),
-    Flag("master_mem", _positive_float, 512.0, "mem (MB) of each application's Spark master task"),
-    Flag("worker_daemon_mem", _positive_float, 384.0, "mem (MB) of a worker task beyond its executors"),
+    Flag("master_cpus", config.as_positive_number, 0.1, "cpus of each application's Spark master task"),
+    Flag("master_mem", config.as_positive_number, 512.0, "mem (MB) of each application's Spark master task"),
+    Flag("worker_daemon_mem", config.as_positive_number, 384.0, "mem (MB) of a worker task beyond its executors"),
     Flag("daemon_memory", config.as_str, "256m", "SPARK_DAEMON_MEMORY (heap) of the Spark master and workers"),
     Flag("daemon_java_opts", config.as_str, "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
          "SPARK_DAEMON_JAVA_OPTS of the Spark master and workers"),
