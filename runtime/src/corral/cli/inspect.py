@@ -14,6 +14,7 @@ from rich.table import Table
 
 from corral.attributes import state_text
 from corral.cli import api
+from corral.protocol import sandbox
 
 def _leader(ctx: click.Context, param: click.Parameter, value: str) -> str:
     """--master may be a zk:// URL: ask ZooKeeper who leads."""
@@ -62,10 +63,6 @@ def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
     if not console.is_terminal:  # piped: keep whole ids on one line
         console = Console(width=250)
     console.print(table)
-
-
-def _agent_url(pid: str) -> str:
-    return pid.split("@", 1)[1]
 
 
 def register(group: click.Group) -> None:
@@ -167,26 +164,11 @@ def register(group: click.Group) -> None:
 
 def locate_sandbox(master: str, task_id: str) -> tuple[str, str]:
     """(agent host:port, sandbox directory) of a task, current or completed."""
-    state = fetch(f"http://{master}/state")
-    agents = {a["id"]: a for a in state["slaves"]}
-    for fw in state["frameworks"] + state["completed_frameworks"]:
-        for task in fw["tasks"] + fw["completed_tasks"]:
-            if task["id"] != task_id:
-                continue
-            agent = agents.get(task["slave_id"])
-            if agent is None:
-                raise click.ClickException(f"task {task_id} ran on agent {task['slave_id']}, which is gone")
-            address = _agent_url(agent["pid"])
-            agent_state = fetch(f"http://{address}/state")
-            executor_id = task["executor_id"] or task_id
-            for afw in agent_state["frameworks"]:
-                if afw["id"] != fw["id"]:
-                    continue
-                for executor in afw["executors"] + afw["completed_executors"]:
-                    if executor["id"] == executor_id:
-                        return address, executor["directory"]
-            raise click.ClickException(f"agent {agent['id']} has no sandbox for task {task_id}")
-    raise click.ClickException(f"no task '{task_id}' is known to the master at {master}")
+    try:
+        place = sandbox.place_of(fetch(f"http://{master}/state"), task_id)
+        return place.agent_address, sandbox.sandbox_in(fetch(f"http://{place.agent_address}/state"), place, task_id)
+    except LookupError as exc:
+        raise click.ClickException(f"{exc} (master {master})") from None
 
 
 def task_finished(master: str, task_id: str) -> bool:

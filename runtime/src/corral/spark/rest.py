@@ -12,7 +12,6 @@ Launchers (inside the Spark tasks):
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -22,6 +21,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from corral.http_stream import json_response
+from corral.protocol.sandbox import place_of, sandbox_in
 from corral.spark import model, protocol
 from corral.spark.sparkconf import SparkConfError
 from corral.spark.state import AttemptGone, SubmissionError, UnknownSubmission
@@ -190,10 +190,8 @@ def add_routes(app: web.Application, dispatcher: DispatcherShell) -> None:
         agent = task.agent_address
         if not sandbox:
             try:
-                from corral.cli.inspect import locate_sandbox
-
-                agent, sandbox = await asyncio.to_thread(locate_sandbox, d.master_address or d.flags["master"], task.task_id)
-            except Exception as exc:  # the master or agent may not know it (any more)
+                agent, sandbox = await _locate_sandbox(d, task.task_id)
+            except LookupError as exc:  # the master or agent may not know it (any more)
                 return web.Response(status=404, text=f"the sandbox of {task.task_id} cannot be found: {exc}")
         query = {"path": f"{sandbox}/{stream}", "offset": request.query.get("offset", "0")}
         if "length" in request.query:
@@ -254,6 +252,19 @@ def add_routes(app: web.Application, dispatcher: DispatcherShell) -> None:
     r.add_post("/internal/v1/tasks/{task}", task_report)
     r.add_get("/internal/v1/submissions/{id}/master", master_of)
     r.add_get("/health", health)
+
+
+async def _locate_sandbox(d: DispatcherShell, task_id: str) -> tuple[str, str]:
+    """(agent host:port, sandbox directory) of a task whose launcher has not reported its sandbox."""
+    master = d.master_address or d.flags["master"]
+    master_state = await d.fetch_json(f"http://{master}/state")
+    if master_state is None:
+        raise LookupError(f"the master at {master} did not return its /state")
+    place = place_of(master_state, task_id)
+    agent_state = await d.fetch_json(f"http://{place.agent_address}/state")
+    if agent_state is None:
+        raise LookupError(f"the agent at {place.agent_address} did not return its /state")
+    return place.agent_address, sandbox_in(agent_state, place, task_id)
 
 
 def _short(task: model.TaskRecord) -> str:
