@@ -1,6 +1,8 @@
 """corral has no import cycles, not even through imports made only for type hints: a module
 that needs a little of a daemon declares a Protocol of what it uses (master/shell.py,
-spark/rest.py's DispatcherShell, agent/master_link.py's LinkedAgent, ...)."""
+spark/rest.py's DispatcherShell, agent/master_link.py's LinkedAgent, ...). And each room
+(a package or a top-level module of corral) imports only the rooms the map in
+runtime/README.md allows: ROOMS below is that map."""
 
 import ast
 from pathlib import Path
@@ -8,6 +10,34 @@ from pathlib import Path
 import corral
 
 SRC = Path(corral.__file__).resolve().parent
+
+
+BASE = {"corral", "resources", "ids", "attributes", "config", "protocol", "http_stream", "server"}
+# room -> the other rooms its modules may import (type-only imports included).
+ROOMS: dict[str, set[str]] = {
+    "corral": set(), "resources": set(), "ids": set(), "server": set(),
+    "attributes": {"resources"},
+    "config": {"resources"},
+    "protocol": {"corral"},
+    "http_stream": {"protocol"},
+    "allocator": {"resources"},
+    "executor": {"protocol"},
+    "leader": {"protocol", "master"},  # only the contender, for the master's registry
+    "scheduler": {"leader", "protocol"},
+    "security": BASE | {"agent", "master"},  # security/agent.py and master.py type the states they guard
+    "agent": BASE | {"executor", "leader", "security"},
+    "master": BASE | {"allocator", "leader", "security", "webui"},
+    "webui": {"http_stream", "master"},
+    "spark": BASE | {"leader", "scheduler", "security"},
+    "sparkperf": {"spark"},
+    "cli": BASE | {"agent", "master", "leader", "scheduler", "security", "spark", "sparkperf"},
+    "__main__": {"cli"},
+}
+
+
+def _room(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "corral"
 
 
 def _modules() -> dict[str, Path]:
@@ -60,3 +90,13 @@ def test_no_import_cycles() -> None:
     graph = {name: _imports(path, modules) - {name} for name, path in modules.items()}
     cycle = _cycle(graph)
     assert cycle is None, " -> ".join(cycle or [])
+
+
+def test_each_room_imports_only_what_the_map_allows() -> None:
+    modules = _modules()
+    assert {_room(m) for m in modules} == set(ROOMS), "a room is missing from ROOMS (and the README's map)"
+    wrong = sorted(f"{name} imports {imported}" for name, path in modules.items()
+                   for imported in _imports(path, modules)
+                   if _room(imported) != _room(name) and _room(imported) not in ROOMS[_room(name)])
+    assert not wrong, wrong
+
