@@ -85,6 +85,11 @@ class Checkpoint:
         for task_id in task_ids:
             self.journals.pop((framework_id, task_id), None)
 
+    def forget_tasks(self, framework_id, executor_id, task_ids):
+        for task_id in task_ids:
+            self.tasks.get((framework_id, executor_id), {}).pop(task_id, None)
+            self.journals.pop((framework_id, task_id), None)
+
     def forget_all(self):
         self.frameworks, self.executors, self.tasks, self.journals = {}, {}, {}, {}
 
@@ -379,6 +384,34 @@ def test_task_launched_while_its_executor_terminates_gets_a_new_container(agent)
     agent.executor_exited(executor, 0)
     assert agent.frameworks["F"].executors["E"] is replacement
     start(agent, replacement, pid=1001)
+    ack(agent, "t1")
+
+
+def test_the_old_run_of_an_executor_id_does_not_take_the_new_runs_checkpoint(agent):
+    executor = run_task(agent, "t1", executor="E")
+    start(agent, executor)
+    agent.handle_master_event({"type": "SHUTDOWN_EXECUTOR", "shutdown_executor": {
+        "framework_id": {"value": "F"}, "executor_id": {"value": "E"}}})
+    replacement = run_task(agent, "t2", executor="E")
+    start(agent, replacement, pid=1001)  # the new run is up before the old one has exited
+    agent.executor_exited(executor, 0)
+    ack(agent, "t1")
+    assert agent.test_checkpoint.executors[("F", "E")]["pid"] == 1001
+    assert set(agent.test_checkpoint.tasks[("F", "E")]) == {"t2"}
+    assert list(agent.test_checkpoint.load().executors) == [("F", "E")]
+
+
+def test_an_executor_shut_down_while_it_launches_is_killed_when_it_starts(agent):
+    executor = run_task(agent, "t1")
+    agent.handle_master_event({"type": "KILL_TASK", "kill_task": {"framework_id": {"value": "F"}, "task_id": {"value": "t1"}}})
+    assert last_update(agent)["state"] == "TASK_KILLED" and executor.ended
+    agent.executor_started(executor, 1000, 5.0, "c1")  # the launch that was under way completes
+    assert agent.test_containers.killed == [(executor.container_id, 1000)]
+    assert ("F", "t1") not in agent.test_checkpoint.executors  # nothing to recover after a restart
+    updates = len(agent.test_master.of("UPDATE"))
+    agent.executor_exited(executor, 9)
+    assert len(agent.test_master.of("UPDATE")) == updates  # its task ended once
+    assert agent.test_containers.cleaned.count(executor.container_id) == 2  # again, now the process is gone
     ack(agent, "t1")
 
 

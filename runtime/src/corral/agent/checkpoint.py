@@ -97,6 +97,17 @@ class Checkpointer:
 
     def forget_executor(self, framework_id: str, executor_id: str, task_ids: list[str]) -> None:
         shutil.rmtree(self._executor_dir(framework_id, executor_id), ignore_errors=True)
+        self._forget_journals(framework_id, task_ids)
+
+    def forget_tasks(self, framework_id: str, executor_id: str, task_ids: list[str]) -> None:
+        for task_id in task_ids:
+            try:
+                os.unlink(os.path.join(self._executor_dir(framework_id, executor_id), "tasks", _safe(task_id) + ".json"))
+            except FileNotFoundError:
+                pass
+        self._forget_journals(framework_id, task_ids)
+
+    def _forget_journals(self, framework_id: str, task_ids: list[str]) -> None:
         for task_id in task_ids:
             try:
                 os.unlink(os.path.join(self._framework_dir(framework_id), "updates", _safe(task_id) + ".log"))

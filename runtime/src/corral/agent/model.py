@@ -54,6 +54,7 @@ class Executor:
     recovered: bool = False  # found running after an agent restart
     pid_start: float | None = None  # the process's start time, so a reused pid is not mistaken for it
     kill_at: float | None = None  # when its shutdown grace period ends (clock time)
+    ended: bool = False  # its tasks were ended and it left fw.executors
     # Launches waiting for the executor to subscribe: ("LAUNCH", [task]) or ("LAUNCH_GROUP", [tasks]).
     queued: list[tuple[str, list[dict[str, Any]]]] = field(default_factory=list)
     tasks: dict[str, AgentTask] = field(default_factory=dict)

@@ -251,6 +251,9 @@ class AgentState:
         """The executor's process exists: checkpoint it, so that a restarted agent finds it."""
         executor.pid = pid
         executor.pid_start = pid_start
+        if executor.ended:  # shut down while its launch was under way: nothing may run for it
+            self.containers.kill(executor.container_id, pid)
+            return
         self.checkpoint.executor(
             executor.framework_id, executor.executor_id,
             {
@@ -484,6 +487,10 @@ class AgentState:
         return fw is not None and fw.executors.get(executor.executor_id) is executor
 
     def _executor_terminated(self, executor: Executor, wait_status: int | None, failure: tuple[str, str] | None = None) -> None:
+        if executor.ended:  # the late process of an executor ended during its launch exited too
+            self._cleanup(executor)
+            return
+        executor.ended = True
         limitation = failure or self.containers.limitation(executor.container_id)
         for task in list(executor.tasks.values()):
             if task.terminal:
@@ -494,13 +501,11 @@ class AgentState:
                 self._agent_status(executor, task, S.TASK_KILLED, S.REASON_EXECUTOR_TERMINATED, "Executor was shut down")
             else:
                 self._agent_status(executor, task, S.TASK_FAILED, S.REASON_EXECUTOR_TERMINATED, "Executor terminated")
-        try:
-            self.containers.cleanup(executor.container_id)
-        except OSError:
-            logger.exception("cleanup of container %s failed", executor.container_id)
-        if self._is_current(executor):
-            fw = self.frameworks[executor.framework_id]
-            del fw.executors[executor.executor_id]
+        self._cleanup(executor)
+        fw = self.frameworks.get(executor.framework_id)
+        if fw is not None:  # (a run replaced while it terminated has already left fw.executors)
+            if fw.executors.get(executor.executor_id) is executor:
+                del fw.executors[executor.executor_id]
             fw.completed_executors.append(executor)
         executor.kill_at = None
         if executor.connection is not None:
@@ -518,6 +523,12 @@ class AgentState:
                 }
             )
 
+    def _cleanup(self, executor: Executor) -> None:
+        try:
+            self.containers.cleanup(executor.container_id)
+        except OSError:
+            logger.exception("cleanup of container %s failed", executor.container_id)
+
     def _forget_if_done(self, executor: Executor) -> None:
         """Drop the checkpoint of an ended executor once all its updates are acknowledged."""
         if self._is_current(executor):
@@ -525,7 +536,10 @@ class AgentState:
         task_ids = [t.task_id for t in list(executor.tasks.values()) + list(executor.completed_tasks)]
         if self.updates.has_pending(executor.framework_id, task_ids):
             return
-        self.checkpoint.forget_executor(executor.framework_id, executor.executor_id, task_ids)
+        if self.find_executor(executor.framework_id, executor.executor_id) is None:
+            self.checkpoint.forget_executor(executor.framework_id, executor.executor_id, task_ids)
+        else:  # a new run of the same executor id owns the executor's checkpoint now
+            self.checkpoint.forget_tasks(executor.framework_id, executor.executor_id, task_ids)
 
     # ------------------------------------------------------------------ recovery
 
