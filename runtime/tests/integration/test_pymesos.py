@@ -5,11 +5,10 @@ from __future__ import annotations
 import signal
 import sys
 import textwrap
-import urllib.parse
 
 import pytest
 
-from support.cluster import http_json, wait_for
+from support.cluster import read_sandbox_file, sandbox_of, wait_for
 from support.pymesos_harness import RecordingScheduler, command_task, pymesos_framework, scalar
 
 pytestmark = pytest.mark.integration
@@ -31,10 +30,8 @@ def test_command_tasks_run_and_finish_with_their_output(cluster):
         assert sched.states("echo-0") == ["TASK_RUNNING", "TASK_FINISHED"]
         # The sandbox holds the task's own stdout and stderr.
         agent_address, directory = sandbox_of(cluster, "echo-2")
-        stdout = http_json(f"http://{agent_address}/files/read?" + urllib.parse.urlencode({"path": directory + "/stdout", "offset": 0}))
-        stderr = http_json(f"http://{agent_address}/files/read?" + urllib.parse.urlencode({"path": directory + "/stderr", "offset": 0}))
-        assert stdout["data"] == "hello-2\n"
-        assert stderr["data"] == "oops\n"
+        assert read_sandbox_file(agent_address, directory + "/stdout") == "hello-2\n"
+        assert read_sandbox_file(agent_address, directory + "/stderr") == "oops\n"
 
 
 def test_failing_command_is_task_failed_with_the_exit_status(cluster):
@@ -71,7 +68,7 @@ def test_kill_escalates_to_sigkill_after_the_grace_period(cluster):
         sched.submit(0.1, 32, lambda o: command_task("stubborn", o, stubborn, kill_policy=policy), driver)
         sched.wait_state("stubborn", "TASK_RUNNING")
         agent_address, directory = sandbox_of(cluster, "stubborn")
-        wait_for(lambda: "ready" in read_file(agent_address, directory + "/stdout"), what="the trap to be set")
+        wait_for(lambda: "ready" in read_sandbox_file(agent_address, directory + "/stdout"), what="the trap to be set")
         driver.killTask({"value": "stubborn"})
         assert sched.wait_terminal("stubborn", timeout=20)["state"] == "TASK_KILLED"
 
@@ -190,24 +187,3 @@ def test_reconciliation_returns_the_latest_state(cluster):
         driver.reconcileTasks([{"task_id": {"value": "never-launched"}}])
         unknown = sched.wait(lambda: sched.states("never-launched"), what="an answer about an unknown task")
         assert unknown == ["TASK_LOST"]
-
-
-def sandbox_of(cluster, task_id):
-    state = cluster.state()
-    for fw in state["frameworks"] + state["completed_frameworks"]:
-        for task in fw["tasks"] + fw["completed_tasks"]:
-            if task["id"] == task_id:
-                agent = next(a for a in state["slaves"] if a["id"] == task["slave_id"])
-                address = agent["pid"].split("@")[1]
-                agent_state = http_json(f"http://{address}/state")
-                for afw in agent_state["frameworks"]:
-                    for e in afw["executors"] + afw["completed_executors"]:
-                        if e["id"] == (task["executor_id"] or task_id):
-                            return address, e["directory"]
-    raise AssertionError(f"no sandbox for {task_id}")
-
-
-def read_file(agent_address, path):
-    return http_json(f"http://{agent_address}/files/read?" + urllib.parse.urlencode({"path": path, "offset": 0}))["data"]
-
-

@@ -16,11 +16,13 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any, Callable
 
 from corral.cli.local import kill_processes_in
+from corral.protocol import sandbox
 
 FAST_MASTER = [
     "--allocation_interval", "0.2", "--heartbeat_interval", "1",
@@ -146,3 +148,14 @@ class Cluster:
 
     def logs(self) -> str:
         return "\n".join(f"===== {d.log.name}\n{d.log.read_text(errors='replace')[-6000:]}" for d in self.daemons if d.log.exists())
+
+
+def sandbox_of(cluster: Cluster, task_id: str) -> tuple[str, str]:
+    """(agent host:port, sandbox directory) of a task, found the way `corral logs` finds it."""
+    place = sandbox.place_of(cluster.state(), task_id)
+    return place.agent_address, sandbox.sandbox_in(http_json(f"http://{place.agent_address}/state"), place, task_id)
+
+
+def read_sandbox_file(agent_address: str, path: str) -> str:
+    query = urllib.parse.urlencode({"path": path, "offset": 0})
+    return http_json(f"http://{agent_address}/files/read?{query}")["data"]

@@ -9,6 +9,7 @@ import uuid
 import pytest
 
 from corral.agent.checkpoint import Recovered
+from corral.agent.isolation import memory_limitation
 from corral.agent.model import Executor
 from corral.agent.state import AgentOptions, AgentState
 from corral.resources import Resources
@@ -449,11 +450,36 @@ def test_executor_exit_fails_its_unfinished_tasks(agent):
 def test_executor_over_its_memory_limit_fails_its_tasks_with_the_limitation(agent):
     executor = run_task(agent, "t1")
     start(agent, executor)
-    agent.test_containers.limits[executor.container_id] = ("REASON_CONTAINER_LIMITATION_MEMORY", "Memory limit exceeded")
+    agent.test_containers.limits[executor.container_id] = memory_limitation(64 << 20, 64 << 20)
     agent.executor_exited(executor, 9)
     sent = last_update(agent)
-    assert (sent["state"], sent["reason"]) == ("TASK_FAILED", "REASON_CONTAINER_LIMITATION_MEMORY")
+    assert (sent["state"], sent["reason"], sent["source"]) == ("TASK_FAILED", "REASON_CONTAINER_LIMITATION_MEMORY", "SOURCE_AGENT")
+    assert sent["message"] == "Memory limit exceeded: Requested: 64MB Maximum Used: 64MB"
+    assert sent["limitation"] == {"resources": Resources.parse("mem:64").to_json()}
     ack(agent, "t1")
+
+
+def test_a_task_killed_by_its_containers_memory_limit_fails_with_the_limitation_not_the_exit_status(agent):
+    executor = run_task(agent, "t1")
+    conn = start(agent, executor)
+    agent.executor_update(executor, status("t1", "TASK_RUNNING"))
+    ack(agent, "t1")
+    agent.test_containers.limits[executor.container_id] = memory_limitation(64 << 20, 64 << 20)
+    failed = dict(status("t1", "TASK_FAILED"), message="Command exited with status 137",
+                  reason="REASON_COMMAND_EXECUTOR_FAILED")
+    agent.executor_update(executor, failed)  # what the command executor saw: its task's process died
+    sent = last_update(agent)
+    assert (sent["state"], sent["reason"], sent["source"]) == ("TASK_FAILED", "REASON_CONTAINER_LIMITATION_MEMORY", "SOURCE_AGENT")
+    assert sent["message"].startswith("Memory limit exceeded: Requested: 64MB")
+    assert conn.of("SHUTDOWN") and executor.terminating  # the container is destroyed, as Mesos does
+    agent.executor_exited(executor, 0)
+    assert [u["update"]["status"]["state"] for u in agent.test_master.of("UPDATE")][-1] == "TASK_FAILED"
+    ack(agent, "t1")
+
+
+def test_memory_limitation_messages_write_bytes_as_mesos_does():
+    assert memory_limitation(1 << 30, 1536 << 10).message == "Memory limit exceeded: Requested: 1GB Maximum Used: 1536KB"
+    assert memory_limitation(100, 0).message == "Memory limit exceeded: Requested: 100B Maximum Used: 0B"
 
 
 def test_launch_failure_fails_the_task(agent):
@@ -615,3 +641,24 @@ def test_recovery_with_cleanup_kills_survivors_and_forgets_everything(agent):
     state.registered("A1")
     assert not state.test_master.of("UPDATE")
     check_books(state)
+
+
+@pytest.mark.parametrize(("container", "image"), [
+    ({"type": "DOCKER", "docker": {"image": "library/busybox:1.36"}}, "docker:library/busybox:1.36"),
+    ({"type": "MESOS", "mesos": {"image": {"type": "DOCKER", "docker": {"name": "spark:4"}}}}, "docker:spark:4"),
+])
+def test_a_task_asking_for_a_container_image_fails_to_launch_naming_the_image(agent, container, image):
+    info = dict(task_info("t1"), container=container)
+    agent.handle_master_event({"type": "RUN_TASK", "run_task": {"framework_info": FRAMEWORK, "task": info}})
+    assert not agent.test_containers.launched  # never run on the host instead
+    sent = last_update(agent)
+    assert (sent["state"], sent["reason"], sent["source"]) == ("TASK_FAILED", "REASON_CONTAINER_LAUNCH_FAILED", "SOURCE_AGENT")
+    assert sent["message"].startswith("Failed to launch container: None of the enabled containerizers (mesos)")
+    assert f"(asked for {image})" in sent["message"]
+    ack(agent, "t1")
+
+
+def test_a_mesos_container_without_an_image_runs(agent):
+    info = dict(task_info("t1"), container={"type": "MESOS", "mesos": {}})
+    agent.handle_master_event({"type": "RUN_TASK", "run_task": {"framework_info": FRAMEWORK, "task": info}})
+    assert len(agent.test_containers.launched) == 1

@@ -17,7 +17,7 @@ import psutil
 
 from corral.agent import isolation
 from corral.agent.launcher import LaunchError, Launcher
-from corral.agent.model import CUSTOM, Executor, FrameworkRecord
+from corral.agent.model import CUSTOM, Executor, FrameworkRecord, Limitation
 from corral.resources import Resources
 
 if TYPE_CHECKING:
@@ -138,7 +138,7 @@ class Containerizer:
     def cleanup(self, container_id: str) -> None:
         self.isolator.cleanup(container_id, None)
 
-    def limitation(self, container_id: str) -> tuple[str, str] | None:
+    def limitation(self, container_id: str) -> Limitation | None:
         return self.isolator.limitation(container_id)
 
     def _process_exited(self, pid: int, wait_status: int) -> None:

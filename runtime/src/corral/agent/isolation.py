@@ -19,6 +19,7 @@ from typing import Any
 
 import psutil
 
+from corral.agent.model import Limitation
 from corral.resources import Resources
 
 logger = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ class PosixIsolator:
     def prepare(self, container_id: str, resources: Resources) -> list[str]:
         return []
 
-    def limitation(self, container_id: str) -> tuple[str, str] | None:
+    def limitation(self, container_id: str) -> Limitation | None:
         return None
 
     def usage(self, container_id: str, pid: int | None) -> dict[str, Any]:
@@ -178,14 +179,14 @@ class CgroupsIsolator(PosixIsolator):
         fields = dict(line.split() for line in text.splitlines() if line.strip())
         return int(fields.get("oom_kill", "0"))
 
-    def limitation(self, container_id: str) -> tuple[str, str] | None:
+    def limitation(self, container_id: str) -> Limitation | None:
         slot = self._slots.get(container_id)
-        if slot is None:
+        if slot is None or self._oom_kills(slot) <= self._oom_baseline.get(slot, 0):
             return None
-        if self._oom_kills(slot) > self._oom_baseline.get(slot, 0):
-            limit = _read(os.path.join(self._dir("memory", slot), "memory.limit_in_bytes"))
-            return ("REASON_CONTAINER_LIMITATION_MEMORY", f"Memory limit exceeded: the limit is {int(limit or 0) // 2**20} MB")
-        return None
+        memory = self._dir("memory", slot)
+        limit = int(_read(os.path.join(memory, "memory.limit_in_bytes")) or 0)
+        used = int(_read(os.path.join(memory, "memory.max_usage_in_bytes")) or limit)
+        return memory_limitation(limit, used)
 
     def usage(self, container_id: str, pid: int | None) -> dict[str, Any]:
         out: dict[str, Any] = dict(super().usage(container_id, pid))
@@ -250,6 +251,23 @@ def detect(requested: str = "auto", enable_cfs: bool = False, name: str = "agent
         logger.info("cgroups v1 (memory, cpu) not writable here; using posix isolation")
         return PosixIsolator()
     return CgroupsIsolator(hierarchy=hierarchy, enable_cfs=enable_cfs)
+
+
+def memory_limitation(limit: int, used: int) -> Limitation:
+    """The limitation Mesos's memory isolator reports: its message, and the memory used (MB)."""
+    return Limitation(
+        "REASON_CONTAINER_LIMITATION_MEMORY",
+        f"Memory limit exceeded: Requested: {_bytes_text(limit)} Maximum Used: {_bytes_text(used)}",
+        Resources.scalars(mem=used / 2**20).to_json(),
+    )
+
+
+def _bytes_text(n: int) -> str:
+    """Bytes as stout writes them: 64MB, 1GB, 1536KB, 100B."""
+    for unit, size in (("GB", 2**30), ("MB", 2**20), ("KB", 2**10)):
+        if n >= size and n % size == 0:
+            return f"{n // size}{unit}"
+    return f"{n}B"
 
 
 def _write(path: str, value: str) -> None:

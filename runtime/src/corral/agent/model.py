@@ -15,6 +15,15 @@ DEFAULT = "default"  # the built-in default executor, one per task group
 CUSTOM = "custom"  # a framework's own executor program
 
 
+@dataclass(frozen=True)
+class Limitation:
+    """A container went over a limit (TaskStatus reason, message and `limitation.resources`)."""
+
+    reason: str  # REASON_CONTAINER_LIMITATION_MEMORY, ...
+    message: str
+    resources: list[dict[str, Any]] = field(default_factory=list)  # what was used, as Mesos reports it
+
+
 @dataclass
 class AgentTask:
     info: dict[str, Any]

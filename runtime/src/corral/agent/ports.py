@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from corral.agent.model import Executor, FrameworkRecord
+from corral.agent.model import Executor, FrameworkRecord, Limitation
 from corral.resources import Resources
 
 
@@ -38,8 +38,8 @@ class Containers(Protocol):
     def cleanup(self, container_id: str) -> None:
         """Release the container of an ended executor (may raise OSError)."""
 
-    def limitation(self, container_id: str) -> tuple[str, str] | None:
-        """(reason, message) if the container hit a limit (e.g. it was OOM-killed)."""
+    def limitation(self, container_id: str) -> Limitation | None:
+        """Set once the container hit a limit (e.g. a process of it was OOM-killed)."""
 
     def adopt(self, container_id: str, cgroup: str) -> None:
         """A container recovered after a restart keeps its cgroups."""

@@ -1,0 +1,61 @@
+"""cgroups isolation seen by a pymesos framework with default FrameworkInfo: a task over its
+memory limit fails with Mesos's limitation reason, and --cgroups_enable_cfs caps a busy loop
+at its cpus. The agents run with --isolation cgroups, so a host where the agent cannot make
+cgroups fails these tests instead of quietly running them unisolated."""
+
+from __future__ import annotations
+
+import pytest
+
+from support.cluster import read_sandbox_file, sandbox_of
+from support.pymesos_harness import RecordingScheduler, command_task, pymesos_framework
+
+pytestmark = pytest.mark.integration
+
+HOG = "python3 -c \"x = b'1' * (400 << 20); print(len(x))\""  # touches 400 MB
+BUSY = ("python3 -c \"import time; w, c = time.monotonic(), time.process_time()\n"
+        "while time.monotonic() - w < 4: pass\n"
+        "print('cpu-share', (time.process_time() - c) / (time.monotonic() - w))\"")
+
+
+def test_a_task_over_its_memory_limit_fails_with_the_memory_limitation(cluster):
+    cluster.start_master()
+    cluster.add_agent("cpus:1;mem:512", "--isolation", "cgroups")
+    sched = RecordingScheduler()
+    with pymesos_framework(cluster.master.address, sched) as driver:
+        sched.submit(0.1, 64, lambda o: command_task("hog", o, HOG, mem=64), driver)
+        update = sched.wait_terminal("hog", timeout=60)
+    assert (update["state"], update["reason"], update["source"]) == (
+        "TASK_FAILED", "REASON_CONTAINER_LIMITATION_MEMORY", "SOURCE_AGENT"), update
+    # The container's limit is the task's 64 MB plus the command executor's allowance, 32 MB, as in Mesos.
+    assert update["message"].startswith("Memory limit exceeded: Requested: 96MB Maximum Used: "), update
+    [used] = update["limitation"]["resources"]
+    assert used["name"] == "mem" and 64 < used["scalar"]["value"] <= 96, used
+
+
+def test_cfs_caps_a_busy_loop_at_its_cpus(cluster):
+    cluster.start_master()
+    cluster.add_agent("cpus:2;mem:512", "--isolation", "cgroups", "--cgroups_enable_cfs", "true")
+    sched = RecordingScheduler()
+    with pymesos_framework(cluster.master.address, sched) as driver:
+        sched.submit(0.5, 64, lambda o: command_task("busy", o, BUSY, cpus=0.5, mem=64), driver)
+        update = sched.wait_terminal("busy", timeout=60)
+        assert update["state"] == "TASK_FINISHED", update
+        agent, directory = sandbox_of(cluster, "busy")
+        share = float(read_sandbox_file(agent, directory + "/stdout").split()[-1])
+    print(f"busy loop given 0.5 cpus (with the executor's 0.1) used {share:.2f} of a CPU")
+    # The quota is a ceiling the kernel enforces whatever the machine's load: 0.6 cpus in all.
+    assert share <= 0.65, share
+
+
+def test_a_task_in_a_docker_image_fails_to_launch_instead_of_running_on_the_host(cluster):
+    cluster.start_master()
+    cluster.add_agent("cpus:1;mem:512")
+    sched = RecordingScheduler()
+    container = {"type": "DOCKER", "docker": {"image": "busybox:1.36", "network": "HOST"}}
+    with pymesos_framework(cluster.master.address, sched) as driver:
+        sched.submit(0.1, 32, lambda o: command_task("boxed", o, "true", container=container), driver)
+        update = sched.wait_terminal("boxed")
+    assert (update["state"], update["reason"]) == ("TASK_FAILED", "REASON_CONTAINER_LAUNCH_FAILED"), update
+    assert "(asked for docker:busybox:1.36)" in update["message"], update
+    assert sched.states("boxed") == ["TASK_FAILED"]
