@@ -10,6 +10,7 @@ import pytest
 
 from support.cluster import read_sandbox_file, sandbox_of, wait_for
 from support.pymesos_harness import RecordingScheduler, command_task, pymesos_framework, scalar
+from support.raw_scheduler import RawScheduler
 
 pytestmark = pytest.mark.integration
 
@@ -187,3 +188,35 @@ def test_reconciliation_returns_the_latest_state(cluster):
         driver.reconcileTasks([{"task_id": {"value": "never-launched"}}])
         unknown = sched.wait(lambda: sched.states("never-launched"), what="an answer about an unknown task")
         assert unknown == ["TASK_LOST"]
+
+
+def test_only_a_gpu_aware_framework_is_offered_a_gpu_agent(cluster):
+    """Mesos's rule: a GPU agent's resources go only to frameworks with GPU_RESOURCES. A v1
+    client with a bare FrameworkInfo (user and name, as mesoshttp's) never sees the GPU
+    agent; pymesos declares GPU_RESOURCES by default (to masters >= 1.0) and runs a task on
+    it. The GPUs are declared with --resources: no GPU is on these machines."""
+    cluster.start_master()
+    gpu_agent_id = cluster.agent_id(cluster.add_agent("cpus:2;mem:1024;gpus:2"))
+    plain_agent_id = cluster.agent_id(cluster.add_agent("cpus:2;mem:1024"))
+
+    def on_a_gpu(offer):
+        if scalar(offer, "gpus") < 1:
+            return None
+        task = command_task("on-gpu", offer, "true")
+        task["resources"].append({"name": "gpus", "type": "SCALAR", "scalar": {"value": 1}})
+        return task
+
+    plain = RawScheduler(cluster.master.address).subscribe()
+    try:
+        assert plain.next_offer()["agent_id"]["value"] == plain_agent_id  # and it keeps that offer
+        aware = RecordingScheduler()
+        with pymesos_framework(cluster.master.address, aware, name="gpu") as driver:
+            aware.submit(0.1, 32, on_a_gpu, driver)
+            done = aware.wait_terminal("on-gpu")
+            assert done["state"] == "TASK_FINISHED", done
+        offered_to_plain = [o["agent_id"]["value"] for e in plain.events if e["type"] == "OFFERS"
+                            for o in e["offers"]["offers"]]
+    finally:
+        plain.close()
+    assert gpu_agent_id not in offered_to_plain, offered_to_plain
+    assert any(o["agent_id"]["value"] == gpu_agent_id for o in aware.offers)

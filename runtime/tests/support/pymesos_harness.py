@@ -42,13 +42,13 @@ class RecordingScheduler(Scheduler):
         self.messages: list[Any] = []
         self.errors: list[str] = []
         self.failures: list[tuple[Any, ...]] = []
-        # (cpus, mem, build(offer) -> TaskInfo)
-        self.queue: list[tuple[float, float, Callable[[dict[str, Any]], dict[str, Any]]]] = []
+        # (cpus, mem, build(offer) -> TaskInfo, or None to wait for another offer)
+        self.queue: list[tuple[float, float, Callable[[dict[str, Any]], dict[str, Any] | None]]] = []
         self.decline_seconds = 1.0
 
     # -- queueing ------------------------------------------------------------------
 
-    def submit(self, cpus: float, mem: float, build: Callable[[dict[str, Any]], dict[str, Any]], driver=None) -> None:
+    def submit(self, cpus: float, mem: float, build: Callable[[dict[str, Any]], dict[str, Any] | None], driver=None) -> None:
         with self.lock:
             self.queue.append((cpus, mem, build))
         if driver is not None:
@@ -69,8 +69,9 @@ class RecordingScheduler(Scheduler):
                 tasks = []
                 remaining = []
                 for need_cpus, need_mem, build in self.queue:
-                    if need_cpus <= cpus + 1e-9 and need_mem <= mem + 1e-9:
-                        tasks.append(build(offer))
+                    task = build(offer) if need_cpus <= cpus + 1e-9 and need_mem <= mem + 1e-9 else None
+                    if task is not None:  # (a builder returns None for an offer it does not want)
+                        tasks.append(task)
                         cpus -= need_cpus
                         mem -= need_mem
                     else:

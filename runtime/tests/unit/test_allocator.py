@@ -371,3 +371,26 @@ def test_random_workload_keeps_invariants():
                 for role, res in by_role.items():
                     alloc.recover_resources(fid, agent_id, role, res)
         check_invariants(alloc)
+
+
+def test_only_gpu_aware_frameworks_are_offered_anything_of_a_gpu_agent():
+    alloc = make()
+    alloc.add_agent("gpu", R("cpus:4;mem:4096;gpus:2"))
+    alloc.add_agent("plain", R("cpus:4;mem:4096"))
+    alloc.add_framework("default", ["*"])
+    alloc.add_framework("gpu-aware", ["*"], capabilities=["MULTI_ROLE", "GPU_RESOURCES"])
+    got = {(a.framework_id, a.agent_id) for a in alloc.allocate()}
+    assert ("default", "gpu") not in got and ("gpu-aware", "gpu") in got
+    assert {a for _, a in got} == {"gpu", "plain"}
+    check_invariants(alloc)
+
+
+def test_a_framework_that_gains_gpu_resources_on_failover_sees_gpu_agents():
+    alloc = make()
+    alloc.add_agent("gpu", R("cpus:4;mem:4096;gpus:1"))
+    alloc.add_framework("f", ["*"])
+    assert alloc.allocate() == []
+    alloc.update_framework("f", ["*"], capabilities=["GPU_RESOURCES"])
+    [allocation] = alloc.allocate()
+    assert allocation.resources.scalar("gpus") == 1
+    check_invariants(alloc)

@@ -35,6 +35,7 @@ class _Framework:
     # agent_id -> role -> resources allocated (offered or in use)
     allocations: dict[str, dict[str, Resources]] = field(default_factory=dict)
     min_allocatable: dict[str, list[dict[str, float]]] = field(default_factory=dict)
+    gpu_aware: bool = False  # the GPU_RESOURCES capability
 
 
 @dataclass
@@ -43,6 +44,10 @@ class _Agent:
     available: Resources
     active: bool = True
     attributes: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def has_gpus(self) -> bool:
+        return self.total.scalar("gpus") > 0
 
 
 class HierarchicalAllocator(Allocator):
@@ -70,10 +75,12 @@ class HierarchicalAllocator(Allocator):
         active: bool = True,
         suppressed_roles: Iterable[str] = (),
         min_allocatable: Mapping[str, list[Resources]] | None = None,
+        capabilities: Iterable[str] = (),
     ) -> None:
         if framework_id in self._frameworks:
             raise ValueError(f"framework {framework_id} is already known to the allocator")
-        fw = _Framework(roles=set(roles), suppressed=set(suppressed_roles), active=active)
+        fw = _Framework(roles=set(roles), suppressed=set(suppressed_roles), active=active,
+                        gpu_aware="GPU_RESOURCES" in set(capabilities))
         fw.min_allocatable = _quantities_by_role(min_allocatable)
         self._frameworks[framework_id] = fw
         for role in fw.roles:
@@ -92,8 +99,10 @@ class HierarchicalAllocator(Allocator):
         roles: Iterable[str],
         suppressed_roles: Iterable[str] = (),
         min_allocatable: Mapping[str, list[Resources]] | None = None,
+        capabilities: Iterable[str] = (),
     ) -> None:
         fw = self._frameworks[framework_id]
+        fw.gpu_aware = "GPU_RESOURCES" in set(capabilities)
         old = fw.roles
         fw.roles = set(roles)
         fw.suppressed = set(suppressed_roles) & fw.roles
@@ -259,7 +268,7 @@ class HierarchicalAllocator(Allocator):
                     offerable = available.allocatable_to(role)
                     if offerable.is_empty():
                         continue
-                    framework_id = self._pick_framework(role, agent_id, offerable, now)
+                    framework_id = self._pick_framework(role, agent_id, offerable, now, agent.has_gpus)
                     if framework_id is None:
                         continue
                     made.append(Allocation(framework_id, agent_id, role, offerable))
@@ -271,10 +280,12 @@ class HierarchicalAllocator(Allocator):
             out.extend(made)
         return out
 
-    def _pick_framework(self, role: str, agent_id: str, offerable: Resources, now: float) -> str | None:
+    def _pick_framework(self, role: str, agent_id: str, offerable: Resources, now: float, gpu_agent: bool) -> str | None:
         quantities: dict[str, float] | None = None
         for framework_id in self._framework_sorters[role].sort():
             fw = self._frameworks[framework_id]
+            if gpu_agent and not fw.gpu_aware:
+                continue  # as Mesos: only GPU_RESOURCES frameworks see any resource of a GPU agent
             minimum = fw.min_allocatable.get(role, self._min_allocatable)
             if minimum:
                 if quantities is None:

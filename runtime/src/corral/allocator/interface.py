@@ -67,8 +67,10 @@ class Allocator(abc.ABC):
         active: bool = True,
         suppressed_roles: Iterable[str] = (),
         min_allocatable: Mapping[str, list[Resources]] | None = None,
+        capabilities: Iterable[str] = (),
     ) -> None:
-        """`used`: agent_id -> role -> resources the framework already holds."""
+        """`used`: agent_id -> role -> resources the framework already holds; `capabilities`:
+        its FrameworkInfo capabilities (GPU_RESOURCES decides whether it sees GPU agents)."""
 
     @abc.abstractmethod
     def update_framework(
@@ -77,6 +79,7 @@ class Allocator(abc.ABC):
         roles: Iterable[str],
         suppressed_roles: Iterable[str] = (),
         min_allocatable: Mapping[str, list[Resources]] | None = None,
+        capabilities: Iterable[str] = (),
     ) -> None: ...
 
     @abc.abstractmethod

@@ -106,7 +106,7 @@ class AgentBook(FrameworkBook):
             )
             framework.recovered = True
             self.frameworks[framework_id] = framework
-            self.allocator.add_framework(framework_id, roles, active=False)
+            self.allocator.add_framework(framework_id, roles, active=False, capabilities=capabilities)
             logger.info("Recovered framework %s (%s) from an agent; awaiting re-subscription", framework_id, framework.name)
             # As Mesos's recoverFramework: operator subscribers learn of it now, as a recovered framework.
             self._operator_event({"type": "FRAMEWORK_ADDED", "framework_added": {"framework": render.framework_summary(framework)}})

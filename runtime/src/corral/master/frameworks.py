@@ -67,7 +67,7 @@ class FrameworkBook(OfferBook):
         self.frameworks[framework_id] = framework
         self.metrics["master/framework_registrations"] += 1
         self._connect(framework, connection, now)
-        self.allocator.add_framework(framework_id, roles, used=self._framework_usage(framework_id))
+        self.allocator.add_framework(framework_id, roles, used=self._framework_usage(framework_id), capabilities=capabilities)
         logger.info("Framework %s (%s) subscribed with roles %s", framework_id, framework.name, sorted(roles))
         self._operator_event({"type": "FRAMEWORK_ADDED", "framework_added": {"framework": render.framework_summary(framework)}})
         self._request_allocation()
@@ -97,7 +97,7 @@ class FrameworkBook(OfferBook):
             framework.roles = roles
             framework.suppressed_roles &= roles
         self._connect(framework, connection, now)
-        self.allocator.update_framework(framework.id, roles, framework.suppressed_roles)
+        self.allocator.update_framework(framework.id, roles, framework.suppressed_roles, capabilities=capabilities)
         self.allocator.activate_framework(framework.id)
         # To every agent, as Mesos's sendFrameworkUpdates: one may run the framework's tasks (command
         # tasks of a recovered framework are not in `executors`) and resends their pending updates.
