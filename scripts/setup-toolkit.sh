@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent set-up of the Corral toolkit on a fresh Debian 12 machine:
 #  - Debian packages the toolkit drives (podman + runc for test hosts, debootstrap for
-#    the node image, genisoimage for config drives, zookeeper, ipmitool);
+#    the node image, genisoimage for config drives, zookeeper, ipmitool, QEMU for node
+#    virtual machines);
 #  - podman's network backend, chosen deliberately: netavark with aardvark-dns. Debian's
 #    podman 4.3 falls back to CNI without them, and CNI's internal networks give the
 #    bridge no address (so the host has no route to its test hosts) and resolve no
@@ -19,6 +20,7 @@ start=$(date +%s)
 
 apt_packages=(
     podman runc netavark aardvark-dns iptables uidmap slirp4netns fuse-overlayfs
+    qemu-system-x86 e2fsprogs
     debootstrap genisoimage
     zookeeper ipmitool
     openssh-client python3-venv git

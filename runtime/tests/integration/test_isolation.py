@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from support.cluster import read_sandbox_file, sandbox_of
+from support.cluster import http_json, read_sandbox_file, sandbox_of
 from support.pymesos_harness import RecordingScheduler, command_task, pymesos_framework
 
 pytestmark = pytest.mark.integration
@@ -59,3 +59,22 @@ def test_a_task_in_a_docker_image_fails_to_launch_instead_of_running_on_the_host
     assert (update["state"], update["reason"]) == ("TASK_FAILED", "REASON_CONTAINER_LAUNCH_FAILED"), update
     assert "(asked for docker:busybox:1.36)" in update["message"], update
     assert sched.states("boxed") == ["TASK_FAILED"]
+
+
+def test_monitor_statistics_report_each_executors_usage_and_limits_from_its_cgroups(cluster):
+    cluster.start_master()
+    agent = cluster.add_agent("cpus:1;mem:512", "--isolation", "cgroups")
+    sched = RecordingScheduler()
+    with pymesos_framework(cluster.master.address, sched) as driver:
+        sched.submit(0.5, 128, lambda o: command_task("sleeper", o, "sleep 60", cpus=0.5, mem=128), driver)
+        sched.wait_state("sleeper", "TASK_RUNNING")
+        [entry] = http_json(f"http://{agent.address}/monitor/statistics")
+        driver.killTask({"value": "sleeper"})
+        sched.wait_terminal("sleeper")
+    assert (entry["executor_id"], entry["framework_id"], entry["source"]) == ("sleeper", sched.framework_id, "sleeper")
+    stats = entry["statistics"]
+    assert stats["cpus_limit"] == pytest.approx(0.6)  # with the command executor's allowance
+    assert stats["mem_limit_bytes"] == 160 << 20  # as its memory cgroup says
+    # (rss counts pages the executor shares with the fork server that started it; the cgroup does not)
+    assert stats["mem_rss_bytes"] > 0 and 0 < stats["mem_total_bytes"] <= stats["mem_limit_bytes"]
+    assert stats["cpus_user_time_secs"] > 0 and stats["cpus_system_time_secs"] >= 0

@@ -9,6 +9,8 @@
                      errors, `SecureCluster`, `AuthScheduler`
     sparkkit         the Spark dispatcher process, its REST calls, small Spark applications
     browser_kit      headless Chromium (Playwright) and a `corral local` cluster for the web UI
+    nodevm           a node as a QEMU virtual machine (TCG) booted from the node image's disk
+    fakes            a fake clock and a recording connection for the pure state machines
 
 pytest puts runtime/tests on sys.path (`pythonpath` in runtime/pyproject.toml), so a test
 module says `from support.cluster import wait_for` or `from support import opskit`.

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from corral.agent.checkpoint import Recovered
-from corral.agent.isolation import memory_limitation
+from corral.agent.isolators.posix import memory_limitation
 from corral.agent.model import Executor
 from corral.agent.state import AgentOptions, AgentState
 from corral.resources import Resources

@@ -1,7 +1,7 @@
 """Executor containers on this machine: the `Containers` that `AgentState` drives.
 
 Processes are started by the zygote (`Launcher`), isolated by the isolator
-(`isolation.py`), and their exits reported back to the state machine: by
+(`isolators/`), and their exits reported back to the state machine: by
 the zygote for our children, by a pidfd (or polling) for executors
 recovered after an agent restart.
 """
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Coroutine, Protocol
 
 import psutil
 
-from corral.agent import isolation
+from corral.agent import isolators
 from corral.agent.launcher import LaunchError, Launcher
 from corral.agent.model import CUSTOM, Executor, FrameworkRecord, Limitation
 from corral.resources import Resources
@@ -47,7 +47,7 @@ class ContainerHost(Protocol):
 class Containerizer:
     def __init__(self, agent: ContainerHost) -> None:
         self.agent = agent
-        self.isolator: isolation.PosixIsolator = isolation.PosixIsolator()
+        self.isolator: isolators.Isolator = isolators.PosixIsolator()
         self.launcher = Launcher(on_exit=self._process_exited)
         self.by_pid: dict[int, Executor] = {}
 

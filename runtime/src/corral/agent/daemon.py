@@ -21,7 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from corral import MESOS_API_VERSION, __version__, config
-from corral.agent import executor_api, files, isolation, views
+from corral.agent import executor_api, files, isolators, views
 from corral.agent import resources as agent_resources
 from corral.agent.checkpoint import Checkpointer
 from corral.agent.containerizer import Containerizer
@@ -67,6 +67,8 @@ class Agent(Server):
         self.app.router.add_get("/state", self._state)
         self.app.router.add_get("/slave(1)/state", self._state)
         self.app.router.add_get("/state.json", self._state)
+        self.app.router.add_get("/monitor/statistics", self._statistics)
+        self.app.router.add_get("/monitor/statistics.json", self._statistics)
         self.app.router.add_get("/health", lambda r: web.Response(status=200))
         self.app.router.add_get("/version", lambda r: json_response({"version": MESOS_API_VERSION, "corral_version": __version__}))
         self.app.router.add_get("/flags", lambda r: json_response({"flags": config.public(self.flags, AGENT_FLAGS)}))
@@ -79,7 +81,7 @@ class Agent(Server):
         except OSError as exc:  # detecting the disk of work_dir
             raise StartupError(f"--work_dir: {exc}") from None
         try:
-            self.containers.isolator = isolation.detect(
+            self.containers.isolator = isolators.detect(
                 self.flags["isolation"], self.flags["cgroups_enable_cfs"],
                 name="agent-" + hashlib.sha1(self.work_dir.encode()).hexdigest()[:10],
                 cpus=self.state.options.total.scalar("cpus"),
@@ -130,6 +132,10 @@ class Agent(Server):
         await self.close()
 
     # ------------------------------------------------------------------ endpoints
+
+    async def _statistics(self, request: web.Request) -> web.Response:
+        isolator = self.containers.isolator
+        return json_response(views.statistics_json(self.state, lambda e: isolator.usage(e.container_id, e.pid), time.time()))
 
     async def _state(self, request: web.Request) -> web.Response:
         return json_response(

@@ -1,8 +1,9 @@
-"""The agent's `/state` document (Mesos's `/slave(1)/state`), rendered from `AgentState`."""
+"""The agent's `/state` document (Mesos's `/slave(1)/state`) and `/monitor/statistics`,
+rendered from `AgentState`."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from corral import MESOS_API_VERSION, __version__
 from corral.agent.model import AgentTask, Executor
@@ -74,3 +75,19 @@ def state_json(
         "frameworks": frameworks,
         "completed_frameworks": [],
     }
+
+
+def statistics_json(state: AgentState, usage: Callable[[Executor], dict[str, Any]], now: float) -> list[dict[str, Any]]:
+    """Mesos's `/monitor/statistics`: one entry per running executor, its ResourceStatistics
+    read from its container (`usage`: the isolator's cgroup or process counters) and its limits."""
+    out = []
+    for fw in state.frameworks.values():
+        for e in fw.executors.values():
+            if e.pid is None:
+                continue
+            total = e.total_resources()
+            statistics = {"timestamp": now, "cpus_limit": total.scalar("cpus"),
+                          "mem_limit_bytes": int(total.scalar("mem") * 2**20), **usage(e)}
+            out.append({"executor_id": e.executor_id, "executor_name": e.info.get("name", ""),
+                        "framework_id": fw.id, "source": e.info.get("source", ""), "statistics": statistics})
+    return out

@@ -1,13 +1,6 @@
-"""Resource isolation of executor containers.
-
-`CgroupsIsolator` (cgroups v1 `memory` and `cpu` controllers, the Mesos
-`cgroups/mem,cgroups/cpu` isolators) puts each container in its own cgroups
-with a memory limit and cpu shares (and a CFS quota if enabled), reports
-OOM kills as limitations, and kills every process left in the container when
-it is destroyed.  `PosixIsolator` (Mesos's `posix/cpu,posix/mem`) limits
-nothing and cleans up the executor's process tree.  `detect()` picks
-cgroups when the hierarchy is writable.
-"""
+"""cgroups v1 isolation (Mesos's `cgroups/mem,cgroups/cpu`): each container in its own
+`memory` and `cpu` cgroups under `<controller>/corral/<agent>/`, with a memory limit, cpu
+shares and, with --cgroups_enable_cfs, a CFS quota; OOM kills are reported as limitations."""
 
 from __future__ import annotations
 
@@ -17,63 +10,12 @@ import signal
 import time
 from typing import Any
 
-import psutil
-
+from corral.agent.isolators.posix import (CFS_PERIOD_US, CGROUP_ROOT, CPU_SHARES_PER_CPU, MIN_MEMORY_MB, PosixIsolator,
+                                    memory_limitation, read, write)
 from corral.agent.model import Limitation
 from corral.resources import Resources
 
 logger = logging.getLogger(__name__)
-
-CGROUP_ROOT = "/sys/fs/cgroup"
-CPU_SHARES_PER_CPU = 1024
-MIN_MEMORY_MB = 32
-CFS_PERIOD_US = 100_000
-
-
-class PosixIsolator:
-    name = "posix"
-
-    def close(self) -> None:
-        """Release what the isolator holds when the agent stops (executors keep running)."""
-
-    def slot_of(self, container_id: str) -> str | None:
-        return None
-
-    def prepare(self, container_id: str, resources: Resources) -> list[str]:
-        return []
-
-    def limitation(self, container_id: str) -> Limitation | None:
-        return None
-
-    def usage(self, container_id: str, pid: int | None) -> dict[str, Any]:
-        if pid is None:
-            return {}
-        try:
-            proc = psutil.Process(pid)
-            procs = [proc] + proc.children(recursive=True)
-            rss = sum(p.memory_info().rss for p in procs)
-            cpu = sum(p.cpu_times().user + p.cpu_times().system for p in procs)
-        except psutil.Error:
-            return {}
-        return {"mem_rss_bytes": rss, "cpus_user_time_secs": cpu, "processes": len(procs)}
-
-    def kill(self, container_id: str, pid: int) -> None:
-        """Kill an executor and everything it started."""
-        PosixIsolator.cleanup(self, container_id, pid)
-
-    def cleanup(self, container_id: str, pid: int | None) -> None:
-        if pid is None:
-            return
-        try:
-            proc = psutil.Process(pid)
-            procs = [proc] + proc.children(recursive=True)
-        except psutil.Error:
-            return
-        for p in procs:
-            try:
-                p.kill()
-            except psutil.Error:
-                pass
 
 
 class CgroupsIsolator(PosixIsolator):
@@ -128,7 +70,7 @@ class CgroupsIsolator(PosixIsolator):
             return []
 
     def _procs(self, slot: str, controller: str) -> list[int]:
-        return [int(p) for p in (_read(os.path.join(self._dir(controller, slot), "cgroup.procs")) or "").split()]
+        return [int(p) for p in (read(os.path.join(self._dir(controller, slot), "cgroup.procs")) or "").split()]
 
     def _new_slot(self) -> str:
         while True:
@@ -142,7 +84,7 @@ class CgroupsIsolator(PosixIsolator):
 
     def _set(self, slot: str, controller: str, name: str, value: str) -> None:
         if self._written.get((slot, name)) != value:
-            _write(os.path.join(self._dir(controller, slot), name), value)
+            write(os.path.join(self._dir(controller, slot), name), value)
             self._written[(slot, name)] = value
 
     def slot_of(self, container_id: str) -> str | None:
@@ -175,7 +117,7 @@ class CgroupsIsolator(PosixIsolator):
         return [self._dir("memory", slot), self._dir("cpu", slot)]
 
     def _oom_kills(self, slot: str) -> int:
-        text = _read(os.path.join(self._dir("memory", slot), "memory.oom_control")) or ""
+        text = read(os.path.join(self._dir("memory", slot), "memory.oom_control")) or ""
         fields = dict(line.split() for line in text.splitlines() if line.strip())
         return int(fields.get("oom_kill", "0"))
 
@@ -184,16 +126,16 @@ class CgroupsIsolator(PosixIsolator):
         if slot is None or self._oom_kills(slot) <= self._oom_baseline.get(slot, 0):
             return None
         memory = self._dir("memory", slot)
-        limit = int(_read(os.path.join(memory, "memory.limit_in_bytes")) or 0)
-        used = int(_read(os.path.join(memory, "memory.max_usage_in_bytes")) or limit)
+        limit = int(read(os.path.join(memory, "memory.limit_in_bytes")) or 0)
+        used = int(read(os.path.join(memory, "memory.max_usage_in_bytes")) or limit)
         return memory_limitation(limit, used)
 
     def usage(self, container_id: str, pid: int | None) -> dict[str, Any]:
         out: dict[str, Any] = dict(super().usage(container_id, pid))
         slot = self._slots.get(container_id)
         if slot is not None:
-            usage = _read(os.path.join(self._dir("memory", slot), "memory.usage_in_bytes"))
-            limit = _read(os.path.join(self._dir("memory", slot), "memory.limit_in_bytes"))
+            usage = read(os.path.join(self._dir("memory", slot), "memory.usage_in_bytes"))
+            limit = read(os.path.join(self._dir("memory", slot), "memory.limit_in_bytes"))
             if usage:
                 out["mem_total_bytes"] = int(usage)
             if limit:
@@ -228,56 +170,3 @@ class CgroupsIsolator(PosixIsolator):
             except OSError:
                 pass
         self._written = {k: v for k, v in self._written.items() if k[0] != slot}
-
-
-def detect(requested: str = "auto", enable_cfs: bool = False, name: str = "agent", cpus: float = 1.0) -> PosixIsolator:
-    """The isolator to use; `name` separates the cgroups of agents sharing a machine.
-
-    The agent's cgroup weighs as many CPUs as the agent offers (and all of
-    Corral's as many as the machine has): left at the default, every task
-    of every agent would share the CPU weight of a single process.
-    """
-    if requested == "posix":
-        return PosixIsolator()
-    hierarchy = f"corral/{name}"
-    try:
-        for controller in ("memory", "cpu"):
-            os.makedirs(os.path.join(CGROUP_ROOT, controller, hierarchy), exist_ok=True)
-        _write(os.path.join(CGROUP_ROOT, "cpu", "corral", "cpu.shares"), str(max(2, (os.cpu_count() or 1) * CPU_SHARES_PER_CPU)))
-        _write(os.path.join(CGROUP_ROOT, "cpu", hierarchy, "cpu.shares"), str(max(2, int(cpus * CPU_SHARES_PER_CPU))))
-    except OSError as exc:
-        if requested == "cgroups":
-            raise RuntimeError(f"--isolation cgroups: cannot create cgroups under {CGROUP_ROOT} ({exc.strerror})") from None
-        logger.info("cgroups v1 (memory, cpu) not writable here; using posix isolation")
-        return PosixIsolator()
-    return CgroupsIsolator(hierarchy=hierarchy, enable_cfs=enable_cfs)
-
-
-def memory_limitation(limit: int, used: int) -> Limitation:
-    """The limitation Mesos's memory isolator reports: its message, and the memory used (MB)."""
-    return Limitation(
-        "REASON_CONTAINER_LIMITATION_MEMORY",
-        f"Memory limit exceeded: Requested: {_bytes_text(limit)} Maximum Used: {_bytes_text(used)}",
-        Resources.scalars(mem=used / 2**20).to_json(),
-    )
-
-
-def _bytes_text(n: int) -> str:
-    """Bytes as stout writes them: 64MB, 1GB, 1536KB, 100B."""
-    for unit, size in (("GB", 2**30), ("MB", 2**20), ("KB", 2**10)):
-        if n >= size and n % size == 0:
-            return f"{n // size}{unit}"
-    return f"{n}B"
-
-
-def _write(path: str, value: str) -> None:
-    with open(path, "w") as fh:
-        fh.write(value)
-
-
-def _read(path: str) -> str | None:
-    try:
-        with open(path) as fh:
-            return fh.read().strip()
-    except OSError:
-        return None

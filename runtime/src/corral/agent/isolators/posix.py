@@ -1,0 +1,100 @@
+"""Resource isolation of executor containers: the posix isolator and what every isolator shares.
+
+`PosixIsolator` (Mesos's `posix/cpu,posix/mem`) limits nothing and cleans up the
+executor's process tree; the cgroups isolators (`cgroups_v1`, `cgroups_v2`) extend it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import psutil
+
+from corral.agent.model import Limitation
+from corral.resources import Resources
+
+logger = logging.getLogger(__name__)
+
+CGROUP_ROOT = "/sys/fs/cgroup"
+CPU_SHARES_PER_CPU = 1024
+MIN_MEMORY_MB = 32
+CFS_PERIOD_US = 100_000
+
+
+class PosixIsolator:
+    name = "posix"
+
+    def close(self) -> None:
+        """Release what the isolator holds when the agent stops (executors keep running)."""
+
+    def slot_of(self, container_id: str) -> str | None:
+        return None
+
+    def prepare(self, container_id: str, resources: Resources) -> list[str]:
+        return []
+
+    def limitation(self, container_id: str) -> Limitation | None:
+        return None
+
+    def usage(self, container_id: str, pid: int | None) -> dict[str, Any]:
+        if pid is None:
+            return {}
+        try:
+            proc = psutil.Process(pid)
+            procs = [proc] + proc.children(recursive=True)
+            rss = sum(p.memory_info().rss for p in procs)
+            times = [p.cpu_times() for p in procs]
+        except psutil.Error:
+            return {}
+        return {"mem_rss_bytes": rss, "cpus_user_time_secs": sum(t.user for t in times),
+                "cpus_system_time_secs": sum(t.system for t in times), "processes": len(procs)}
+
+    def kill(self, container_id: str, pid: int) -> None:
+        """Kill an executor and everything it started."""
+        PosixIsolator.cleanup(self, container_id, pid)
+
+    def cleanup(self, container_id: str, pid: int | None) -> None:
+        if pid is None:
+            return
+        try:
+            proc = psutil.Process(pid)
+            procs = [proc] + proc.children(recursive=True)
+        except psutil.Error:
+            return
+        for p in procs:
+            try:
+                p.kill()
+            except psutil.Error:
+                pass
+
+
+def memory_limitation(limit: int, used: int) -> Limitation:
+    """The limitation Mesos's memory isolator reports: its message, and the memory used (MB)."""
+    return Limitation(
+        "REASON_CONTAINER_LIMITATION_MEMORY",
+        f"Memory limit exceeded: Requested: {_bytes_text(limit)} Maximum Used: {_bytes_text(used)}",
+        Resources.scalars(mem=used / 2**20).to_json(),
+    )
+
+
+def _bytes_text(n: int) -> str:
+    """Bytes as stout writes them: 64MB, 1GB, 1536KB, 100B."""
+    for unit, size in (("GB", 2**30), ("MB", 2**20), ("KB", 2**10)):
+        if n >= size and n % size == 0:
+            return f"{n // size}{unit}"
+    return f"{n}B"
+
+
+def write(path: str, value: str) -> None:
+    with open(path, "w") as fh:
+        fh.write(value)
+
+
+def read(path: str) -> str | None:
+    try:
+        with open(path) as fh:
+            return fh.read().strip()
+    except OSError:
+        return None
