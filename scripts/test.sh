@@ -32,6 +32,7 @@ run_stage "web UI in headless Chromium" -q runtime/tests/webui
 if [ -d tests/toolkit ]; then
     run_stage "toolkit (ansible-lint, Molecule, Ironic)" -q tests/toolkit
 fi
+run_stage "a node VM (QEMU, TCG): cgroups v2" -q runtime/tests/vm
 
 if [ ${#failed[@]} -gt 0 ]; then
     echo "FAILED: ${failed[*]}"
