@@ -143,7 +143,8 @@ def test_executor_that_never_subscribes_times_out(cluster):
         (["agent", "--resources", "ports:[9-1]"], "begin > end"),
         (["master", "--weights", "ads=two"], "--weights: weight of 'ads' is not a number"),
         (["master", "--allocator", "nope"], "--allocator: must be drf, priority or package.module:Class (got 'nope')"),
-        (["agent", "--isolation", "docker"], "'docker' is not one of auto, cgroups, posix"),
+        (["agent", "--isolation", "docker"], "'docker' is not an isolator Corral has: auto, cgroups, posix, or a list of"),
+        (["agent", "--isolation", "cgroups/mem,filesystem/linux"], "'filesystem/linux' is not an isolator Corral has"),
     ],
 )
 def test_bad_flags_fail_at_start_with_a_clear_message(args, message, tmp_path):

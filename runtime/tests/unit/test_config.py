@@ -221,3 +221,13 @@ def test_credentials_parse_or_are_refused_without_showing_a_secret(data):
             parse(value)
         except CredentialsError as exc:
             assert "SECRET-" not in str(exc)
+
+
+@pytest.mark.parametrize(("value", "kind"), [
+    ("auto", "auto"), ("posix", "posix"), ("cgroups", "cgroups"),
+    ("posix/cpu,posix/mem", "posix"), ("cgroups/cpu,cgroups/mem", "cgroups"),
+    ("cgroups/cpu, cgroups/mem, cgroups/pids", "cgroups"),
+])
+def test_isolation_takes_corrals_words_and_mesoss_names(value, kind):
+    from corral.agent.isolators import parse_isolation
+    assert parse_isolation(value) == kind

@@ -32,6 +32,7 @@ def read(vm, path: str) -> str:
     return vm.ssh(f"cat {path}").stdout.strip()
 
 
+@pytest.mark.timeout(1500)  # the node image, the disk and a TCG boot come first
 def test_cgroups_v2_limits_restart_memory_limitation_and_cpu_cap(node_vm):
     vm = node_vm
     master = start_corral(vm, "--isolation", "cgroups", "--cgroups_enable_cfs", "true", "--resources", "'cpus:1;mem:512'")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from corral import config
+from corral.agent.isolators import parse_isolation
 from corral.attributes import Attributes
 from corral.config import Flag
 from corral.leader.detector import parse_master
@@ -19,7 +20,8 @@ AGENT_FLAGS = [
     Flag("resources", config.optional(Resources.parse), None,
          "Resources, e.g. cpus:4;mem:8192;cpus(ads):2;ports:[31000-32000] (the rest is detected)"),
     Flag("attributes", Attributes.parse, "", "Attributes, e.g. rack:r1;os:debian"),
-    Flag("isolation", config.choice("auto", "cgroups", "posix"), "auto", "auto (cgroups when writable), cgroups or posix"),
+    Flag("isolation", config.text(parse_isolation), "auto",
+         "auto (cgroups when writable), cgroups, posix, or Mesos's names: cgroups/cpu,cgroups/mem[,cgroups/pids]"),
     Flag("cgroups_enable_cfs", config.as_bool, False, "Hard-limit CPU with CFS quotas (cgroups isolation)"),
     Flag("executor_registration_timeout", config.as_duration, 60.0, "Seconds an executor has to subscribe"),
     Flag("executor_reregistration_timeout", config.as_duration, 20.0, "After an agent restart, seconds executors have to re-subscribe"),

@@ -4,7 +4,7 @@
     cgroups_v1  cgroups v1 memory and cpu controllers (a hybrid or legacy layout)
     cgroups_v2  the unified cgroup2 hierarchy: cpu, memory and pids
 
-`detect()` picks one from --isolation and the host.
+`detect()` picks one from --isolation (`parse_isolation`) and the host.
 """
 
 from __future__ import annotations
@@ -19,6 +19,25 @@ from corral.agent.isolators.posix import CGROUP_ROOT, CPU_SHARES_PER_CPU, PosixI
 logger = logging.getLogger(__name__)
 
 Isolator = PosixIsolator  # the interface every isolator implements
+
+
+# Mesos's names of the isolators Corral has, and what they select.
+MESOS_ISOLATORS = {"posix/cpu": "posix", "posix/mem": "posix",
+                   "cgroups/cpu": "cgroups", "cgroups/mem": "cgroups", "cgroups/pids": "cgroups"}
+
+
+def parse_isolation(value: str) -> str:
+    """--isolation: auto, cgroups or posix, or Mesos's list of isolators
+    (`cgroups/cpu,cgroups/mem`, `posix/cpu,posix/mem`); any cgroups/ name selects cgroups."""
+    text = value.strip()
+    if text in ("auto", "cgroups", "posix"):
+        return text
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in MESOS_ISOLATORS]
+    if not names or unknown:
+        raise ValueError(f"'{', '.join(unknown) or value}' is not an isolator Corral has: auto, cgroups, posix, "
+                         f"or a list of {', '.join(MESOS_ISOLATORS)}")
+    return "cgroups" if any(MESOS_ISOLATORS[n] == "cgroups" for n in names) else "posix"
 
 
 def detect(requested: str = "auto", enable_cfs: bool = False, name: str = "agent", cpus: float = 1.0) -> Isolator:
