@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from support.cluster import http_json, read_sandbox_file, sandbox_of
+from support.cluster import http_error, http_json, read_sandbox_file, sandbox_of
 from support.pymesos_harness import RecordingScheduler, command_task, pymesos_framework
 
 pytestmark = pytest.mark.integration
@@ -78,3 +78,26 @@ def test_monitor_statistics_report_each_executors_usage_and_limits_from_its_cgro
     # (rss counts pages the executor shares with the fork server that started it; the cgroup does not)
     assert stats["mem_rss_bytes"] > 0 and 0 < stats["mem_total_bytes"] <= stats["mem_limit_bytes"]
     assert stats["cpus_user_time_secs"] >= 0 and stats["cpus_system_time_secs"] >= 0
+
+
+def test_the_agents_operator_api_lists_containers_with_their_statistics(cluster):
+    cluster.start_master()
+    agent = cluster.add_agent("cpus:1;mem:512", "--isolation", "cgroups")
+    api = f"http://{agent.address}/api/v1"
+    sched = RecordingScheduler()
+    with pymesos_framework(cluster.master.address, sched) as driver:
+        sched.submit(0.5, 128, lambda o: command_task("sleeper", o, "sleep 60", cpus=0.5, mem=128), driver)
+        sched.wait_state("sleeper", "TASK_RUNNING")
+        answer = http_json(api, {"type": "GET_CONTAINERS", "get_containers": {"show_nested": False}})
+        driver.killTask({"value": "sleeper"})
+        sched.wait_terminal("sleeper")
+    assert answer["type"] == "GET_CONTAINERS"
+    [container] = answer["get_containers"]["containers"]
+    assert container["executor_id"] == {"value": "sleeper"} and container["framework_id"] == {"value": sched.framework_id}
+    assert container["container_status"]["executor_pid"] > 0
+    assert container["resource_statistics"]["mem_limit_bytes"] == 160 << 20
+    assert http_json(api, {"type": "GET_HEALTH"}) == {"type": "GET_HEALTH", "get_health": {"healthy": True}}
+    flags = {f["name"]: f["value"] for f in http_json(api, {"type": "GET_FLAGS"})["get_flags"]["flags"]}
+    assert flags["isolation"] == "cgroups"
+    status, text = http_error(api, {"type": "LAUNCH_NESTED_CONTAINER_SESSION"})
+    assert status == 400 and "'LAUNCH_NESTED_CONTAINER_SESSION' is not supported" in text and "GET_CONTAINERS" in text

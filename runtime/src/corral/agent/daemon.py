@@ -21,12 +21,13 @@ from typing import Any
 from aiohttp import web
 
 from corral import MESOS_API_VERSION, __version__, config
-from corral.agent import executor_api, files, isolators, views
+from corral.agent import executor_api, files, isolators, operator_api, views
 from corral.agent import resources as agent_resources
 from corral.agent.checkpoint import Checkpointer
 from corral.agent.containerizer import Containerizer
 from corral.agent.flags import AGENT_FLAGS
 from corral.agent.master_link import MasterLink
+from corral.agent.model import Executor
 from corral.agent.state import AgentOptions, AgentState
 from corral.http_stream import json_response
 from corral.security.agent import AgentSecurity
@@ -71,7 +72,8 @@ class Agent(Server):
         self.app.router.add_get("/monitor/statistics.json", self._statistics)
         self.app.router.add_get("/health", lambda r: web.Response(status=200))
         self.app.router.add_get("/version", lambda r: json_response({"version": MESOS_API_VERSION, "corral_version": __version__}))
-        self.app.router.add_get("/flags", lambda r: json_response({"flags": config.public(self.flags, AGENT_FLAGS)}))
+        self.app.router.add_get("/flags", lambda r: json_response({"flags": self.public_flags()}))
+        operator_api.add_routes(self.app, self)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -133,9 +135,15 @@ class Agent(Server):
 
     # ------------------------------------------------------------------ endpoints
 
+    def public_flags(self) -> dict[str, str]:
+        return config.public(self.flags, AGENT_FLAGS)
+
+    def usage(self, executor: Executor) -> dict[str, Any]:
+        """What the executor's container reports of its use (cgroup or process counters)."""
+        return self.containers.isolator.usage(executor.container_id, executor.pid)
+
     async def _statistics(self, request: web.Request) -> web.Response:
-        isolator = self.containers.isolator
-        return json_response(views.statistics_json(self.state, lambda e: isolator.usage(e.container_id, e.pid), time.time()))
+        return json_response(views.statistics_json(self.state, self.usage, time.time()))
 
     async def _state(self, request: web.Request) -> web.Response:
         return json_response(
@@ -145,6 +153,6 @@ class Agent(Server):
                 attributes=self.flags["attributes"].values(),
                 master_hostname=self.master.master_address or "",
                 isolation=self.containers.isolator.name,
-                flags=config.public(self.flags, AGENT_FLAGS),
+                flags=self.public_flags(),
             )
         )

@@ -77,17 +77,29 @@ def state_json(
     }
 
 
+def _running(state: AgentState) -> list[tuple[str, Executor]]:
+    return [(fw.id, e) for fw in state.frameworks.values() for e in fw.executors.values() if e.pid is not None]
+
+
+def resource_statistics(e: Executor, usage: Callable[[Executor], dict[str, Any]], now: float) -> dict[str, Any]:
+    """An executor's ResourceStatistics: its limits and what its container reports (`usage`:
+    the isolator's cgroup or process counters, which win where both say)."""
+    total = e.total_resources()
+    return {"timestamp": now, "cpus_limit": total.scalar("cpus"), "mem_limit_bytes": int(total.scalar("mem") * 2**20),
+            **usage(e)}
+
+
 def statistics_json(state: AgentState, usage: Callable[[Executor], dict[str, Any]], now: float) -> list[dict[str, Any]]:
-    """Mesos's `/monitor/statistics`: one entry per running executor, its ResourceStatistics
-    read from its container (`usage`: the isolator's cgroup or process counters) and its limits."""
-    out = []
-    for fw in state.frameworks.values():
-        for e in fw.executors.values():
-            if e.pid is None:
-                continue
-            total = e.total_resources()
-            statistics = {"timestamp": now, "cpus_limit": total.scalar("cpus"),
-                          "mem_limit_bytes": int(total.scalar("mem") * 2**20), **usage(e)}
-            out.append({"executor_id": e.executor_id, "executor_name": e.info.get("name", ""),
-                        "framework_id": fw.id, "source": e.info.get("source", ""), "statistics": statistics})
-    return out
+    """Mesos's `/monitor/statistics`: one entry per running executor."""
+    return [{"executor_id": e.executor_id, "executor_name": e.info.get("name", ""), "framework_id": framework_id,
+             "source": e.info.get("source", ""), "statistics": resource_statistics(e, usage, now)}
+            for framework_id, e in _running(state)]
+
+
+def containers_json(state: AgentState, usage: Callable[[Executor], dict[str, Any]], now: float) -> list[dict[str, Any]]:
+    """The operator API's GET_CONTAINERS: the same executors as Mesos's Container messages."""
+    return [{"framework_id": {"value": framework_id}, "executor_id": {"value": e.executor_id},
+             "executor_name": e.info.get("name", ""), "container_id": {"value": e.container_id},
+             "container_status": {"container_id": {"value": e.container_id}, "executor_pid": e.pid},
+             "resource_statistics": resource_statistics(e, usage, now)}
+            for framework_id, e in _running(state)]
