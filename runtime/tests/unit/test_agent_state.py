@@ -11,6 +11,7 @@ import pytest
 from corral.agent.checkpoint import Recovered
 from corral.agent.isolators.posix import memory_limitation
 from corral.agent.model import Executor
+from corral.agent.registration import registration_payload
 from corral.agent.state import AgentOptions, AgentState
 from corral.resources import Resources
 from support.fakes import FakeClock
@@ -513,7 +514,7 @@ def test_registration_payload_reports_tasks_executors_and_frameworks(agent):
     custom = run_task(agent, "t1", executor="E")
     start(agent, custom)
     run_task(agent, "t2")
-    payload = agent.registration_payload()
+    payload = registration_payload(agent)
     assert payload["agent_id"] == {"value": "A1"} and payload["agent_info"]["id"] == {"value": "A1"}
     assert payload["resources"] == Resources.parse("cpus:4;mem:4096").to_json()
     assert [e["executor_info"]["executor_id"]["value"] for e in payload["executors"]] == ["E"]  # not command executors
@@ -530,13 +531,13 @@ def test_registration_payload_includes_unacknowledged_tasks_of_ended_executors(a
     ack(agent, "t2")
     agent.executor_exited(executor, 0)
     agent.disconnected()  # the master failed over before t1's TASK_FAILED was acknowledged
-    payload = agent.registration_payload()
+    payload = registration_payload(agent)
     assert [(t["task_id"]["value"], t["state"]) for t in payload["tasks"]] == [("t1", "TASK_FAILED")]
     assert payload["frameworks"] == [FRAMEWORK] and payload["executors"] == []
     agent.registered("A1")
     assert last_update(agent)["state"] == "TASK_FAILED"  # delivered to the new leader
     ack(agent, "t1")
-    assert agent.registration_payload()["tasks"] == []
+    assert registration_payload(agent)["tasks"] == []
 
 
 def test_a_new_agent_id_is_checkpointed(agent):

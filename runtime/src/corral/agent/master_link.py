@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Coroutine, Protocol
 
 import aiohttp
 
+from corral.agent.registration import registration_payload
 from corral.leader.detector import detector_for
 from corral.protocol import agent as agent_proto
 from corral.protocol.recordio import Decoder, RecordIOError
@@ -93,7 +94,7 @@ class MasterLink:
     async def _register(self, address: str) -> str | None:
         """One registration and its event stream; returns a leader address to follow, if redirected."""
         assert self._session is not None
-        payload = {"type": "REGISTER", "register": self.agent.state.registration_payload()}
+        payload = {"type": "REGISTER", "register": registration_payload(self.agent.state)}
         async with self._session.post(
             f"{self.agent.security.master_scheme()}://{address}/api/v1/agent", data=json.dumps(payload), headers={"Content-Type": "application/json"},
             allow_redirects=False,

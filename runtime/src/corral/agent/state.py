@@ -23,7 +23,6 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from corral import __version__
 from corral.agent import container_info
 from corral.agent.model import COMMAND, CUSTOM, DEFAULT, AgentTask, Executor, FrameworkRecord, Limitation
 from corral.agent.ports import CheckpointWriter, Connection, Containers, MasterSink
@@ -110,38 +109,6 @@ class AgentState:
 
     def disconnected(self) -> None:
         self.updates.pause()
-
-    def registration_payload(self) -> dict[str, Any]:
-        tasks, executors, frameworks = [], [], []
-
-        def report(fw: FrameworkRecord, executor: Executor, only_unacknowledged: bool) -> None:
-            for task in executor.tasks.values():
-                if only_unacknowledged and not self.updates.pending(fw.id, task.task_id):
-                    continue
-                tasks.append({**task.info, "framework_id": wrap(fw.id), "executor_id": wrap(executor.executor_id),
-                              "state": task.state})
-
-        for fw in self.frameworks.values():
-            frameworks.append(fw.info)
-            for executor in fw.executors.values():
-                if executor.kind != COMMAND:
-                    executors.append({"framework_id": wrap(fw.id), "executor_info": executor.info})
-                report(fw, executor, only_unacknowledged=False)
-            # As Mesos's agent: also the tasks of ended executors whose terminal update is not yet
-            # acknowledged (a new leader learns of them, and of their framework, from us).
-            for executor in fw.completed_executors:
-                report(fw, executor, only_unacknowledged=True)
-        payload: dict[str, Any] = {
-            "agent_info": self.agent_info(),
-            "resources": self.options.total.to_json(),
-            "version": __version__,
-            "tasks": tasks,
-            "executors": executors,
-            "frameworks": frameworks,
-        }
-        if self.agent_id:
-            payload["agent_id"] = wrap(self.agent_id)
-        return payload
 
     # ------------------------------------------------------------------ master events
 
