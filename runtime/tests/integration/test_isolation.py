@@ -101,3 +101,33 @@ def test_the_agents_operator_api_lists_containers_with_their_statistics(cluster)
     assert flags["isolation"] == "cgroups"
     status, text = http_error(api, {"type": "LAUNCH_NESTED_CONTAINER_SESSION"})
     assert status == 400 and "'LAUNCH_NESTED_CONTAINER_SESSION' is not supported" in text and "GET_CONTAINERS" in text
+
+
+def test_a_sandbox_over_its_disk_fails_its_task_with_the_disk_limitation(cluster):
+    cluster.start_master()
+    agent = cluster.add_agent("cpus:1;mem:512;disk:1024", "--isolation", "cgroups/cpu,cgroups/mem,disk/du",
+                              "--enforce_container_disk_quota", "true", "--container_disk_watch_interval", "0.2")
+    sched = RecordingScheduler()
+    filler = "dd if=/dev/urandom of=big bs=1M count=30 status=none && sleep 60"
+
+    def with_disk(task_id, offer, command, disk):
+        task = command_task(task_id, offer, command)
+        task["resources"].append({"name": "disk", "type": "SCALAR", "scalar": {"value": disk}})
+        return task
+
+    with pymesos_framework(cluster.master.address, sched) as driver:
+        sched.submit(0.1, 32, lambda o: with_disk("small", o, "sleep 60", 10), driver)
+        sched.wait_state("small", "TASK_RUNNING")
+        sched.wait(lambda: "disk_used_bytes" in http_json(f"http://{agent.address}/monitor/statistics")[0]["statistics"],
+                   what="disk/du to measure the sandbox")
+        [entry] = http_json(f"http://{agent.address}/monitor/statistics")
+        assert entry["statistics"]["disk_limit_bytes"] == 10 << 20
+        driver.killTask({"value": "small"})
+        sched.wait_terminal("small")
+        sched.submit(0.1, 32, lambda o: with_disk("filler", o, filler, 10), driver)
+        update = sched.wait_terminal("filler", timeout=60)
+    assert (update["state"], update["reason"], update["source"]) == (
+        "TASK_FAILED", "REASON_CONTAINER_LIMITATION_DISK", "SOURCE_AGENT"), update
+    assert update["message"].startswith("Disk usage (") and update["message"].endswith(") exceeds quota (10MB)"), update
+    [used] = update["limitation"]["resources"]
+    assert used["name"] == "disk" and used["scalar"]["value"] > 10

@@ -663,3 +663,19 @@ def test_a_mesos_container_without_an_image_runs(agent):
     info = dict(task_info("t1"), container={"type": "MESOS", "mesos": {}})
     agent.handle_master_event({"type": "RUN_TASK", "run_task": {"framework_info": FRAMEWORK, "task": info}})
     assert len(agent.test_containers.launched) == 1
+
+
+def test_a_container_over_a_limit_the_agent_watches_fails_its_tasks_and_is_destroyed(agent):
+    from corral.agent.isolators.disk import disk_limitation
+    executor = run_task(agent, "t1")
+    conn = start(agent, executor)
+    agent.executor_update(executor, status("t1", "TASK_RUNNING"))
+    ack(agent, "t1")
+    agent.container_limited(executor, disk_limitation(10 << 20, 30 << 20))
+    sent = last_update(agent)
+    assert (sent["state"], sent["reason"], sent["message"]) == (
+        "TASK_FAILED", "REASON_CONTAINER_LIMITATION_DISK", "Disk usage (30MB) exceeds quota (10MB)")
+    assert sent["limitation"] == {"resources": Resources.parse("disk:30").to_json()}
+    assert conn.of("SHUTDOWN") and executor.terminating
+    agent.executor_exited(executor, 0)
+    ack(agent, "t1")

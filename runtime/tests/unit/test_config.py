@@ -223,11 +223,20 @@ def test_credentials_parse_or_are_refused_without_showing_a_secret(data):
             assert "SECRET-" not in str(exc)
 
 
-@pytest.mark.parametrize(("value", "kind"), [
-    ("auto", "auto"), ("posix", "posix"), ("cgroups", "cgroups"),
-    ("posix/cpu,posix/mem", "posix"), ("cgroups/cpu,cgroups/mem", "cgroups"),
-    ("cgroups/cpu, cgroups/mem, cgroups/pids", "cgroups"),
+@pytest.mark.parametrize(("value", "kind", "disk_du"), [
+    ("auto", "auto", False), ("posix", "posix", False), ("cgroups", "cgroups", False),
+    ("posix/cpu,posix/mem", "posix", False), ("cgroups/cpu,cgroups/mem", "cgroups", False),
+    ("cgroups/cpu, cgroups/mem, cgroups/pids", "cgroups", False),
+    ("cgroups/cpu,cgroups/mem,disk/du", "cgroups", True), ("auto,disk/du", "auto", True), ("disk/du", "posix", True),
 ])
-def test_isolation_takes_corrals_words_and_mesoss_names(value, kind):
+def test_isolation_takes_corrals_words_and_mesoss_names(value, kind, disk_du):
+    from corral.agent.isolators import Isolation, parse_isolation
+    assert parse_isolation(value) == Isolation(kind, disk_du)
+    assert parse_isolation(str(parse_isolation(value))) == Isolation(kind, disk_du)  # as /flags shows it
+
+
+@pytest.mark.parametrize("value", ["auto,cgroups", "docker/runtime", ""])
+def test_isolation_refuses_what_it_cannot_do(value):
     from corral.agent.isolators import parse_isolation
-    assert parse_isolation(value) == kind
+    with pytest.raises(ValueError):
+        parse_isolation(value)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Coroutine, Protocol
 import psutil
 
 from corral.agent import isolators
+from corral.agent.isolators import disk
 from corral.agent.launcher import LaunchError, Launcher
 from corral.agent.model import CUSTOM, Executor, FrameworkRecord, Limitation
 from corral.resources import Resources
@@ -50,6 +51,7 @@ class Containerizer:
         self.isolator: isolators.Isolator = isolators.PosixIsolator()
         self.launcher = Launcher(on_exit=self._process_exited)
         self.by_pid: dict[int, Executor] = {}
+        self.disk_used: dict[str, int] = {}  # container_id -> bytes its sandbox holds (disk/du)
 
     async def start(self) -> None:
         await self.launcher.start()
@@ -136,7 +138,29 @@ class Containerizer:
         self.isolator.kill(container_id, pid)
 
     def cleanup(self, container_id: str) -> None:
+        self.disk_used.pop(container_id, None)
         self.isolator.cleanup(container_id, None)
+
+    # ------------------------------------------------------------------ disk/du
+
+    async def watch_disks(self, interval: float, enforce: bool) -> None:
+        """Measure each running container's sandbox every `interval`; with `enforce`, one over
+        its disk resources is limited (its tasks fail, it is destroyed)."""
+        while True:
+            await asyncio.sleep(interval)
+            state = self.agent.state
+            for executor in [e for fw in state.frameworks.values() for e in fw.executors.values() if e.pid is not None]:
+                used = await asyncio.to_thread(disk.du, executor.directory)
+                self.disk_used[executor.container_id] = used
+                quota = int(executor.total_resources().scalar("disk") * 2**20)
+                if enforce and quota and used > quota:
+                    state.container_limited(executor, disk.disk_limitation(quota, used))
+
+    def disk_statistics(self, executor: Executor) -> dict[str, Any]:
+        used = self.disk_used.get(executor.container_id)
+        if used is None:
+            return {}
+        return {"disk_used_bytes": used, "disk_limit_bytes": int(executor.total_resources().scalar("disk") * 2**20)}
 
     def limitation(self, container_id: str) -> Limitation | None:
         return self.isolator.limitation(container_id)

@@ -84,7 +84,7 @@ class Agent(Server):
             raise StartupError(f"--work_dir: {exc}") from None
         try:
             self.containers.isolator = isolators.detect(
-                self.flags["isolation"], self.flags["cgroups_enable_cfs"],
+                self.flags["isolation"].kind, self.flags["cgroups_enable_cfs"],
                 name="agent-" + hashlib.sha1(self.work_dir.encode()).hexdigest()[:10],
                 cpus=self.state.options.total.scalar("cpus"),
             )
@@ -99,6 +99,9 @@ class Agent(Server):
             self.state.recover(agent_id, self.checkpoint.load(), self.flags["recover"])
         self.spawn(self.master.run(), "master link")
         self.spawn(self._timers(), "timers")
+        if self.flags["isolation"].disk_du:
+            self.spawn(self.containers.watch_disks(self.flags["container_disk_watch_interval"],
+                                                   self.flags["enforce_container_disk_quota"]), "disk/du")
         logger.info(
             "Agent on %s with %s, attributes %s, %s isolation",
             self.address, self.state.options.total.to_text(), self.flags["attributes"] or "no attributes",
@@ -140,7 +143,8 @@ class Agent(Server):
 
     def usage(self, executor: Executor) -> dict[str, Any]:
         """What the executor's container reports of its use (cgroup or process counters)."""
-        return self.containers.isolator.usage(executor.container_id, executor.pid)
+        return {**self.containers.isolator.usage(executor.container_id, executor.pid),
+                **self.containers.disk_statistics(executor)}
 
     async def _statistics(self, request: web.Request) -> web.Response:
         return json_response(views.statistics_json(self.state, self.usage, time.time()))

@@ -241,6 +241,15 @@ class AgentState:
         )
         logger.debug("Executor %s of framework %s started as pid %s", executor.executor_id, executor.framework_id, pid)
 
+    def container_limited(self, executor: Executor, limitation: Limitation) -> None:
+        """A limit the agent watches itself (disk/du) was exceeded: as Mesos, the container's
+        tasks fail with the limitation and the container is destroyed."""
+        if not self._is_current(executor) or executor.terminating:
+            return
+        for task in list(executor.tasks.values()):
+            self._agent_status(executor, task, S.TASK_FAILED, limitation.reason, limitation.message, limitation)
+        self._shutdown_executor(executor)
+
     def executor_launch_failed(self, executor: Executor, error: str) -> None:
         logger.warning("Failed to launch executor %s: %s", executor.executor_id, error)
         self._executor_terminated(executor, None, failure=(S.REASON_CONTAINER_LAUNCH_FAILED, f"Failed to launch container: {error}"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 
 from corral.agent.isolators.cgroups_v1 import CgroupsIsolator
 from corral.agent.isolators.cgroups_v2 import Cgroups2Isolator, is_unified
@@ -23,21 +24,35 @@ Isolator = PosixIsolator  # the interface every isolator implements
 
 # Mesos's names of the isolators Corral has, and what they select.
 MESOS_ISOLATORS = {"posix/cpu": "posix", "posix/mem": "posix",
-                   "cgroups/cpu": "cgroups", "cgroups/mem": "cgroups", "cgroups/pids": "cgroups"}
+                   "cgroups/cpu": "cgroups", "cgroups/mem": "cgroups", "cgroups/pids": "cgroups",
+                   "disk/du": "disk"}
 
 
-def parse_isolation(value: str) -> str:
-    """--isolation: auto, cgroups or posix, or Mesos's list of isolators
-    (`cgroups/cpu,cgroups/mem`, `posix/cpu,posix/mem`); any cgroups/ name selects cgroups."""
-    text = value.strip()
-    if text in ("auto", "cgroups", "posix"):
-        return text
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    unknown = [n for n in names if n not in MESOS_ISOLATORS]
+@dataclass(frozen=True)
+class Isolation:
+    """--isolation parsed: which cpu/memory isolator, and whether disk/du watches sandboxes."""
+
+    kind: str = "auto"  # auto, posix or cgroups
+    disk_du: bool = False
+
+    def __str__(self) -> str:
+        return self.kind + (",disk/du" if self.disk_du else "")
+
+
+def parse_isolation(value: str) -> Isolation:
+    """--isolation: auto, cgroups or posix, or Mesos's list of isolators (`cgroups/cpu,cgroups/mem`,
+    `posix/cpu,posix/mem`, `disk/du`); any cgroups/ name selects cgroups, and each may come
+    with disk/du (`cgroups,disk/du`)."""
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    unknown = [n for n in names if n not in MESOS_ISOLATORS and n not in ("auto", "cgroups", "posix")]
     if not names or unknown:
         raise ValueError(f"'{', '.join(unknown) or value}' is not an isolator Corral has: auto, cgroups, posix, "
                          f"or a list of {', '.join(MESOS_ISOLATORS)}")
-    return "cgroups" if any(MESOS_ISOLATORS[n] == "cgroups" for n in names) else "posix"
+    kinds = {MESOS_ISOLATORS.get(n, n) for n in names} - {"disk"}
+    if "auto" in kinds and len(kinds) > 1:
+        raise ValueError(f"'{value}': auto picks the isolator itself; name no other")
+    kind = "cgroups" if "cgroups" in kinds else "auto" if "auto" in kinds else "posix"
+    return Isolation(kind, "disk/du" in names)
 
 
 def detect(requested: str = "auto", enable_cfs: bool = False, name: str = "agent", cpus: float = 1.0) -> Isolator:
