@@ -5,9 +5,9 @@
 #    the end-to-end test's and the Molecule scenarios' runs), and CNI configs of that name
 #    from before the netavark backend;
 #  - the processes recorded in the state dir's pid files (the standalone Ironic, the image
-#    server, the Redfish emulator, `corral local`), then the state dir itself
-#    (.corral, or $CORRAL_STATE_DIR);
-#  - the Molecule scenarios' and the image build's trees under /var/tmp.
+#    server, the Redfish emulator, `corral local`) and the node VMs' QEMU processes recorded
+#    in /var/tmp/corral-vms, then the state dir itself (.corral, or $CORRAL_STATE_DIR);
+#  - the Molecule scenarios', the image build's and the VM disk build's trees under /var/tmp.
 # Caches keyed by their inputs stay: /var/cache/corral (the Ironic venv by its requirements,
 # wheelhouses by their fingerprint, the debootstrap cache) and the localhost/corral-node
 # images (tagged by recipe hash). .ci/run calls this first; so does `make clean`.
@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 STATE=${CORRAL_STATE_DIR:-$PWD/.corral}
 said() { echo "clean: $*"; }
 
-for pidfile in "$STATE"/ironic/var/run/*.pid "$STATE"/local/corral.pid; do
+for pidfile in "$STATE"/ironic/var/run/*.pid "$STATE"/local/corral.pid /var/tmp/corral-vms/*.pid; do
     [ -f "$pidfile" ] || continue
     pid=$(cat "$pidfile" 2>/dev/null)
     # Only a process that is still one of ours: its command line names the state dir or corral.
@@ -40,7 +40,7 @@ for conf in /etc/cni/net.d/corral*.conflist; do
     [ -f "$conf" ] && rm -f "$conf" && said "removed $conf"
 done
 
-for dir in "$STATE" /var/tmp/corral-molecule* /var/tmp/corral-node.*; do
+for dir in "$STATE" /var/tmp/corral-molecule* /var/tmp/corral-node.* /var/tmp/corral-vm-disk.* /var/tmp/corral-vms; do
     [ -e "$dir" ] && rm -rf "$dir" && said "removed $dir"
 done
 said "done"

@@ -16,6 +16,7 @@ from pathlib import Path
 from support.cluster import free_port, http_json, wait_for
 
 IMAGE_ARTIFACTS = os.environ.get("CORRAL_NODE_ARTIFACTS", "/var/cache/corral/images")
+PIDS = Path("/var/tmp/corral-vms")
 
 GUEST_IP = "10.0.2.15"  # the guest's address on QEMU's user-mode network (its DHCP gives it)
 SSH_OPTIONS = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
@@ -35,7 +36,7 @@ class NodeVM:
     def boot(self, timeout: float = 240) -> None:
         fwd = [f"hostfwd=tcp:127.0.0.1:{self.ssh_port}-:22"] + [
             f"hostfwd=tcp:127.0.0.1:{self.ports[n]}-:{guest}" for n, guest in self.forwards.items()]
-        cmd = ["qemu-system-x86_64", "-accel", "tcg", "-m", "1024", "-smp", "1", "-nographic", "-no-reboot",
+        cmd = ["qemu-system-x86_64", "-name", "corral-node-vm", "-accel", "tcg", "-m", "1024", "-smp", "1", "-nographic", "-no-reboot",
                "-kernel", f"{IMAGE_ARTIFACTS}/corral-node.vmlinuz", "-initrd", f"{IMAGE_ARTIFACTS}/corral-node.initrd",
                "-append", "root=/dev/vda rw console=ttyS0 panic=-1",
                "-drive", f"file={self.disk},if=virtio,format=raw",
@@ -43,6 +44,9 @@ class NodeVM:
         with open(self.console, "wb") as console:
             self.proc = subprocess.Popen(cmd, stdout=console, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                          start_new_session=True)
+        # Recorded where scripts/clean.sh finds it, should this test run be killed.
+        PIDS.mkdir(parents=True, exist_ok=True)
+        (PIDS / f"{self.proc.pid}.pid").write_text(str(self.proc.pid))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -63,14 +67,16 @@ class NodeVM:
         return "\n".join(self.console.read_text(errors="replace").splitlines()[-lines:])
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
+        if self.proc is None:
             return
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        (PIDS / f"{self.proc.pid}.pid").unlink(missing_ok=True)
 
 
 AGENT_UNIT = ["-p", "Delegate=yes", "-p", "KillMode=process"]  # as the corral_agent role's unit
