@@ -13,6 +13,7 @@ from support.browser_kit import LocalCluster, shot, wait_text
 pytestmark = pytest.mark.integration
 
 TICKER = "for i in $(seq 1 600); do echo tick-$i; echo err-$i >&2; sleep 0.2; done"
+TICKER_MEM = 48
 
 
 @pytest.fixture
@@ -29,7 +30,7 @@ def count(text: str) -> int:
 
 def test_dashboard_shows_the_cluster_and_follows_it_live(local, page, request):
     name = request.node.name
-    local.run("ticker", TICKER)
+    local.run("ticker", TICKER, "--resources", f"cpus:0.1;mem:{TICKER_MEM}")
     page.goto(local.url + "/")
     page.evaluate("window.__sameDocument = true")  # any reload would lose this
     wait_text(page, "[data-testid=connection]", lambda t: t == "live", what="the live event stream")
@@ -76,6 +77,10 @@ def test_dashboard_shows_the_cluster_and_follows_it_live(local, page, request):
     wait_text(page, log, lambda t: "tick-12" in t, what="new stdout lines to follow in")
     assert page.locator("[data-testid=files-table]").inner_text().count("stdout") == 1
     shot(page, name, "6-task-stdout")
+    # What its container uses, from the agent's /monitor/statistics: the limit is the task's
+    # memory plus the command executor's 32 MB allowance.
+    usage = wait_text(page, "[data-testid=task-usage]", lambda t: "Memory" in t, what="the task's usage")
+    assert f"of {TICKER_MEM + 32:.1f} MB" in usage and "cpus" in usage, usage
     page.click("[data-testid=tab-stderr]")
     wait_text(page, log, lambda t: "err-1\n" in t and "tick" not in t, what="the task's stderr")
     shot(page, name, "7-task-stderr")

@@ -11,7 +11,8 @@ offline).  The page talks to the master it was loaded from:
 - `/webui/sandbox/<framework>/<task>/{browse,read,download}`: a task's
   sandbox, proxied by the master to the task's agent (one origin for the
   browser, the agent's TLS and credentials handled here, `access_sandboxes`
-  checked against the task's user).
+  checked against the task's user); `.../statistics` the same way: its
+  executor's entry of the agent's `/monitor/statistics`.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def add_routes(app: web.Application, master: DashboardMaster) -> None:
     ui = WebUI(master)
     app.router.add_get("/", ui.index)
     app.router.add_get("/webui/leader", ui.leader)
-    app.router.add_get("/webui/sandbox/{framework_id}/{task_id}/{verb:browse|read|download}", ui.sandbox)
+    app.router.add_get("/webui/sandbox/{framework_id}/{task_id}/{verb:browse|read|download|statistics}", ui.sandbox)
     app.router.add_static("/static/", STATIC, show_index=False, append_version=False)
     app.on_cleanup.append(ui.close)
 
@@ -128,6 +129,8 @@ class WebUI:
         headers = self.master.security.outgoing_headers(request)
         executor_id = task.executor_id or task.task_id
         try:
+            if verb == "statistics":
+                return await self._statistics(base, headers, task.framework_id, executor_id, task_id)
             directory = await self._directory(base, headers, agent.id, task.framework_id, executor_id)
             if directory is None:
                 return error_response(404, f"Agent {agent.id} has no sandbox for task {task_id}")
@@ -150,6 +153,17 @@ class WebUI:
                 return web.Response(body=body, status=response.status, headers=passthrough)
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             return error_response(502, f"Could not reach agent {agent.id} at {base}: {exc or type(exc).__name__}")
+
+    async def _statistics(self, base: str, headers: dict[str, str], framework_id: str, executor_id: str,
+                          task_id: str) -> web.Response:
+        async with self._client().get(f"{base}/monitor/statistics", headers=headers) as response:
+            if response.status != 200:
+                raise aiohttp.ClientError(f"agent /monitor/statistics answered HTTP {response.status}")
+            entries = await response.json()
+        for entry in entries:
+            if entry.get("framework_id") == framework_id and entry.get("executor_id") == executor_id:
+                return json_response(entry.get("statistics", {}))
+        return error_response(404, f"The executor of task {task_id} is not running")
 
     async def _directory(self, base: str, headers: dict[str, str], agent_id: str, framework_id: str, executor_id: str) -> str | None:
         key = (agent_id, framework_id, executor_id)

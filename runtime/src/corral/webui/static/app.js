@@ -633,7 +633,11 @@
           <a id="download" style="margin-left:auto" href="#">download</a></div>
         <pre class="log" id="log" data-testid="log"></pre>
         <h2>Files</h2><div id="files"><div class="empty">Loading…</div></div>`;
+      const usage = document.createElement('section');
+      usage.innerHTML = '<h2>Usage</h2><dl class="kv" id="usage" data-testid="task-usage"><dd class="muted">Loading…</dd></dl>';
+      root.appendChild(usage);
       root.appendChild(sandbox);
+      this.usage = new UsagePoller(fid, tid);
       this.viewer = new LogViewer(fid, tid);
       sandbox.addEventListener('click', (e) => {
         const tab = e.target.closest('button[data-file]');
@@ -648,7 +652,11 @@
       this.viewer.open('stdout');
       this.viewer.listFiles();
     },
-    unmount() { if (this.viewer) this.viewer.stop(); this.viewer = null; },
+    unmount() {
+      if (this.viewer) this.viewer.stop();
+      if (this.usage) this.usage.stop();
+      this.viewer = null; this.usage = null;
+    },
     render(fid, tid) {
       const t = model.tasks.get(taskKey(fid, tid));
       if (!t) return `<h1>Task ${esc(tid)}</h1><div class="empty">The master does not know this task (any more).</div>`;
@@ -664,6 +672,30 @@
           <table><thead><tr><th>Status</th><th>Time</th></tr></thead><tbody>${statuses}</tbody></table></div>`;
     },
   };
+
+  // What the task's container uses, from its agent's /monitor/statistics (through the master).
+  class UsagePoller {
+    constructor(fid, tid) {
+      this.url = `/webui/sandbox/${encodeURIComponent(fid)}/${encodeURIComponent(tid)}/statistics`;
+      this.timer = null; this.stopped = false; this.tick();
+    }
+    stop() { this.stopped = true; clearTimeout(this.timer); }
+    async tick() {
+      const el = $('#usage');
+      if (this.stopped || !el) return;
+      try {
+        const s = await getJSON(this.url);
+        const mb = (b) => (b / 1048576).toFixed(1) + ' MB';
+        const rows = [['CPU time', `${((s.cpus_user_time_secs || 0) + (s.cpus_system_time_secs || 0)).toFixed(2)} s of ${s.cpus_limit} cpus`],
+          ['Memory', `${mb(s.mem_total_bytes !== undefined ? s.mem_total_bytes : (s.mem_rss_bytes || 0))} of ${mb(s.mem_limit_bytes || 0)}`]];
+        if (s.disk_used_bytes !== undefined) rows.push(['Disk', `${mb(s.disk_used_bytes)} of ${mb(s.disk_limit_bytes || 0)}`]);
+        el.innerHTML = rows.map(([k, v]) => `<dt>${esc(k)}</dt><dd data-usage="${esc(k)}">${esc(v)}</dd>`).join('');
+      } catch (err) {
+        el.innerHTML = `<dd class="muted">${esc(err.status === 404 ? 'Not running' : String(err.message || err))}</dd>`;
+      }
+      if (!this.stopped) this.timer = setTimeout(() => this.tick(), 5000);
+    }
+  }
 
   class LogViewer {
     constructor(fid, tid) {
