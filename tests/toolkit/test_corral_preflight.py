@@ -61,6 +61,8 @@ BAD_AGENT = LOCAL + """
           corral_agent_resources: "cpus:2;mem:1024;ports:[32000-31000]"
         a3:
           corral_agent_attributes: "zone:[a-b]"
+        a4:
+          corral_agent_isolation: "cgroups/mem,filesystem/linux"
 """
 
 
@@ -71,6 +73,7 @@ def test_agent_bad_values(tmp_path):
     assert "corral_agent_attributes 'rack=r1': 'rack=r1' is not name:value" in out
     assert "resources: 'ports:[32000-31000]': range '32000-31000' has begin > end" in out
     assert "corral_agent_attributes 'zone:[a-b]': 'zone:[a-b]': bad range 'a-b' (expected begin-end)" in out
+    assert "corral_agent_isolation: 'filesystem/linux' is not an isolator Corral has" in out
 
 
 # Two masters and no ZooKeeper group; an explicit quorum of 1 (not a majority of 2).
