@@ -47,7 +47,9 @@ def test_stream_id_is_required_and_checked(running):
     code, text = s.post({"type": "REVIVE"}, stream_id="not-my-stream")
     assert code == 400 and "didn't match" in text
     code, text = s.post({"type": "REVIVE", "framework_id": {"value": "nobody"}})
-    assert code == 403 and "not subscribed" in text
+    # As Mesos: an unknown (or removed) framework is a bad request; a known one that is not
+    # connected is forbidden.
+    assert code == 400 and "Framework nobody cannot be found" in text
 
 
 def test_bad_launches_become_task_errors_and_the_master_keeps_serving(running):

@@ -155,7 +155,9 @@ class FrameworkBook(OfferBook):
         if framework_id is None:
             raise CallError(400, "Expecting 'framework_id' to be present")
         framework = self.frameworks.get(framework_id)
-        if framework is None or not framework.connected:
+        if framework is None:  # never subscribed, or removed (torn down, failed over for good): as Mesos
+            raise CallError(400, f"Framework {framework_id} cannot be found")
+        if not framework.connected:
             raise CallError(403, f"Framework {framework_id} is not subscribed")
         if stream_id is None:
             raise CallError(400, "All non-subscribe calls should include the 'Mesos-Stream-Id' header")

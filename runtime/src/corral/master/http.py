@@ -58,6 +58,14 @@ def add_routes(app: web.Application, master: "MasterShell") -> None:
         ("/master/flags", api.flags),
         ("/redirect", api.redirect),
         ("/master/redirect", api.redirect),
+        ("/slaves", api.agents),
+        ("/master/slaves", api.agents),
+        ("/frameworks", api.frameworks),
+        ("/master/frameworks", api.frameworks),
+        ("/tasks", api.tasks),
+        ("/master/tasks", api.tasks),
+        ("/tasks.json", api.tasks),
+        ("/master/tasks.json", api.tasks),
     ]:
         app.router.add_get(path, handler)
 
@@ -277,6 +285,24 @@ class MasterAPI:
         if redirect is not None:
             return redirect
         return json_response(views.roles(self.state))
+
+    async def agents(self, request: web.Request) -> web.Response:
+        redirect = self.master.redirect_if_not_leading(request)
+        return redirect or json_response(views.agents(self.state))
+
+    async def frameworks(self, request: web.Request) -> web.Response:
+        redirect = self.master.redirect_if_not_leading(request)
+        return redirect or json_response(views.frameworks(self.state, request.query.get("framework_id")))
+
+    async def tasks(self, request: web.Request) -> web.Response:
+        redirect = self.master.redirect_if_not_leading(request)
+        if redirect is not None:
+            return redirect
+        try:
+            query = views.TaskQuery.parse(request.query)
+        except ValueError as exc:
+            return error_response(400, str(exc))
+        return json_response(views.tasks(self.state, query))
 
     async def flags(self, request: web.Request) -> web.Response:
         return json_response({"flags": self.master.public_flags()})

@@ -1,16 +1,19 @@
 """Read-only views of the master's state in Mesos's JSON shapes.
 
-`state()` is the legacy `/state` document (what Mesos's UI and tools read);
+`state()` is the legacy `/state` document (what Mesos's UI and tools read), and
+`agents`, `frameworks` and `tasks` its parts that `/master/slaves`,
+`/master/frameworks` and `/master/tasks` serve (what the Mesos CLIs read);
 `get_roles` builds the v1 operator API's GET_ROLES.  The JSON of each framework,
 agent and task comes from `master/render.py`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Mapping
 
 from corral import MESOS_API_VERSION, __version__
-from corral.master.render import agent_state, framework_state
+from corral.master.render import agent_state, framework_state, task_state
 from corral.master.state import MasterState
 
 
@@ -46,6 +49,72 @@ def state(m: MasterState, flags: dict[str, str] | None = None, leader: dict[str,
         "orphan_tasks": [],
         "unregistered_frameworks": [],
     }
+
+
+def agents(m: MasterState) -> dict[str, Any]:
+    """`/master/slaves`."""
+    return {"slaves": [agent_state(a, m.offers) for a in m.agents.values()],
+            "recovered_slaves": list(m.recovered_agents.values())}
+
+
+def frameworks(m: MasterState, framework_id: str | None = None) -> dict[str, Any]:
+    """`/master/frameworks`, optionally only `framework_id`."""
+    def wanted(f: Any) -> bool:
+        return framework_id is None or f.id == framework_id
+
+    return {"frameworks": [framework_state(f, m.offers) for f in m.frameworks.values() if wanted(f)],
+            "completed_frameworks": [framework_state(f, m.offers) for f in m.completed_frameworks if wanted(f)],
+            "unregistered_frameworks": []}
+
+
+@dataclass(frozen=True)
+class TaskQuery:
+    """`/master/tasks`'s parameters, with Mesos's defaults: the 100 latest tasks."""
+
+    limit: int = 100
+    offset: int = 0
+    order: str = "des"  # by start time: asc or des
+    framework_id: str | None = None
+    task_id: str | None = None
+
+    @classmethod
+    def parse(cls, query: Mapping[str, str]) -> "TaskQuery":
+        """From the request's query; ValueError names the parameter that is wrong."""
+        numbers = {}
+        for name, default in (("limit", cls.limit), ("offset", cls.offset)):
+            text = query.get(name)
+            try:
+                numbers[name] = default if text is None else int(text)
+            except ValueError:
+                raise ValueError(f"Failed to parse {name}: '{text}' is not a number") from None
+            if numbers[name] < 0:
+                raise ValueError(f"Failed to parse {name}: {numbers[name]} is negative")
+        order = query.get("order", cls.order)
+        if order not in ("asc", "des"):
+            raise ValueError(f"Failed to parse order: '{order}' is not 'asc' or 'des'")
+        return cls(numbers["limit"], numbers["offset"], order, query.get("framework_id"), query.get("task_id"))
+
+
+def tasks(m: MasterState, q: TaskQuery) -> dict[str, Any]:
+    """`/master/tasks`: the tasks of every framework, active and completed, sorted by start time."""
+    found: list[tuple[float, dict[str, Any]]] = []
+    for fw in list(m.frameworks.values()) + list(m.completed_frameworks):
+        if q.framework_id is not None and fw.id != q.framework_id:
+            continue
+        user = fw.info.get("user", "")
+        for task in list(fw.tasks.values()) + list(fw.completed_tasks):
+            if q.task_id is not None and task.task_id != q.task_id:
+                continue
+            started = task.statuses[0].get("timestamp", 0.0) if task.statuses else 0.0
+            found.append((started or 0.0, {**task_state(task), "user": _task_user(task.info) or user}))
+    found.sort(key=lambda item: item[0], reverse=q.order == "des")
+    return {"tasks": [t for _, t in found[q.offset:q.offset + q.limit]]}
+
+
+def _task_user(info: Mapping[str, Any]) -> str | None:
+    command = info.get("command")
+    user = command.get("user") if isinstance(command, dict) else None
+    return user if isinstance(user, str) else None
 
 
 def standby_state(master_id: str, leader: dict[str, Any] | None, flags: dict[str, str]) -> dict[str, Any]:

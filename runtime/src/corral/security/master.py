@@ -14,7 +14,7 @@ Authorization (ACLs, `--acls`):
   TASK_ERROR / REASON_TASK_UNAUTHORIZED, the others launch.
 - Operator calls: see `OPERATOR_ACTIONS`; reads are filtered by view_*.
 - GET endpoints: `/flags` needs view_flags, `/metrics*` get_endpoints;
-  `/state` and `/roles` are filtered.
+  `/state`, `/master/frameworks`, `/master/tasks` and `/roles` are filtered.
 """
 
 from __future__ import annotations
@@ -42,7 +42,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 OPEN_PATHS = {"/health", "/master/health", "/version", "/redirect", "/master/redirect", "/webui/leader"}
-STATE_PATHS = {"/state", "/master/state", "/state.json", "/master/state.json"}
+STATE_PATHS = {"/state", "/master/state", "/state.json", "/master/state.json",
+               "/frameworks", "/master/frameworks"}  # (the frameworks' part of /state)
+TASKS_PATHS = {"/tasks", "/master/tasks", "/tasks.json", "/master/tasks.json"}
 ROLES_PATHS = {"/roles", "/master/roles", "/roles.json"}
 FLAGS_PATHS = {"/flags", "/master/flags"}
 METRICS_PATHS = {"/metrics/snapshot", "/metrics"}
@@ -210,11 +212,13 @@ class MasterSecurity:
                 if denied is not None:
                     return denied
         response = await handler(request)
-        if path in STATE_PATHS or path in ROLES_PATHS:
+        if path in STATE_PATHS or path in ROLES_PATHS or path in TASKS_PATHS:
             viewer = self.viewer(request)
             if viewer.filters and isinstance(response, web.Response) and response.status == 200 and response.body:
                 doc = _decoder.decode(response.body)  # type: ignore[arg-type]
-                doc = view_filters.filter_state(doc, viewer) if path in STATE_PATHS else view_filters.filter_roles(doc, viewer)
+                doc = (view_filters.filter_state(doc, viewer) if path in STATE_PATHS
+                       else view_filters.filter_tasks(doc, viewer) if path in TASKS_PATHS
+                       else view_filters.filter_roles(doc, viewer))
                 response = web.Response(body=_encoder.encode(doc), status=200, content_type="application/json")
         return response
 

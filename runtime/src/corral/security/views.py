@@ -4,7 +4,7 @@ Mesos does not refuse `/state` or GET_STATE to a principal with limited
 view rights: it leaves out the frameworks, tasks and executors that the
 principal may not view.  The object of each decision is a UNIX user: the
 task's or executor's `command.user` if set, else the framework's `user`.
-These functions take the documents the master builds (legacy `/state` and
+These functions take the documents the master builds (legacy `/state`, its parts and
 the v1 operator shapes) and return filtered copies.
 """
 
@@ -49,6 +49,11 @@ def filter_state(doc: dict[str, Any], viewer: Viewer) -> dict[str, Any]:
         _framework_state(f, viewer) for f in doc.get("completed_frameworks", []) if viewer.may("view_frameworks", f.get("user"))
     ]
     return out
+
+
+def filter_tasks(doc: dict[str, Any], viewer: Viewer) -> dict[str, Any]:
+    """`/master/tasks`: each task carries the user it runs as."""
+    return {**doc, "tasks": [t for t in doc.get("tasks", []) if viewer.may("view_tasks", t.get("user"))]}
 
 
 def _framework_state(fw: dict[str, Any], viewer: Viewer) -> dict[str, Any]:
