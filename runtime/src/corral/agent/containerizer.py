@@ -152,7 +152,7 @@ class Containerizer:
             for executor in [e for fw in state.frameworks.values() for e in fw.executors.values() if e.pid is not None]:
                 used = await asyncio.to_thread(disk.du, executor.directory)
                 self.disk_used[executor.container_id] = used
-                quota = int(executor.total_resources().scalar("disk") * 2**20)
+                quota = _disk_quota(executor)
                 if enforce and quota and used > quota:
                     state.container_limited(executor, disk.disk_limitation(quota, used))
 
@@ -160,7 +160,7 @@ class Containerizer:
         used = self.disk_used.get(executor.container_id)
         if used is None:
             return {}
-        return {"disk_used_bytes": used, "disk_limit_bytes": int(executor.total_resources().scalar("disk") * 2**20)}
+        return {"disk_used_bytes": used, "disk_limit_bytes": _disk_quota(executor)}
 
     def limitation(self, container_id: str) -> Limitation | None:
         return self.isolator.limitation(container_id)
@@ -226,3 +226,8 @@ def _command_argv(command: dict[str, Any]) -> list[str]:
     if not program:
         raise ValueError("executor command has neither value nor arguments")
     return [program] + arguments[1:]
+
+
+def _disk_quota(executor: Executor) -> int:
+    """Bytes of the executor's `disk` resources, its tasks' included (0: none)."""
+    return int(executor.total_resources().scalar("disk") * 2**20)

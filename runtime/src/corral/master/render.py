@@ -222,3 +222,20 @@ def task_state(task: Task) -> dict[str, Any]:
         if key in task.info:
             out[key] = task.info[key]
     return out
+
+
+def task_user(task_info: Any, framework_info: Mapping[str, Any], executor_info: Any = None) -> str | None:
+    """The UNIX user a task runs as (what the view_* and access_sandboxes ACLs decide on): its
+    command's user, else its executor's, else the framework's."""
+    holders = []
+    if isinstance(task_info, dict):
+        executor = task_info.get("executor")
+        holders += [task_info.get("command"), executor.get("command") if isinstance(executor, dict) else None]
+    if isinstance(executor_info, dict):
+        holders.append(executor_info.get("command"))
+    for holder in holders:
+        if isinstance(holder, dict) and isinstance(holder.get("user"), str):
+            return holder["user"]
+    user = framework_info.get("user")
+    return user if isinstance(user, str) else None
+

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from corral import MESOS_API_VERSION, __version__
-from corral.master.render import agent_state, framework_state, task_state
+from corral.master.render import agent_state, framework_state, task_state, task_user
 from corral.master.state import MasterState
 
 
@@ -101,20 +101,13 @@ def tasks(m: MasterState, q: TaskQuery) -> dict[str, Any]:
     for fw in list(m.frameworks.values()) + list(m.completed_frameworks):
         if q.framework_id is not None and fw.id != q.framework_id:
             continue
-        user = fw.info.get("user", "")
         for task in list(fw.tasks.values()) + list(fw.completed_tasks):
             if q.task_id is not None and task.task_id != q.task_id:
                 continue
             started = task.statuses[0].get("timestamp", 0.0) if task.statuses else 0.0
-            found.append((started or 0.0, {**task_state(task), "user": _task_user(task.info) or user}))
+            found.append((started or 0.0, {**task_state(task), "user": task_user(task.info, fw.info) or ""}))
     found.sort(key=lambda item: item[0], reverse=q.order == "des")
     return {"tasks": [t for _, t in found[q.offset:q.offset + q.limit]]}
-
-
-def _task_user(info: Mapping[str, Any]) -> str | None:
-    command = info.get("command")
-    user = command.get("user") if isinstance(command, dict) else None
-    return user if isinstance(user, str) else None
 
 
 def standby_state(master_id: str, leader: dict[str, Any] | None, flags: dict[str, str]) -> dict[str, Any]:

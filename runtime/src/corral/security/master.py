@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import msgspec
 from aiohttp import web
 
+from corral.master.render import task_user
 from corral.security import views as view_filters
 from corral.security.acls import ACLs
 from corral.security.credentials import Credentials, basic_header
@@ -260,7 +261,7 @@ class MasterSecurity:
             if op.type == "LAUNCH" and op.launch is not None:
                 kept = []
                 for task in op.launch.task_infos:
-                    user = _task_user(task, framework.info)
+                    user = task_user(task, framework.info)
                     if self.acls.allowed("run_tasks", subject, user):
                         kept.append(task)
                     else:
@@ -269,7 +270,7 @@ class MasterSecurity:
             elif op.type == "LAUNCH_GROUP" and isinstance(op.launch_group, dict):
                 group = op.launch_group
                 tasks = ((group.get("task_group") or {}).get("tasks") or []) if isinstance(group.get("task_group"), dict) else []
-                users = {_task_user(t, framework.info, group.get("executor")) for t in tasks if isinstance(t, dict)}
+                users = {task_user(t, framework.info, group.get("executor")) for t in tasks if isinstance(t, dict)}
                 bad = next((u for u in users if not self.acls.allowed("run_tasks", subject, u)), "")
                 if bad != "":
                     for task in tasks:
@@ -299,14 +300,3 @@ class MasterSecurity:
 
     def secrets(self) -> list[str]:
         return self.credentials.all_secrets()
-
-
-def _task_user(task: Any, framework_info: dict[str, Any], executor: Any = None) -> str | None:
-    if isinstance(task, dict):
-        for holder in (task.get("command"), (task.get("executor") or {}).get("command") if isinstance(task.get("executor"), dict) else None):
-            if isinstance(holder, dict) and isinstance(holder.get("user"), str):
-                return holder["user"]
-    if isinstance(executor, dict) and isinstance(executor.get("command"), dict) and isinstance(executor["command"].get("user"), str):
-        return executor["command"]["user"]
-    user = framework_info.get("user")
-    return user if isinstance(user, str) else None

@@ -27,6 +27,7 @@ import aiohttp
 from aiohttp import web
 
 from corral.http_stream import error_response, json_response
+from corral.master.render import task_user
 from corral.master.shell import MasterShell
 
 logger = logging.getLogger(__name__)
@@ -114,7 +115,7 @@ class WebUI:
         framework, task = _find_task(state, framework_id, task_id)
         if task is None:
             return error_response(404, f"Task {task_id} of framework {framework_id} is not known to the master")
-        user = _task_user(task.info, framework.info if framework is not None else {})
+        user = task_user(task.info, framework.info if framework is not None else {})
         denied = self.master.security.check(request, "access_sandboxes", user, "access sandboxes of user '{obj}'")
         if denied is not None:
             return denied
@@ -203,11 +204,3 @@ def _find_task(state: Any, framework_id: str, task_id: str) -> tuple[Any, Any]:
             if done.task_id == task_id:
                 return fw, done
     return framework, None
-
-
-def _task_user(task_info: dict[str, Any], framework_info: dict[str, Any]) -> str | None:
-    for holder in (task_info.get("command"), (task_info.get("executor") or {}).get("command")):
-        if isinstance(holder, dict) and isinstance(holder.get("user"), str):
-            return holder["user"]
-    user = framework_info.get("user")
-    return user if isinstance(user, str) else None

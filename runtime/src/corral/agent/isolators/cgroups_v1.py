@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from corral.agent.isolators.posix import (CFS_PERIOD_US, CGROUP_ROOT, CPU_SHARES_PER_CPU, MIN_MEMORY_MB, PosixIsolator,
-                                    memory_limitation, read, write)
+                                    memory_limitation, read, read_keyed, write)
 from corral.agent.model import Limitation
 from corral.resources import Resources
 
@@ -117,9 +117,7 @@ class CgroupsIsolator(PosixIsolator):
         return [self._dir("memory", slot), self._dir("cpu", slot)]
 
     def _oom_kills(self, slot: str) -> int:
-        text = read(os.path.join(self._dir("memory", slot), "memory.oom_control")) or ""
-        fields = dict(line.split() for line in text.splitlines() if line.strip())
-        return int(fields.get("oom_kill", "0"))
+        return int(read_keyed(os.path.join(self._dir("memory", slot), "memory.oom_control")).get("oom_kill", "0"))
 
     def limitation(self, container_id: str) -> Limitation | None:
         slot = self._slots.get(container_id)

@@ -21,7 +21,7 @@ import signal
 import time
 from typing import Any
 
-from corral.agent.isolators.posix import CFS_PERIOD_US, CGROUP_ROOT, MIN_MEMORY_MB, PosixIsolator, memory_limitation, read, write
+from corral.agent.isolators.posix import CFS_PERIOD_US, CGROUP_ROOT, MIN_MEMORY_MB, PosixIsolator, memory_limitation, read, read_keyed, write
 from corral.agent.model import Limitation
 from corral.resources import Resources
 
@@ -108,18 +108,19 @@ class Cgroups2Isolator(PosixIsolator):
                 continue  # left by an earlier run, perhaps still in use
 
     def _oom_kills(self, slot: str) -> int:
-        text = read(os.path.join(self._dir(slot), "memory.events")) or ""
-        fields = dict(line.split() for line in text.splitlines() if line.strip())
-        return int(fields.get("oom_kill", "0"))
+        return int(read_keyed(os.path.join(self._dir(slot), "memory.events")).get("oom_kill", "0"))
+
+    def _memory_max(self, slot: str) -> int | None:
+        """memory.max in bytes (None while it is "max": no limit)."""
+        text = read(os.path.join(self._dir(slot), "memory.max")) or ""
+        return int(text) if text.isdigit() else None
 
     def limitation(self, container_id: str) -> Limitation | None:
         slot = self._slots.get(container_id)
         if slot is None or self._oom_kills(slot) <= self._oom_baseline.get(slot, 0):
             return None
-        directory = self._dir(slot)
-        limit_text = read(os.path.join(directory, "memory.max")) or "0"
-        limit = int(limit_text) if limit_text.isdigit() else 0
-        used = int(read(os.path.join(directory, "memory.peak")) or limit)  # memory.peak: kernel 5.19+
+        limit = self._memory_max(slot) or 0
+        used = int(read(os.path.join(self._dir(slot), "memory.peak")) or limit)  # memory.peak: kernel 5.19+
         return memory_limitation(limit, used)
 
     def usage(self, container_id: str, pid: int | None) -> dict[str, Any]:
@@ -127,13 +128,12 @@ class Cgroups2Isolator(PosixIsolator):
         slot = self._slots.get(container_id)
         if slot is None:
             return out
-        directory = self._dir(slot)
-        current, limit = read(os.path.join(directory, "memory.current")), read(os.path.join(directory, "memory.max"))
+        current, limit = read(os.path.join(self._dir(slot), "memory.current")), self._memory_max(slot)
         if current:
             out["mem_total_bytes"] = int(current)
-        if limit and limit.isdigit():
-            out["mem_limit_bytes"] = int(limit)
-        stat = dict(line.split() for line in (read(os.path.join(directory, "cpu.stat")) or "").splitlines() if line.strip())
+        if limit is not None:
+            out["mem_limit_bytes"] = limit
+        stat = read_keyed(os.path.join(self._dir(slot), "cpu.stat"))
         if "user_usec" in stat:
             out["cpus_user_time_secs"] = int(stat["user_usec"]) / 1e6
             out["cpus_system_time_secs"] = int(stat["system_usec"]) / 1e6

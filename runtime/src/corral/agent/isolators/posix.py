@@ -98,3 +98,8 @@ def read(path: str) -> str | None:
             return fh.read().strip()
     except OSError:
         return None
+
+
+def read_keyed(path: str) -> dict[str, str]:
+    """A flat keyed cgroup file (`key value` per line: memory.events, cpu.stat, memory.oom_control)."""
+    return dict(line.split(None, 1) for line in (read(path) or "").splitlines() if line.strip())
