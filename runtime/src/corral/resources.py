@@ -233,6 +233,22 @@ class Resources:
             return self
         return Resources({k: v for k, v in self._items.items() if k[1] is None or is_same_or_ancestor(k[1].role, role)})
 
+    def shrink(self, caps: Mapping[str, float], only_unreserved: bool = False) -> "Resources":
+        """At most `caps[name]` of each capped scalar, reserved items kept first; the rest unchanged.
+
+        `only_unreserved`: the caps bound the unreserved items alone (reservations pass untouched).
+        """
+        left = dict(caps)
+        out: dict[Key, Amount] = {}
+        for key, amount in sorted(self._items.items(), key=lambda item: item[0][1] is None):
+            name = key[0]
+            if isinstance(amount, float) and name in left and not (only_unreserved and key[1] is not None):
+                take = min(amount, max(0.0, left[name]))
+                left[name] -= take
+                amount = _round(take)
+            out[key] = amount
+        return Resources(out)
+
     # -- arithmetic -----------------------------------------------------------
 
     def __add__(self, other: "Resources") -> "Resources":

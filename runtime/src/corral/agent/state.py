@@ -23,7 +23,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from corral.agent import container_info
+from corral.agent import container_info, drain
 from corral.agent.model import COMMAND, CUSTOM, DEFAULT, AgentTask, Executor, FrameworkRecord, Limitation
 from corral.agent.ports import CheckpointWriter, Connection, Containers, MasterSink
 from corral.agent.status_updates import StatusUpdateManager
@@ -76,6 +76,7 @@ class AgentState:
         self.wallclock = wallclock
         self.agent_id: str | None = None
         self.frameworks: dict[str, FrameworkRecord] = {}
+        self.drain_config: dict[str, Any] | None = None  # set by DRAIN_AGENT (agent/drain.py)
         self.updates = StatusUpdateManager(
             send=self._send_update, clock=clock, retry_min=options.status_update_retry_interval,
             journal=checkpoint.journal,
@@ -121,6 +122,8 @@ class AgentState:
             self._run_task_group(body["framework_info"], body["executor_info"], body["task_group"]["tasks"])
         elif kind == "KILL_TASK":
             self._kill_task(body["framework_id"]["value"], body["task_id"]["value"], body.get("kill_policy"))
+        elif kind == "DRAIN_AGENT":
+            self._drain(body.get("config") or {})
         elif kind == "SHUTDOWN_EXECUTOR":
             executor = self.find_executor(body["framework_id"]["value"], body["executor_id"]["value"])
             if executor is not None:
@@ -317,8 +320,7 @@ class AgentState:
                     self._agent_status(executor, task, S.TASK_FAILED, limitation.reason, limitation.message, limitation)
                     self._shutdown_executor(executor)
                     return
-            task.state = status["state"]
-        self.updates.add(executor.framework_id, task_id, {"framework_id": wrap(executor.framework_id), "status": status})
+        self._report(executor, status)
 
     def executor_message(self, executor: Executor, data: str) -> None:
         self.master.post(
@@ -355,7 +357,21 @@ class AgentState:
             status["reason"] = reason
         if limitation is not None and limitation.resources:
             status["limitation"] = {"resources": limitation.resources}
-        self.updates.add(executor.framework_id, task.task_id, {"framework_id": wrap(executor.framework_id), "status": status})
+        self._report(executor, status)
+
+    def _report(self, executor: Executor, status: dict[str, Any]) -> None:
+        """Queue a task's status update for the master (rewritten as Mesos does while draining)."""
+        if self.drain_config is not None:
+            fw = self.frameworks.get(executor.framework_id)
+            status = drain.draining_status(status, self.drain_config, fw.info if fw else {})
+        task = executor.tasks.get(status["task_id"]["value"])
+        if task is not None:
+            task.state = status["state"]
+        self.updates.add(executor.framework_id, status["task_id"]["value"],
+                         {"framework_id": wrap(executor.framework_id), "status": status})
+        if self.drain_config is not None and not drain.live_tasks(self.frameworks.values()):
+            logger.info("Drained: no task is left")
+            self.drain_config = None
 
     def _acknowledge(self, framework_id: str, task_id: str, status_uuid: str) -> None:
         update = self.updates.acknowledge(framework_id, task_id, status_uuid)
@@ -386,6 +402,12 @@ class AgentState:
                 break
 
     # ------------------------------------------------------------------ kills and shutdowns
+
+    def _drain(self, config: dict[str, Any]) -> None:
+        logger.info("Draining: killing every task (config %s)", config)
+        self.drain_config = config
+        for framework_id, task in drain.live_tasks(self.frameworks.values()):
+            self._kill_task(framework_id, task.task_id, drain.kill_policy_for(config, task.info.get("kill_policy")))
 
     def _kill_task(self, framework_id: str, task_id: str, kill_policy: Any) -> None:
         fw = self.frameworks.get(framework_id)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
 
 from corral.allocator.interface import Allocation, Allocator, AllocatorOptions, Clock, RoleInfo
+from corral.allocator.quota import QuotaBook, QuotaConfig
 from corral.allocator.sorter import DRFSorter, PrioritySorter
 from corral.resources import Resources
 
@@ -64,6 +65,7 @@ class HierarchicalAllocator(Allocator):
         self._agents: dict[str, _Agent] = {}
         self._rng = random.Random(self.options.seed)
         self._min_allocatable = [r.scalar_quantities() for r in self.options.min_allocatable]
+        self._quota = QuotaBook()
 
     # -- frameworks -------------------------------------------------------------
 
@@ -181,6 +183,7 @@ class HierarchicalAllocator(Allocator):
                 quantities = resources.scalar_quantities()
                 self._role_sorter.unallocated(role, quantities)
                 self._framework_sorters[role].unallocated(framework_id, quantities)
+                self._quota.refund(role, quantities)
             for key in [k for k in fw.filters if k[1] == agent_id]:
                 del fw.filters[key]
         self._role_sorter.remove_total(agent.total.scalar_quantities())
@@ -236,6 +239,15 @@ class HierarchicalAllocator(Allocator):
         self.options.weights = {**self.options.weights, **weights}
         self._role_sorter.update_weights(self.options.weights)
 
+    def update_quota(self, config: QuotaConfig) -> None:
+        self._quota.update(config)
+
+    def quotas(self) -> dict[str, QuotaConfig]:
+        return dict(self._quota.configs)
+
+    def consumed_quota(self, role: str) -> dict[str, float]:
+        return self._quota.consumed(role)
+
     # -- allocation -------------------------------------------------------------
 
     def allocate(self, agent_ids: Iterable[str] | None = None) -> list[Allocation]:
@@ -243,6 +255,8 @@ class HierarchicalAllocator(Allocator):
         agents = self._agents
         ids = list(agents) if agent_ids is None else [a for a in dict.fromkeys(agent_ids) if a in agents]
         self._rng.shuffle(ids)
+        # Cluster-wide unreserved resources not allocated: what holds the guarantees' headroom.
+        free = self._free_unreserved() if self._quota.required_headroom() else None
         out: list[Allocation] = []
         for agent_id in ids:
             agent = agents[agent_id]
@@ -266,19 +280,51 @@ class HierarchicalAllocator(Allocator):
                         continue
                     visited.add(role)
                     offerable = available.allocatable_to(role)
+                    if self._quota:
+                        offerable = self._within_quota(role, offerable, free)
                     if offerable.is_empty():
                         continue
                     framework_id = self._pick_framework(role, agent_id, offerable, now, agent.has_gpus)
                     if framework_id is None:
                         continue
                     made.append(Allocation(framework_id, agent_id, role, offerable))
+                    # Charged now, not when the agent is done: the next role's room depends on it.
+                    self._quota.charge(role, offerable.scalar_quantities())
+                    if free is not None:
+                        for name, value in offerable.unreserved().scalar_quantities().items():
+                            free[name] = free.get(name, 0.0) - value
                     available = available - offerable
                     if available.is_empty():
                         break
             for allocation in made:
-                self._track(allocation.framework_id, agent_id, allocation.role, allocation.resources)
+                self._track(allocation.framework_id, agent_id, allocation.role, allocation.resources, charge_quota=False)
             out.extend(made)
         return out
+
+    def _within_quota(self, role: str, offerable: Resources, free: dict[str, float] | None) -> Resources:
+        """Shrink an offer to the role's limit room and keep the guarantees' headroom.
+
+        An unreserved allocation may take what the role's own guarantee still lacks plus the
+        surplus of free resources above the headroom all unsatisfied guarantees require.
+        """
+        room = self._quota.limit_room(role)
+        if room is not None:
+            offerable = offerable.shrink(room)
+        required = self._quota.required_headroom() if free is not None else {}
+        if required:
+            assert free is not None
+            covered = self._quota.unsatisfied(role)
+            cap = {name: covered.get(name, 0.0) + max(0.0, free.get(name, 0.0) - need) for name, need in required.items()}
+            offerable = offerable.shrink(cap, only_unreserved=True)
+        return offerable
+
+    def _free_unreserved(self) -> dict[str, float]:
+        free: dict[str, float] = {}
+        for agent in self._agents.values():
+            if agent.active:
+                for name, value in agent.available.unreserved().scalar_quantities().items():
+                    free[name] = free.get(name, 0.0) + value
+        return free
 
     def _pick_framework(self, role: str, agent_id: str, offerable: Resources, now: float, gpu_agent: bool) -> str | None:
         quantities: dict[str, float] | None = None
@@ -313,7 +359,7 @@ class HierarchicalAllocator(Allocator):
     # -- introspection ------------------------------------------------------------
 
     def roles(self) -> list[RoleInfo]:
-        names = set(self._role_sorter.clients()) | set(self.options.weights)
+        names = set(self._role_sorter.clients()) | set(self.options.weights) | set(self._quota.configs)
         out = []
         for role in sorted(names):
             sorter = self._framework_sorters.get(role)
@@ -379,7 +425,8 @@ class HierarchicalAllocator(Allocator):
             for role in [r for r, s in self._framework_sorters.items() if framework_id in s and r not in fw.roles]:
                 self._untrack_role_if_unused(framework_id, role)
 
-    def _track(self, framework_id: str, agent_id: str, role: str, resources: Resources, adjust_available: bool = True) -> None:
+    def _track(self, framework_id: str, agent_id: str, role: str, resources: Resources, adjust_available: bool = True,
+               charge_quota: bool = True) -> None:
         fw = self._frameworks[framework_id]
         by_role = fw.allocations.setdefault(agent_id, {})
         by_role[role] = by_role.get(role, Resources()) + resources
@@ -389,6 +436,8 @@ class HierarchicalAllocator(Allocator):
         quantities = resources.scalar_quantities()
         self._role_sorter.allocated(role, quantities)
         self._framework_sorters[role].allocated(framework_id, quantities)
+        if charge_quota:
+            self._quota.charge(role, quantities)
 
     def _untrack(self, framework_id: str, agent_id: str, role: str, resources: Resources) -> None:
         fw = self._frameworks[framework_id]
@@ -403,6 +452,7 @@ class HierarchicalAllocator(Allocator):
         quantities = resources.scalar_quantities()
         self._role_sorter.unallocated(role, quantities)
         self._framework_sorters[role].unallocated(framework_id, quantities)
+        self._quota.refund(role, quantities)
         if role not in fw.roles:
             self._untrack_role_if_unused(framework_id, role)
 

@@ -16,6 +16,7 @@ import abc
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
 
+from corral.allocator.quota import QuotaConfig
 from corral.resources import DEFAULT_MIN_ALLOCATABLE, Resources, parse_min_allocatable
 
 Clock = Callable[[], float]
@@ -138,6 +139,17 @@ class Allocator(abc.ABC):
 
     @abc.abstractmethod
     def update_weights(self, weights: Mapping[str, float]) -> None: ...
+
+    def update_quota(self, config: QuotaConfig) -> None:
+        """Set a role's guarantees and limits (a default config removes its quota)."""
+        raise NotImplementedError(f"the allocator {type(self).__name__} does not enforce quota")
+
+    def quotas(self) -> dict[str, QuotaConfig]:
+        return {}
+
+    def consumed_quota(self, role: str) -> dict[str, float]:
+        """What counts against the role's quota: its subtree's allocation."""
+        return {}
 
     # -- allocation -------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""`corral master` and `corral agent`."""
+"""`corral master` and `corral agent` (with the operator's `corral agent drain|deactivate|reactivate`)."""
 
 from __future__ import annotations
 
@@ -58,12 +58,22 @@ def register(group: click.Group) -> None:
         setup_logging(flags["log_level"])
         run_server(Master(flags))
 
-    @group.command("agent")
+    @group.group("agent", invoke_without_command=True)
     @config.click_options(AGENT_FLAGS)
-    def agent(config: str | None, **cli: Any) -> None:
-        """Run an agent that registers with --master and runs its tasks."""
+    @click.pass_context
+    def agent(ctx: click.Context, config: str | None, **cli: Any) -> None:
+        """Run an agent that registers with --master and runs its tasks.
+
+        With a command, act on a registered agent instead (see `corral agent drain --help`).
+        """
+        if ctx.invoked_subcommand is not None:
+            return
         from corral.agent.daemon import Agent
 
         flags = resolve_flags(AGENT_FLAGS, cli, config)
         setup_logging(flags["log_level"])
         run_server(Agent(flags))
+
+    from corral.cli.agent_ops import register as register_agent_ops
+
+    register_agent_ops(agent)

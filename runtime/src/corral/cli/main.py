@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from corral import __version__
-from corral.cli import daemons, inspect, local, operator, run, spark
+from corral.cli import daemons, inspect, local, operator, quota, run, spark
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -19,6 +19,7 @@ local.register(main)
 run.register(main)
 inspect.register(main)
 operator.register(main)
+quota.register(main)
 spark.register(main)
 
 

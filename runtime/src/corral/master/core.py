@@ -8,6 +8,7 @@ concern, each a class that may use everything of the layers below it:
     offers      allocation into offers, decline, accept and the launches it carries
     frameworks  subscription, failover, removal and the other scheduler calls
     agents      (re-)registration, reconciliation, health and the agent calls
+    drains      the operator's deactivation and draining of agents
     state       MasterState: leadership (recovery, safe mode), operator calls, `tick()`
 
 Why layers and not separate components: every concern reads and writes the same
@@ -92,6 +93,8 @@ class MasterCore:
         self.agents: dict[str, Agent] = {}
         self.unreachable_agents: dict[str, float] = {}
         self.gone_agents: set[str] = set()
+        # Agents an operator deactivated or drained: id -> DrainInfo JSON (None: deactivated only).
+        self.deactivations: dict[str, dict[str, Any] | None] = {}
         self.offers: dict[str, Offer] = {}
         self.operator_subscribers: list[Connection] = []
         self.registry = registry or Registry()

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from corral import config
 from corral.allocator import AllocatorOptions, allocator_name
-from corral.master import http, metrics, operator
+from corral.master import drain_calls, http, metrics, operator, quota_calls  # noqa: F401 (calls register)
 from corral.master.flags import MASTER_FLAGS
 from corral.security.master import MasterSecurity
 from corral.webui import dashboard
@@ -44,6 +44,7 @@ class Master(Server):
         self.security = MasterSecurity(self)
         metrics.add_routes(self.app, self)
         operator.add_routes(self.app, self)
+        quota_calls.add_routes(self.app, self)
         dashboard.add_routes(self.app, self)
 
     async def start_unsafe(self) -> None:

@@ -48,6 +48,7 @@ COUNTERS = {
 }
 _ROLE_SHARE = re.compile(r"^allocator/mesos/roles/(?P<role>.+)/shares/dominant$")
 _ROLE_ALLOCATED = re.compile(r"^allocator/mesos/allocation/roles/(?P<role>.+)/resources/(?P<name>[^/]+)/allocated$")
+_ROLE_QUOTA = re.compile(r"^allocator/mesos/quota/roles/(?P<role>.+)/resources/(?P<name>[^/]+)/(?P<kind>guarantee|limit|consumed)$")
 _RESOURCE = re.compile(r"^allocator/mesos/resources/(?P<name>[^/]+)/(?P<kind>total|offered_or_allocated)$")
 
 
@@ -163,6 +164,12 @@ def snapshot(master: MetricsSource) -> dict[str, float]:
         out[f"allocator/mesos/roles/{info.role}/shares/dominant"] = info.share
         for name, value in info.allocated.items():
             out[f"allocator/mesos/allocation/roles/{info.role}/resources/{name}/allocated"] = value
+    for role, config in state.allocator.quotas().items():
+        prefix = f"allocator/mesos/quota/roles/{role}/resources"
+        for kind, values in (("guarantee", config.guarantees), ("limit", config.limits),
+                             ("consumed", state.allocator.consumed_quota(role))):
+            for name, value in values.items():
+                out[f"{prefix}/{name}/{kind}"] = value
     out.update(system_metrics())
     return out
 
@@ -183,12 +190,16 @@ class SnapshotCollector:
         shares = GaugeMetricFamily("corral_allocator_role_dominant_share", "Dominant share of each role (DRF)", labels=["role"])
         allocated = GaugeMetricFamily("corral_allocator_role_allocated", "Resources allocated to each role", labels=["role", "resource"])
         resources = GaugeMetricFamily("corral_allocator_resources", "Cluster resources: total and offered or allocated", labels=["resource", "kind"])
+        quota = GaugeMetricFamily("corral_allocator_role_quota", "Quota of each role: guarantee, limit and consumption",
+                                  labels=["role", "resource", "kind"])
         for key in sorted(snap):
             value = float(snap[key])
             if m := _ROLE_SHARE.match(key):
                 shares.add_metric([m["role"]], value)
             elif m := _ROLE_ALLOCATED.match(key):
                 allocated.add_metric([m["role"], m["name"]], value)
+            elif m := _ROLE_QUOTA.match(key):
+                quota.add_metric([m["role"], m["name"], m["kind"]], value)
             elif m := _RESOURCE.match(key):
                 resources.add_metric([m["name"], m["kind"]], value)
             elif key in COUNTERS:
@@ -198,6 +209,7 @@ class SnapshotCollector:
         yield shares
         yield allocated
         yield resources
+        yield quota
 
 
 def add_routes(app: web.Application, master: MetricsSource) -> None:

@@ -94,7 +94,8 @@ class Agent:
     connection: Connection | None = None
     stream_id: str | None = None
     connected: bool = True
-    active: bool = True
+    active: bool = True  # False while an operator has it deactivated or drained (master/drains.py)
+    drain: dict[str, Any] | None = None  # Mesos's DrainInfo JSON while it drains or is drained
     version: str = ""
     last_seen: float = 0.0
     last_ping: float = 0.0

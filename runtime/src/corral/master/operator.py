@@ -2,9 +2,9 @@
 
 Calls are declared in one table, `CALLS`: each names its handler, whether it
 only reads, and the ACL action that guards it (see `security.master`).  The
-allocator work registers its calls (GET_QUOTA, UPDATE_QUOTA,
-RESERVE_RESOURCES, maintenance, ...) with `register()`; until then those
-answer 400 naming the missing feature.
+allocator's calls live in their own modules and `register()` themselves
+(master/quota_calls.py, drain_calls.py); calls of features still missing (RESERVE_RESOURCES,
+maintenance, ...) answer 400 naming the feature.
 
 Answers: `{"type": CALL, "<call>": {...}}` with 200 for reads; 200 with an
 empty body for writes.  Bad input is a 400 naming the field; refused calls
@@ -74,6 +74,13 @@ class OperatorCall(msgspec.Struct, omit_defaults=True):
     mark_agent_gone: AgentIdBody | None = None
     teardown: Teardown | None = None
     set_logging_level: SetLoggingLevel | None = None
+    # Bodies the allocator's and the agents' calls parse themselves (master/quota_calls.py, drain_calls.py).
+    update_quota: dict[str, Any] | None = None
+    set_quota: dict[str, Any] | None = None
+    remove_quota: dict[str, Any] | None = None
+    drain_agent: dict[str, Any] | None = None
+    deactivate_agent: dict[str, Any] | None = None
+    reactivate_agent: dict[str, Any] | None = None
 
 
 # ------------------------------------------------------------------ the call table
@@ -97,13 +104,13 @@ def register(name: str, handler: Handler, readonly: bool, needs_state: bool = Tr
     CALLS[name] = CallSpec(handler, readonly, needs_state)
 
 
-def _require(value: Any, field: str) -> Any:
+def require(value: Any, field: str) -> Any:
     if value is None:
         raise ProtocolError(f"Expecting '{field}' to be present")
     return value
 
 
-def _state(master: "Master") -> "MasterState":
+def leading_state(master: "Master") -> "MasterState":
     if master.state is None:
         raise CallError(503, "This master is not leading")
     return master.state
@@ -145,22 +152,22 @@ def _viewer(master: "Master", request: web.Request) -> view_filters.Viewer | Non
 def _get_state(master, request, call):
     viewer = _viewer(master, request)
     if viewer is None:
-        return get_state(_state(master), raw=True)
-    return view_filters.filter_get_state(get_state(_state(master)), viewer)
+        return get_state(leading_state(master), raw=True)
+    return view_filters.filter_get_state(get_state(leading_state(master)), viewer)
 
 
 def _get_agents(master, request, call):
-    return get_agents(_state(master))
+    return get_agents(leading_state(master))
 
 
 def _get_frameworks(master, request, call):
-    doc = get_frameworks(_state(master))
+    doc = get_frameworks(leading_state(master))
     viewer = _viewer(master, request)
     return view_filters.filter_get_frameworks(doc, viewer) if viewer else doc
 
 
 def _get_tasks(master, request, call):
-    state = _state(master)
+    state = leading_state(master)
     viewer = _viewer(master, request)
     if viewer is None:
         return get_tasks(state, raw=True)
@@ -168,7 +175,7 @@ def _get_tasks(master, request, call):
 
 
 def _get_executors(master, request, call):
-    state = _state(master)
+    state = leading_state(master)
     doc = get_executors(state)
     viewer = _viewer(master, request)
     if viewer:
@@ -177,19 +184,19 @@ def _get_executors(master, request, call):
 
 
 def _get_roles(master, request, call):
-    doc = views.get_roles(_state(master))
+    doc = views.get_roles(leading_state(master))
     viewer = _viewer(master, request)
     return view_filters.filter_get_roles(doc, viewer) if viewer else doc
 
 
 def _get_weights(master, request, call):
-    doc = {"weight_infos": [{"role": r, "weight": w} for r, w in sorted(_state(master).allocator.weights().items())]}
+    doc = {"weight_infos": [{"role": r, "weight": w} for r, w in sorted(leading_state(master).allocator.weights().items())]}
     viewer = _viewer(master, request)
     return view_filters.filter_weights(doc, viewer) if viewer else doc
 
 
 def _get_master(master, request, call):
-    state = _state(master)
+    state = leading_state(master)
     return {"master_info": state.master_info, "start_time": state.start_time, "elected_time": state.elected_time}
 
 
@@ -201,7 +208,7 @@ def _get_operations(master, request, call):
 
 
 def _update_weights(master, request, call):
-    body = _require(call.update_weights, "update_weights")
+    body = require(call.update_weights, "update_weights")
     from corral.config import as_weights
 
     try:
@@ -211,31 +218,31 @@ def _update_weights(master, request, call):
     for role in weights:
         denied = master.security.check(request, "update_weights", role, "update the weight of role '{obj}'")
         if denied is not None:
-            raise _Denied(denied)
-    _state(master)
+            raise Denied(denied)
+    leading_state(master)
     master.update_weights(weights)
     return None
 
 
 def _mark_agent_gone(master, request, call):
-    body = _require(call.mark_agent_gone, "mark_agent_gone")
+    body = require(call.mark_agent_gone, "mark_agent_gone")
     if not body.agent_id.value:
         raise ProtocolError("mark_agent_gone.agent_id.value must not be empty")
     denied = master.security.check(request, "mark_agents_gone", None, "mark agents gone")
     if denied is not None:
-        raise _Denied(denied)
-    _state(master).mark_agent_gone(body.agent_id.value)
+        raise Denied(denied)
+    leading_state(master).mark_agent_gone(body.agent_id.value)
     return None
 
 
 def _teardown(master, request, call):
-    body = _require(call.teardown, "teardown")
+    body = require(call.teardown, "teardown")
     teardown_framework(master, request, body.framework_id.value)
     return None
 
 
 def teardown_framework(master: "Master", request: web.Request, framework_id: str) -> None:
-    state = _state(master)
+    state = leading_state(master)
     framework = state.frameworks.get(framework_id)
     if framework is None:
         raise CallError(404 if framework_id else 400, f"Framework {framework_id!r} is not registered")
@@ -243,23 +250,23 @@ def teardown_framework(master: "Master", request: web.Request, framework_id: str
     denied = master.security.check(request, "teardown_frameworks", owner if isinstance(owner, str) and owner else None,
                                    "tear down frameworks of principal '{obj}'")
     if denied is not None:
-        raise _Denied(denied)
+        raise Denied(denied)
     logger.info("Operator %s tears down framework %s (%s)", principal_of(request) or "(anonymous)", framework_id, framework.name)
     state.remove_framework(framework_id, f"torn down by operator {principal_of(request) or ''}".strip())
 
 
 def _set_logging_level(master, request, call):
-    body = _require(call.set_logging_level, "set_logging_level")
+    body = require(call.set_logging_level, "set_logging_level")
     denied = master.security.check(request, "set_log_level", None, "set the logging level")
     if denied is not None:
-        raise _Denied(denied)
+        raise Denied(denied)
     if body.level < 0:
         raise ProtocolError("set_logging_level.level must be >= 0")
     logging.getLogger().setLevel(logging.DEBUG if body.level >= 1 else logging.INFO)
     return None
 
 
-class _Denied(Exception):
+class Denied(Exception):
     def __init__(self, response: web.Response) -> None:
         self.response = response
 
@@ -288,11 +295,9 @@ for _name, _handler, _readonly, _needs_state in [
 
 # Known Mesos calls that belong to features still to come: refused with a reason, not "unknown".
 for _name, _why in [
-    ("GET_QUOTA", "quotas"), ("UPDATE_QUOTA", "quotas"), ("SET_QUOTA", "quotas"), ("REMOVE_QUOTA", "quotas"),
     ("RESERVE_RESOURCES", "dynamic reservations"), ("UNRESERVE_RESOURCES", "dynamic reservations"),
     ("GET_MAINTENANCE_STATUS", "maintenance"), ("GET_MAINTENANCE_SCHEDULE", "maintenance"),
     ("UPDATE_MAINTENANCE_SCHEDULE", "maintenance"), ("START_MAINTENANCE", "maintenance"), ("STOP_MAINTENANCE", "maintenance"),
-    ("DRAIN_AGENT", "agent draining"), ("DEACTIVATE_AGENT", "agent draining"), ("REACTIVATE_AGENT", "agent draining"),
     ("GET_FILE", "the v1 file API (use /files or the web UI)"), ("LIST_FILES", "the v1 file API (use /files or the web UI)"),
     ("READ_FILE", "the v1 file API (use /files or the web UI)"),
 ]:
@@ -325,7 +330,7 @@ async def handle(master: "Master", request: web.Request) -> web.StreamResponse:
         return await subscribe(master, request)
     try:
         body = spec.handler(master, request, call)
-    except _Denied as denied:
+    except Denied as denied:
         return denied.response
     except CallError as exc:
         return error_response(exc.status, exc.message)
@@ -352,7 +357,7 @@ def add_routes(app: web.Application, master: "Master") -> None:
             return error_response(400, "Missing 'frameworkId'")
         try:
             teardown_framework(master, request, framework_id)
-        except _Denied as denied:
+        except Denied as denied:
             return denied.response
         except CallError as exc:
             return error_response(exc.status, exc.message)
@@ -406,7 +411,7 @@ class FilteredConnection:
 
 
 async def subscribe(master: "Master", request: web.Request) -> web.StreamResponse:
-    state = _state(master)
+    state = leading_state(master)
     viewer = _viewer(master, request)
     stream = StreamConnection()
     connection = FilteredConnection(stream, master, viewer)
@@ -488,6 +493,7 @@ def get_agents(state: "MasterState") -> dict[str, Any]:
         entry.update(
             {
                 "deactivated": not agent.active,
+                **({"drain_info": agent.drain} if agent.drain else {}),
                 "allocated_resources": cache.resources_json(cache.agent_used(agent)),
                 "offered_resources": offered.to_json() if agent.offers else [],
                 "capabilities": AGENT_CAPABILITIES,

@@ -1,7 +1,8 @@
 """The master's registry: what a new leader must know about the cluster.
 
 It holds the admitted agents (so that a new leader knows whom to expect
-back), agents marked unreachable or gone, and role weights.  Two backends
+back), agents marked unreachable or gone, role weights, quotas (Mesos's
+QuotaConfig JSON by role) and the agents an operator deactivated or drained.  Two backends
 behind one interface: a JSON file in the work directory (the embedded,
 standalone default) and ZooKeeper (with --zk), where each agent is its own
 znode so that no node approaches ZooKeeper's 1 MB limit.  The ZooKeeper
@@ -30,6 +31,8 @@ class RegistryData:
     unreachable: dict[str, float] = field(default_factory=dict)  # agent_id -> when
     gone: set[str] = field(default_factory=set)
     weights: dict[str, float] = field(default_factory=dict)
+    quotas: dict[str, dict[str, Any]] = field(default_factory=dict)  # role -> QuotaConfig JSON
+    deactivations: dict[str, Any] = field(default_factory=dict)  # agent_id -> DrainInfo JSON or None
 
 
 class Registry:
@@ -45,6 +48,10 @@ class Registry:
     def mark_gone(self, agent_id: str) -> None: ...
 
     def set_weights(self, weights: dict[str, float]) -> None: ...
+
+    def set_quotas(self, quotas: dict[str, dict[str, Any]]) -> None: ...
+
+    def set_deactivations(self, deactivations: dict[str, Any]) -> None: ...
 
 
 class FileRegistry(Registry):
@@ -62,12 +69,14 @@ class FileRegistry(Registry):
             raise RuntimeError(f"registry {self.path} is unreadable: {exc}") from None
         return RegistryData(
             agents=raw.get("agents", {}), unreachable=raw.get("unreachable", {}),
-            gone=set(raw.get("gone", [])), weights=raw.get("weights", {}),
+            gone=set(raw.get("gone", [])), weights=raw.get("weights", {}), quotas=raw.get("quotas", {}),
+            deactivations=raw.get("deactivations", {}),
         )
 
     def _write(self) -> None:
         d = self._data
-        raw = {"agents": d.agents, "unreachable": d.unreachable, "gone": sorted(d.gone), "weights": d.weights}
+        raw = {"agents": d.agents, "unreachable": d.unreachable, "gone": sorted(d.gone), "weights": d.weights,
+               "quotas": d.quotas, "deactivations": d.deactivations}
         directory = os.path.dirname(self.path) or "."
         os.makedirs(directory, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".registry-")
@@ -77,7 +86,9 @@ class FileRegistry(Registry):
 
     def load(self) -> RegistryData:
         self._data = self._read()
-        return RegistryData(dict(self._data.agents), dict(self._data.unreachable), set(self._data.gone), dict(self._data.weights))
+        d = self._data
+        return RegistryData(dict(d.agents), dict(d.unreachable), set(d.gone), dict(d.weights), dict(d.quotas),
+                            json.loads(json.dumps(d.deactivations)))
 
     def admit_agent(self, agent_id: str, info: dict[str, Any]) -> None:
         self._data.agents[agent_id] = info
@@ -98,9 +109,18 @@ class FileRegistry(Registry):
         self._data.weights = dict(weights)
         self._write()
 
+    def set_quotas(self, quotas: dict[str, dict[str, Any]]) -> None:
+        self._data.quotas = dict(quotas)
+        self._write()
+
+    def set_deactivations(self, deactivations: dict[str, Any]) -> None:
+        self._data.deactivations = json.loads(json.dumps(deactivations))
+        self._write()
+
 
 class ZooKeeperRegistry(Registry):
-    """`<root>/agents/<id>`, `<root>/unreachable/<id>`, `<root>/gone/<id>`, `<root>/weights`."""
+    """`<root>/agents/<id>`, `<root>/unreachable/<id>`, `<root>/gone/<id>`, `<root>/weights`, `<root>/quotas`,
+    `<root>/deactivations`."""
 
     def __init__(self, client: Any, root: str) -> None:
         self.client = client
@@ -127,11 +147,12 @@ class ZooKeeperRegistry(Registry):
             except (NoNodeError, ValueError):
                 continue
         data.gone = set(client.get_children(f"{self.root}/gone"))
-        try:
-            raw, _ = client.get(f"{self.root}/weights")
-            data.weights = json.loads(raw or b"{}")
-        except (NoNodeError, ValueError):
-            pass
+        for name in ("weights", "quotas", "deactivations"):
+            try:
+                raw, _ = client.get(f"{self.root}/{name}")
+                setattr(data, name, json.loads(raw or b"{}"))
+            except (NoNodeError, ValueError):
+                pass
         return data
 
     def _put(self, path: str, value: bytes) -> None:
@@ -163,6 +184,12 @@ class ZooKeeperRegistry(Registry):
 
     def set_weights(self, weights: dict[str, float]) -> None:
         self._put(f"{self.root}/weights", json.dumps(weights).encode())
+
+    def set_quotas(self, quotas: dict[str, dict[str, Any]]) -> None:
+        self._put(f"{self.root}/quotas", json.dumps(quotas).encode())
+
+    def set_deactivations(self, deactivations: dict[str, Any]) -> None:
+        self._put(f"{self.root}/deactivations", json.dumps(deactivations).encode())
 
 
 def _log_failure(path: str):

@@ -140,6 +140,7 @@ def agent_state(agent: Agent, offers: Mapping[str, Offer]) -> dict[str, Any]:
         "attributes": Attributes.from_json(agent.info.get("attributes", [])).values(),
         "active": agent.connected and agent.active,
         "deactivated": not agent.active,
+        **({"drain_info": agent.drain} if agent.drain else {}),
         "version": agent.version,
         "capabilities": list(AGENT_CAPABILITIES),
     }

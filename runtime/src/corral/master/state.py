@@ -8,7 +8,7 @@ The HTTP layer calls `tick()` periodically; timers (offer timeouts,
 framework failover, agent health, heartbeats, batched allocation) run there.
 
 It is built in layers, one module per concern (master/core.py explains why):
-core (books, outbox) < tasks < offers < frameworks < agents < this module,
+core (books, outbox) < tasks < offers < frameworks < agents < drains < this module,
 which adds what concerns the master as a whole: recovery from the registry of
 earlier leaders, safe mode, the operator's calls and `tick()`.
 """
@@ -19,7 +19,8 @@ import logging
 import time
 
 from corral.allocator import Allocator
-from corral.master.agents import AgentBook
+from corral.allocator.quota import QuotaConfig
+from corral.master.drains import DrainBook
 from corral.master.core import CallError, Clock, MasterOptions
 from corral.master.model import Connection
 from corral.master.registry import Registry, RegistryData
@@ -32,7 +33,7 @@ logger = logging.getLogger(__name__)
 HEALTH_CHECK_PERIOD = 0.1
 
 
-class MasterState(AgentBook):
+class MasterState(DrainBook):
     def __init__(
         self,
         options: MasterOptions,
@@ -53,8 +54,14 @@ class MasterState(AgentBook):
         self.unreachable_agents = {a: t for a, t in data.unreachable.items() if a not in data.gone}
         self.recovered_agents = {a: info for a, info in data.agents.items() if a not in data.gone and a not in self.unreachable_agents}
         self._reregister_deadline = self.clock() + self.options.agent_reregister_timeout
+        self.deactivations = {a: info for a, info in data.deactivations.items() if a not in data.gone}
         if data.weights:
             self.allocator.update_weights(data.weights)
+        for role, raw in data.quotas.items():
+            try:
+                self.allocator.update_quota(QuotaConfig.from_json(raw, f"registry quota of role '{role}'"))
+            except (ValueError, NotImplementedError) as exc:
+                logger.error("Quota of role %s in the registry is not applied: %s", role, exc)
         if self.recovered_agents:
             logger.info(
                 "Recovered %d agent(s) from the registry; they have %.0fs to re-register",
@@ -76,6 +83,17 @@ class MasterState(AgentBook):
     def update_weights(self, weights: dict[str, float]) -> None:
         self.allocator.update_weights(weights)
         self.registry.set_weights(self.allocator.weights())
+        self._request_allocation()
+
+    def update_quotas(self, configs: list[QuotaConfig]) -> None:
+        """Apply validated configs; offers of the roles concerned are rescinded so that none exceeds a new limit."""
+        for config in configs:
+            self.allocator.update_quota(config)
+        self.registry.set_quotas({role: c.to_json() for role, c in sorted(self.allocator.quotas().items())})
+        roles = {c.role for c in configs}
+        for offer in list(self.offers.values()):
+            if offer.role.split("/", 1)[0] in roles:
+                self._rescind(offer, filter_seconds=None)
         self._request_allocation()
 
     def subscribe_operator(self, connection: Connection) -> None:

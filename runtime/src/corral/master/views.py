@@ -133,7 +133,8 @@ def standby_state(master_id: str, leader: dict[str, Any] | None, flags: dict[str
 
 
 def roles(m: MasterState) -> dict[str, Any]:
-    out = []
+    out: list[dict[str, Any]] = []
+    quotas = m.allocator.quotas()
     for info in m.allocator.roles():
         frameworks = [f for f in info.frameworks if f in m.frameworks]
         out.append(
@@ -145,6 +146,10 @@ def roles(m: MasterState) -> dict[str, Any]:
                 "resources": {k: round(v, 3) for k, v in info.allocated.items()},
             }
         )
+        quota = quotas.get(info.role)
+        if quota is not None:
+            out[-1]["quota"] = {"role": info.role, "guarantee": dict(quota.guarantees), "limit": dict(quota.limits),
+                                "consumed": m.allocator.consumed_quota(info.role)}
     return {"roles": out}
 
 

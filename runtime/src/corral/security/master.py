@@ -58,7 +58,7 @@ OPERATOR_ACTIONS: dict[str, str | None] = {
     "GET_STATE": None, "GET_AGENTS": None, "GET_FRAMEWORKS": None, "GET_TASKS": None, "GET_EXECUTORS": None,
     "GET_ROLES": None, "GET_WEIGHTS": None, "GET_OPERATIONS": None, "SUBSCRIBE": None,
     "UPDATE_WEIGHTS": "update_weights", "MARK_AGENT_GONE": "mark_agents_gone", "TEARDOWN": "teardown_frameworks",
-    "GET_QUOTA": "get_quotas", "UPDATE_QUOTA": "update_quotas",
+    "GET_QUOTA": "get_quotas", "UPDATE_QUOTA": "update_quotas", "SET_QUOTA": "update_quotas", "REMOVE_QUOTA": "update_quotas",
     "RESERVE_RESOURCES": "reserve_resources", "UNRESERVE_RESOURCES": "unreserve_resources",
     "GET_MAINTENANCE_STATUS": "get_maintenance_statuses", "GET_MAINTENANCE_SCHEDULE": "get_maintenance_windows",
     "UPDATE_MAINTENANCE_SCHEDULE": "update_maintenance_schedules", "START_MAINTENANCE": "start_maintenances",

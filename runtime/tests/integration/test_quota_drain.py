@@ -1,0 +1,175 @@
+"""Quota, and the draining and deactivation of agents, with pymesos frameworks on their defaults
+against real masters and agents (issue 13)."""
+
+from __future__ import annotations
+
+import json
+import signal
+
+import pytest
+from kazoo.client import KazooClient
+
+from support.cluster import http_json, wait_for
+from support.opskit import operator
+from support.pymesos_harness import RecordingScheduler, command_task, pymesos_framework, scalar
+from support.sparkkit import corral
+from test_ha import add_zk_agent, leader_among, start_masters
+
+pytestmark = pytest.mark.integration
+
+AGENT = "cpus:2;mem:1024;disk:0"
+
+
+def update_quota(base, *configs, force=False):
+    return operator(base, {"type": "UPDATE_QUOTA", "update_quota": {"force": force, "quota_configs": list(configs)}})
+
+
+def limits(role, **values):
+    return {"role": role, "limits": {k: {"value": v} for k, v in values.items()}}
+
+
+def running(sched, prefix):
+    with sched.lock:
+        return {u["task_id"]["value"] for u in sched.updates if u["state"] == "TASK_RUNNING" and u["task_id"]["value"].startswith(prefix)}
+
+
+def offers_after(sched, count):
+    return sched.wait(lambda: len(sched.offers) >= count, 30, f"{count} offers")
+
+
+def test_a_role_is_capped_by_its_limit_until_the_operator_raises_it(cluster):
+    cluster.start_master()
+    cluster.add_agent(AGENT)
+    cluster.add_agent(AGENT)
+    base = f"http://{cluster.master.address}"
+    reply = update_quota(base, limits("dev", cpus=1))
+    assert reply.status == 200, reply.text
+    sched = RecordingScheduler()
+    with pymesos_framework(cluster.master.address, sched, role="dev") as driver:
+        for i in range(4):
+            sched.submit(0.5, 32, lambda o, i=i: command_task(f"q{i}", o, "sleep 120", cpus=0.5), driver)
+        sched.wait(lambda: len(running(sched, "q")) == 2, 30, "two tasks within the limit")
+        # Allocation goes on (offers keep coming, shrunk to the limit's room) but no third task fits.
+        offers_after(sched, len(sched.offers) + 3)
+        assert len(running(sched, "q")) == 2
+        assert all(scalar(o, "cpus") <= 1 + 1e-9 for o in sched.offers)
+        roles = {r["name"]: r for r in http_json(base + "/roles")["roles"]}
+        assert roles["dev"]["quota"]["limit"] == {"cpus": 1} and roles["dev"]["quota"]["consumed"]["cpus"] == 1
+
+        # A limit below what the role consumes needs force; the message says why.
+        refused = update_quota(base, limits("dev", cpus=0.5))
+        assert refused.status == 400 and "is already consuming 'cpus:1" in refused.text and "force" in refused.text
+
+        # The operator raises it from the CLI; the waiting tasks start.
+        out = corral("quota", "dev", "--limits", "cpus:2", "--master", cluster.master.address)
+        assert out.returncode == 0, out.stderr
+        sched.wait(lambda: len(running(sched, "q")) == 4, 30, "all four tasks after the limit was raised")
+        listed = corral("quota", "--master", cluster.master.address)
+        assert listed.returncode == 0 and "dev" in listed.stdout and "cpus:2" in listed.stdout, listed.stdout
+    status = http_json(base + "/quota")
+    assert status["configs"] == [{"role": "dev", "limits": {"cpus": {"value": 2.0}}}]
+
+
+def test_a_guarantee_is_honoured_while_another_role_is_greedy(cluster):
+    cluster.start_master()
+    cluster.add_agent(AGENT)
+    cluster.add_agent(AGENT)
+    base = f"http://{cluster.master.address}"
+    too_much = update_quota(base, {"role": "prod", "guarantees": {"cpus": {"value": 5}}})
+    assert too_much.status == 400 and "exceed cluster capacity" in too_much.text
+    assert update_quota(base, {"role": "prod", "guarantees": {"cpus": {"value": 2}}}).status == 200
+    greedy = RecordingScheduler()
+    with pymesos_framework(cluster.master.address, greedy, name="greedy", role="greedy") as gdriver:
+        for i in range(8):
+            greedy.submit(0.5, 32, lambda o, i=i: command_task(f"g{i}", o, "sleep 120", cpus=0.5), gdriver)
+        greedy.wait(lambda: len(running(greedy, "g")) == 4, 30, "the greedy role to fill what is not held back")
+        offers_after(greedy, len(greedy.offers) + 3)
+        assert len(running(greedy, "g")) == 4  # 2 of the 4 CPUs are held for prod
+        prod = RecordingScheduler()
+        with pymesos_framework(cluster.master.address, prod, name="prod", role="prod") as pdriver:
+            for i in range(4):
+                prod.submit(0.5, 32, lambda o, i=i: command_task(f"p{i}", o, "sleep 120", cpus=0.5), pdriver)
+            prod.wait(lambda: len(running(prod, "p")) == 4, 30, "prod's guaranteed tasks")
+        assert len(running(greedy, "g")) == 4
+
+
+def test_invalid_quota_configs_are_refused_with_the_reason(cluster):
+    cluster.start_master()
+    base = f"http://{cluster.master.address}"
+    for config, text in [
+        ({"role": "dev/batch", "limits": {"cpus": {"value": 1}}}, "nested role"),
+        ({"role": "dev", "guarantees": {"cpus": {"value": 2}}, "limits": {"cpus": {"value": 1}}}, "is not contained within"),
+        ({"role": "dev", "limits": {"cpus": 1}}, "update_quota.quota_configs[0].limits.cpus"),
+        ({"limits": {}}, "quota_configs[0].role"),
+    ]:
+        reply = update_quota(base, config)
+        assert reply.status == 400 and text in reply.text, (config, reply.text)
+    assert json.loads(operator(base, "GET_QUOTA").text) == {"type": "GET_QUOTA", "get_quota": {"status": {"infos": [], "configs": []}}}
+
+
+def test_a_drained_agent_loses_its_tasks_and_is_offered_to_nobody_until_reactivated(cluster):
+    cluster.start_master()
+    first = cluster.add_agent(AGENT)
+    second = cluster.add_agent(AGENT)
+    base = f"http://{cluster.master.address}"
+    drained_id = cluster.agent_id(first)
+    sched = RecordingScheduler()
+    with pymesos_framework(cluster.master.address, sched) as driver:
+        sched.submit(0.5, 32, lambda o: command_task("d0", o, "sleep 120", cpus=0.5) if o["agent_id"]["value"] == drained_id else None, driver)
+        sched.wait_state("d0", "TASK_RUNNING")
+        unknown = operator(base, {"type": "DRAIN_AGENT", "drain_agent": {"agent_id": {"value": "nope"}}})
+        assert unknown.status == 400 and "Unknown agent" in unknown.text
+        not_deactivated = operator(base, {"type": "REACTIVATE_AGENT", "reactivate_agent": {"agent_id": {"value": drained_id}}})
+        assert not_deactivated.status == 400 and "Agent is not deactivated" in not_deactivated.text
+
+        out = corral("agent", "drain", drained_id, "--max-grace-period", "1", "--master", cluster.master.address)
+        assert out.returncode == 0, out.stderr
+        killed = sched.wait_state("d0", "TASK_KILLED")
+        assert killed["reason"] == "REASON_AGENT_DRAINING"
+
+        def drain_state():
+            agents = json.loads(operator(base, "GET_AGENTS").text)["get_agents"]["agents"]
+            entry = next(a for a in agents if a["agent_info"]["id"]["value"] == drained_id)
+            return entry["deactivated"] and entry.get("drain_info", {}).get("state")
+
+        wait_for(lambda: drain_state() == "DRAINED", what="the agent to be DRAINED")
+        assert drain_state() == "DRAINED"
+        assert drained_id in {a["id"] for a in http_json(base + "/state")["slaves"] if a["deactivated"]}
+        seen = len(sched.offers)
+        other_id = cluster.agent_id(second)
+        sched.wait(lambda: sum(o["agent_id"]["value"] == other_id for o in sched.offers[seen:]) >= 2, 30,
+                   "offers of the other agent")
+        assert all(o["agent_id"]["value"] != drained_id for o in sched.offers[seen:])
+
+        out = corral("agent", "reactivate", drained_id, "--master", cluster.master.address)
+        assert out.returncode == 0, out.stderr
+        seen = len(sched.offers)
+        sched.wait(lambda: any(o["agent_id"]["value"] == drained_id for o in sched.offers[seen:]), 30,
+                   "an offer of the reactivated agent")
+
+
+def test_quota_and_deactivation_survive_a_leader_sigkill_with_zookeeper(zookeeper, cluster):
+    zk_url = zookeeper.url("/corral")
+    masters = start_masters(cluster, zk_url, 2)
+    first = wait_for(lambda: leader_among(masters), what="a leader")
+    agent = add_zk_agent(cluster, zk_url)
+    base = f"http://{first.address}"
+    agent_id = wait_for(lambda: next((a["id"] for a in http_json(base + "/state")["slaves"]
+                                      if a["port"] == agent.port), None), what="the agent to register")
+    assert update_quota(base, limits("dev", cpus=1.5, mem=512)).status == 200
+    assert operator(base, {"type": "DEACTIVATE_AGENT", "deactivate_agent": {"agent_id": {"value": agent_id}}}).status == 200
+    # The registry's writes are asynchronous: wait for them to reach ZooKeeper before the kill.
+    zk = KazooClient(hosts=zookeeper.hosts)
+    zk.start()
+    try:
+        wait_for(lambda: zk.exists("/corral-registry/quotas") and zk.exists("/corral-registry/deactivations")
+                 and agent_id in json.loads(zk.get("/corral-registry/deactivations")[0]), what="the registry writes")
+    finally:
+        zk.stop()
+    first.kill(signal.SIGKILL)
+    second = wait_for(lambda: leader_among(masters), timeout=30, what="a new leader")
+    base = f"http://{second.address}"
+    configs = json.loads(operator(base, "GET_QUOTA").text)["get_quota"]["status"]["configs"]
+    assert configs == [{"role": "dev", "limits": {"cpus": {"value": 1.5}, "mem": {"value": 512.0}}}]
+    wait_for(lambda: any(a["id"] == agent_id and a["deactivated"] for a in http_json(base + "/state")["slaves"]),
+             timeout=30, what="the re-registered agent to stay deactivated")

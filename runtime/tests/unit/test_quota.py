@@ -1,0 +1,149 @@
+"""Quota limits and guarantees in the hierarchical allocator (Mesos 1.9 semantics)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from corral.allocator.quota import QuotaBook, QuotaConfig, validate_config
+from corral.resources import Resources
+from test_allocator import check_invariants, make
+
+R = Resources.parse
+
+
+def held_by_role(alloc, role):
+    total: dict[str, float] = {}
+    for fid in list(alloc._frameworks):
+        for by_role in alloc.allocation_of(fid).values():
+            for r, res in by_role.items():
+                if r == role or r.startswith(role + "/"):
+                    for name, value in res.scalar_quantities().items():
+                        total[name] = total.get(name, 0.0) + value
+    return total
+
+
+def test_a_limit_caps_the_role_and_its_descendants():
+    alloc = make()
+    for i in range(4):
+        alloc.add_agent(f"a{i}", R("cpus:4;mem:4096"))
+    alloc.add_framework("dev", ["dev"])
+    alloc.add_framework("dev-child", ["dev/batch"])
+    alloc.update_quota(QuotaConfig("dev", limits={"cpus": 6}))
+    alloc.allocate()
+    assert held_by_role(alloc, "dev")["cpus"] == pytest.approx(6)
+    assert alloc.consumed_quota("dev")["cpus"] == pytest.approx(6)
+    # Nothing more comes, however often the allocator runs.
+    assert alloc.allocate() == []
+    check_invariants(alloc)
+
+
+def test_a_limit_shrinks_an_offer_instead_of_skipping_the_agent():
+    alloc = make()
+    alloc.add_agent("a", R("cpus:4;mem:4096;ports:[31000-31010]"))
+    alloc.add_framework("f", ["dev"])
+    alloc.update_quota(QuotaConfig("dev", limits={"cpus": 1.5, "mem": 1000}))
+    [offer] = alloc.allocate()
+    assert offer.resources.scalar("cpus") == 1.5 and offer.resources.scalar("mem") == 1000
+    assert offer.resources.ranges("ports") == ((31000, 31010),)  # not quota'd
+    check_invariants(alloc)
+
+
+def test_a_guarantee_holds_headroom_back_from_a_greedy_role():
+    alloc = make(weights={"greedy": 100})
+    for i in range(4):
+        alloc.add_agent(f"a{i}", R("cpus:2;mem:2048"))
+    alloc.add_framework("greedy", ["greedy"])
+    alloc.update_quota(QuotaConfig("prod", guarantees={"cpus": 3}))
+    alloc.allocate()
+    # Without a framework in "prod" the guarantee is still held, as in Mesos.
+    assert held_by_role(alloc, "greedy")["cpus"] == pytest.approx(5)
+    alloc.add_framework("prod", ["prod"])
+    alloc.allocate()
+    assert held_by_role(alloc, "prod")["cpus"] == pytest.approx(3)
+    check_invariants(alloc)
+
+
+def test_a_satisfied_guarantee_frees_the_headroom():
+    alloc = make()
+    alloc.add_agent("a", R("cpus:4;mem:4096"))
+    alloc.add_agent("b", R("cpus:4;mem:4096"))
+    alloc.add_framework("prod", ["prod"])
+    alloc.update_quota(QuotaConfig("prod", guarantees={"cpus": 2}))
+    alloc.allocate()
+    # prod gets everything (its guarantee plus the surplus above no other guarantee).
+    assert held_by_role(alloc, "prod")["cpus"] == pytest.approx(8)
+    check_invariants(alloc)
+
+
+def test_reservations_count_against_the_limit():
+    alloc = make()
+    alloc.add_agent("a", R("cpus(dev):3;cpus:4;mem:1024"))
+    alloc.add_framework("f", ["dev"])
+    alloc.update_quota(QuotaConfig("dev", limits={"cpus": 2}))
+    [offer] = alloc.allocate()
+    assert offer.resources.scalar("cpus") == 2
+    assert offer.resources.reserved("dev").scalar("cpus") == 2  # reservations are kept first
+
+
+def test_removing_a_quota_lifts_the_limit():
+    alloc = make()
+    alloc.add_agent("a", R("cpus:4;mem:4096"))
+    alloc.add_framework("f", ["dev"])
+    alloc.update_quota(QuotaConfig("dev", limits={"cpus": 1}))
+    alloc.allocate()
+    alloc.update_quota(QuotaConfig("dev"))
+    assert alloc.quotas() == {}
+    [more] = alloc.allocate()
+    assert more.resources.scalar("cpus") == 3
+
+
+def test_books_stay_straight_when_agents_and_frameworks_leave():
+    rng = random.Random(5)
+    alloc = make()
+    alloc.update_quota(QuotaConfig("r0", guarantees={"cpus": 4}, limits={"cpus": 10}))
+    alloc.update_quota(QuotaConfig("r1", limits={"mem": 8192}))
+    for i in range(10):
+        alloc.add_agent(f"a{i}", R(f"cpus:{rng.randint(1, 4)};mem:{rng.randint(1, 4) * 1024}"))
+    for i in range(6):
+        alloc.add_framework(f"f{i}", [f"r{i % 3}", f"r{i % 3}/sub"])
+    for step in range(40):
+        for a in alloc.allocate():
+            keep = a.resources if rng.random() < 0.5 else Resources()
+            alloc.recover_resources(a.framework_id, a.agent_id, a.role, a.resources - keep)
+        assert held_by_role(alloc, "r0").get("cpus", 0) <= 10 + 1e-9
+        assert held_by_role(alloc, "r1").get("mem", 0) <= 8192 + 1e-9
+        for role in ("r0", "r1"):
+            assert alloc.consumed_quota(role) == pytest.approx({k: v for k, v in held_by_role(alloc, role).items() if v})
+        if step % 7 == 3:
+            alloc.remove_agent(f"a{step % 10}")
+            alloc.add_agent(f"a{step % 10}", R("cpus:2;mem:2048"))
+        if step % 11 == 5:
+            alloc.remove_framework("f0")
+            alloc.add_framework("f0", ["r0", "r0/sub"])
+        check_invariants(alloc)
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        (QuotaConfig("dev", guarantees={"cpus": 4}, limits={"cpus": 2}), "is not contained within"),
+        (QuotaConfig("dev/sub", limits={"cpus": 2}), "nested role 'dev/sub' is not supported"),
+        (QuotaConfig("", limits={"cpus": 2}), "Invalid 'QuotaConfig.role'"),
+        (QuotaConfig("dev", limits={"cpus": -1}), "QuotaConfig.limits"),
+        (QuotaConfig("dev", guarantees={"mem": float("nan")}), "QuotaConfig.guarantees"),
+        (QuotaConfig("dev", limits={"mem": 2.0**50}), "larger than"),
+    ],
+)
+def test_invalid_configs_are_named(config, message):
+    error = validate_config(config)
+    assert error is not None and message in error
+
+
+def test_quota_on_star_and_a_default_config_are_valid():
+    assert validate_config(QuotaConfig("*", limits={"cpus": 1})) is None
+    book = QuotaBook()
+    book.update(QuotaConfig("dev", limits={"cpus": 1}))
+    book.update(QuotaConfig("dev"))
+    assert not book
