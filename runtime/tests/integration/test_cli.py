@@ -48,6 +48,19 @@ def test_cli_errors_are_clear(cluster):
     assert "cannot reach" in corral("state", "--master", "127.0.0.1:1").stderr
 
 
+def test_run_says_why_nothing_fits_and_times_out(cluster):
+    cluster.start_master()
+    cluster.add_agent()
+    cluster.add_agent()
+    waited = corral("run", "--master", cluster.master.address, "--resources", "cpus:99;mem:32", "--timeout", "5",
+                    "--command", "true")
+    reason = ("Waiting for an offer of cpus:99;mem:32: no agent has that much: "
+              "the agents' totals are at most cpus:2;mem:1024 (2 agents)")
+    assert waited.returncode == 3, waited.stdout + waited.stderr
+    assert waited.stdout.count(reason) == 1  # said once: the picture did not change
+    assert "timed out after 5s; 1 task(s) not finished. " + reason in waited.stderr
+
+
 ALLOCATOR = textwrap.dedent(
     '''
     from corral.allocator.hierarchical import HierarchicalAllocator

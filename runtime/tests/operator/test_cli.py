@@ -103,3 +103,6 @@ def test_corral_run_over_tls(cluster, certs):
     cluster.add_agent("cpus:2;mem:1024;disk:1024", *opskit.tls_flags(certs))
     done = corral("run", "--master", cluster.master.address, "--ca-file", str(certs.ca), "--command", "echo over-tls")
     assert "TASK_FINISHED" in done.stdout
+    waited = corral("run", "--master", cluster.master.address, "--ca-file", str(certs.ca), "--resources", "cpus:9",
+                    "--timeout", "4", "--command", "true", check=False)  # why it waits: GET_AGENTS over TLS too
+    assert waited.returncode == 3 and "no agent has that much: the agents' totals are at most cpus:2" in waited.stderr

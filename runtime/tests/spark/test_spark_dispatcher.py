@@ -74,6 +74,19 @@ def test_unmatched_constraints_stay_queued_with_the_reason(dispatcher, apps):
     assert code == 200 and body["success"] and dispatcher.get(sid)["state"] == "KILLED"
 
 
+def test_submit_wait_shows_the_reason_and_times_out_with_it(dispatcher, apps):
+    app = str(apps / "sum.py")
+    unused = corral("spark", "submit", "--dispatcher", dispatcher.address, "--timeout", "5", app)
+    assert unused.returncode == 2 and "--timeout goes with --wait" in unused.stderr
+    waited = corral("spark", "submit", "--dispatcher", dispatcher.address, "--constraints", "rack:r9", "--wait",
+                    "--timeout", "4", app)
+    sid = waited.stdout.split()[0]
+    assert waited.returncode == 1, waited.stdout + waited.stderr
+    assert f"{sid}: QUEUED (no agent matches spark.mesos.constraints 'rack:r9'" in waited.stdout
+    assert f"timed out after 4s; {sid}: QUEUED (no agent matches spark.mesos.constraints 'rack:r9'" in waited.stderr
+    assert corral("spark", "kill", "--dispatcher", dispatcher.address, sid).returncode == 0
+
+
 def test_python_and_jvm_apps_through_rest_cli_and_spark_submit(dispatcher, apps, spark_cluster):
     # 1. Spark's REST protocol, as a raw CreateSubmissionRequest.
     rest_id = dispatcher.submit(python_request(apps / "sum.py", "via", "rest", spark__cores__max="1"))

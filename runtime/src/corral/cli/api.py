@@ -129,9 +129,11 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def request(url: str, data: Any = None, method: str | None = None, raw: bool = False, follow: int = 3) -> Any:
-    """GET (or POST JSON) with the current credentials and TLS; JSON back (bytes with `raw`)."""
-    conn = current()
+def request(url: str, data: Any = None, method: str | None = None, raw: bool = False, follow: int = 3,
+            conn: Connection | None = None) -> Any:
+    """GET (or POST JSON) with the current credentials and TLS (or `conn`'s, off click's thread);
+    JSON back (bytes with `raw`)."""
+    conn = conn or current()
     if url.startswith("http://") and conn.scheme == "https":
         url = "https://" + url.removeprefix("http://")
     req = urllib.request.Request(url, method=method, headers=conn.headers())
@@ -149,7 +151,7 @@ def request(url: str, data: Any = None, method: str | None = None, raw: bool = F
             target = urllib.parse.urljoin(url, location)
             if urllib.parse.urlsplit(target).path in ("", "/") and urllib.parse.urlsplit(url).path not in ("", "/"):
                 target = target.rstrip("/") + urllib.parse.urlsplit(url).path
-            return request(target, data, method, raw, follow - 1)
+            return request(target, data, method, raw, follow - 1, conn)
         hint = {401: " (give --principal/--secret, --credential or --token)", 403: ""}.get(exc.code, "")
         raise click.ClickException(f"{url}: HTTP {exc.code}: {text}{hint}") from None
     except ssl.SSLError as exc:
@@ -162,7 +164,8 @@ def request(url: str, data: Any = None, method: str | None = None, raw: bool = F
     return json.loads(body) if body else None
 
 
-def operator_call(master: str, kind: str, body: dict[str, Any] | None = None) -> Any:
+def operator_call(master: str, kind: str, body: dict[str, Any] | None = None, conn: Connection | None = None) -> Any:
     """A v1 operator call; its payload (`{"type": K, "k": {...}}` -> `{...}`), or None for an empty answer."""
-    answer = request(current().url(master, "/api/v1"), {"type": kind, **(body or {})})
+    conn = conn or current()
+    answer = request(conn.url(master, "/api/v1"), {"type": kind, **(body or {})}, conn=conn)
     return None if answer is None else answer.get(kind.lower())

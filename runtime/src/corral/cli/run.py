@@ -10,9 +10,14 @@ from typing import Any
 
 import click
 
+from corral.cli import api
+from corral.cli.waiting import why_waiting
+from corral.protocol.master_info import address_of
 from corral.protocol.states import TERMINAL_STATES
-from corral.resources import ResourceError, Resources
+from corral.resources import ResourceError, Resources, safe_resources
 from corral.scheduler import SchedulerClient, SchedulerError
+
+PATIENCE = 3.0  # seconds without a launch before saying why nothing fits
 
 
 def _task(task_id: str, agent_id: str, name: str, command: dict[str, Any], resources: list[dict[str, Any]]) -> dict[str, Any]:
@@ -25,6 +30,15 @@ def _task(task_id: str, agent_id: str, name: str, command: dict[str, Any], resou
     }
 
 
+async def agent_totals(conn: api.Connection, master: str) -> list[Resources] | None:
+    """The registered agents' total resources (GET_AGENTS), or None when the master does not tell."""
+    try:
+        answer = await asyncio.to_thread(api.operator_call, master, "GET_AGENTS", None, conn)
+    except click.ClickException:
+        return None
+    return [safe_resources(agent.get("total_resources")) for agent in answer.get("agents", [])]
+
+
 async def run_tasks(master: str, name: str, command: dict[str, Any], resources: Resources, role: str,
                     count: int, timeout: float | None, quiet: bool) -> int:
     info = {"user": getpass.getuser(), "name": name, "roles": [role], "capabilities": [{"type": "MULTI_ROLE"}],
@@ -33,18 +47,32 @@ async def run_tasks(master: str, name: str, command: dict[str, Any], resources: 
     pending = [f"{prefix}-{i}" if count > 1 else prefix for i in range(count)]
     final: dict[str, str] = {}
     failed = False
+    offered_by: dict[str, Resources] = {}  # the latest offer of each agent
+    progress = time.monotonic()  # of the last launch
 
     def say(text: str) -> None:
         if not quiet:
             click.echo(text)
 
-    from corral.cli import api
-
     conn = api.current()
     async with SchedulerClient(master, info, reconnect=False, principal=conn.principal, secret=conn.secret,
                                token=conn.token, ssl_context=conn.ssl_context()) as client:
+        async def why() -> str:
+            leader = address_of(client.master_info) if client.master_info else master
+            return why_waiting(resources, list(offered_by.values()), await agent_totals(conn, leader))
+
+        async def explain() -> None:
+            said = None
+            while True:
+                await asyncio.sleep(PATIENCE)
+                if client.framework_id and pending and time.monotonic() - progress >= PATIENCE:
+                    reason = await why()
+                    if reason != said:
+                        say(reason)
+                        said = reason
+
         async def follow() -> None:
-            nonlocal failed
+            nonlocal failed, progress
             async for event in client.events():
                 kind = event["type"]
                 if kind == "SUBSCRIBED":
@@ -52,12 +80,14 @@ async def run_tasks(master: str, name: str, command: dict[str, Any], resources: 
                 elif kind == "OFFERS":
                     for offer in event["offers"]["offers"]:
                         offered = Resources.from_json(offer["resources"])
+                        offered_by[offer["agent_id"]["value"]] = offered
                         tasks = []
                         while pending and offered.contains(resources):
                             tasks.append(_task(pending.pop(0), offer["agent_id"]["value"], name, command,
                                                resources.to_json(allocation_role=offer.get("allocation_info", {}).get("role"))))
                             offered = offered - resources
                         if tasks:
+                            progress = time.monotonic()
                             await client.accept([offer["id"]], tasks, refuse_seconds=1)
                             for t in tasks:
                                 say(f"Launching task {t['task_id']['value']} on {offer['hostname']}")
@@ -77,28 +107,26 @@ async def run_tasks(master: str, name: str, command: dict[str, Any], resources: 
                 elif kind == "ERROR":
                     raise SchedulerError(event["error"]["message"])
 
+        explainer = asyncio.create_task(explain())
         try:
             await asyncio.wait_for(follow(), timeout)
         except asyncio.TimeoutError:
-            click.echo(f"error: timed out after {timeout:g}s; {count - len(final)} task(s) not finished", err=True)
+            reason = f". {await why()}" if pending else ""
+            click.echo(f"error: timed out after {timeout:g}s; {count - len(final)} task(s) not finished{reason}", err=True)
             try:
                 await client.teardown()
             except SchedulerError:
                 pass
             return 3
+        finally:
+            explainer.cancel()
     return 1 if failed else 0
-
-
-def _connection_options(func: Any) -> Any:
-    from corral.cli.api import connection_options
-
-    return connection_options(func)
 
 
 def register(group: click.Group) -> None:
     @group.command("run", context_settings={"ignore_unknown_options": True})
     @click.option("--master", envvar="CORRAL_MASTER", default="127.0.0.1:5050", show_default=True)
-    @_connection_options
+    @api.connection_options
     @click.option("--name", default="corral-run", show_default=True, help="Framework and task name")
     @click.option("--command", "shell_command", default=None, help="Shell command to run")
     @click.option("--resources", default="cpus:0.1;mem:32", show_default=True)

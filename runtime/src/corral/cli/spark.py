@@ -101,18 +101,19 @@ def build_request(app: str, args: tuple[str, ...], name: str | None, main_class:
 
 
 def wait_for(dispatcher: str, submission_id: str, timeout: float | None, quiet: bool = False) -> dict[str, Any]:
+    """Poll an application until it ends, printing its state and why it waits whenever they change."""
     deadline = None if timeout is None else time.monotonic() + timeout
     last = None
     while True:
         status = call(dispatcher, "GET", f"/api/v1/submissions/{submission_id}")
-        line = (status["state"], status.get("reason"))
+        line = f"{submission_id}: {status['state']}" + (f" ({status['reason']})" if status.get("reason") else "")
         if line != last and not quiet:
-            click.echo(f"{submission_id}: {status['state']}" + (f" ({status['reason']})" if status.get("reason") else ""))
+            click.echo(line)
             last = line
         if status["state"] in FINAL:
             return status
         if deadline is not None and time.monotonic() > deadline:
-            raise click.ClickException(f"timed out after {timeout:g}s; {submission_id} is {status['state']}")
+            raise click.ClickException(f"timed out after {timeout:g}s; {line}")
         time.sleep(1.0)
 
 
@@ -170,6 +171,8 @@ def register(group: click.Group) -> None:
                executor_cores, total_executor_cores, mode, role, constraints, supervise, env, wait, timeout, as_json, app,
                args) -> None:
         """Submit APP (a .py file or a jar with --class) with its ARGS."""
+        if timeout is not None and not wait:
+            raise click.UsageError("--timeout goes with --wait")
         properties = _kv(confs, "--conf")
         for key, value in (("spark.driver.memory", driver_memory), ("spark.driver.cores", driver_cores),
                            ("spark.executor.memory", executor_memory), ("spark.executor.cores", executor_cores),
