@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
 
 from corral.allocator.interface import Allocation, Allocator, AllocatorOptions, Clock, RoleInfo
-from corral.allocator.quota import QuotaBook, QuotaConfig
+from corral.allocator.quota import QuotaBook, QuotaConfig, exceeds
 from corral.allocator.sorter import DRFSorter, PrioritySorter
 from corral.resources import Resources
 
@@ -308,7 +308,7 @@ class HierarchicalAllocator(Allocator):
         surplus of free resources above the headroom all unsatisfied guarantees require.
         """
         room = self._quota.limit_room(role)
-        if room is not None:
+        if room is not None and exceeds(offerable.scalar_quantities(), room):
             offerable = offerable.shrink(room)
         required = self._quota.required_headroom() if free is not None else {}
         if required:
@@ -328,15 +328,26 @@ class HierarchicalAllocator(Allocator):
 
     def _pick_framework(self, role: str, agent_id: str, offerable: Resources, now: float, gpu_agent: bool) -> str | None:
         quantities: dict[str, float] | None = None
+        default_fits: bool | None = None  # the master's minimum, checked once for all who keep it
         for framework_id in self._framework_sorters[role].sort():
             fw = self._frameworks[framework_id]
             if gpu_agent and not fw.gpu_aware:
                 continue  # as Mesos: only GPU_RESOURCES frameworks see any resource of a GPU agent
-            minimum = fw.min_allocatable.get(role, self._min_allocatable)
-            if minimum:
-                if quantities is None:
-                    quantities = offerable.scalar_quantities()
-                if not any(_quantities_contain(quantities, alt) for alt in minimum):
+            own = fw.min_allocatable.get(role)
+            if own is None and default_fits is not None:
+                if not default_fits:
+                    continue
+            else:
+                minimum = self._min_allocatable if own is None else own
+                if minimum:
+                    if quantities is None:
+                        quantities = offerable.scalar_quantities()
+                    fits = any(_quantities_contain(quantities, alt) for alt in minimum)
+                else:
+                    fits = True
+                if own is None:
+                    default_fits = fits
+                if not fits:
                     continue
             if fw.filters and self._is_filtered(fw, role, agent_id, offerable, now):
                 continue
