@@ -56,6 +56,13 @@ def test_a_role_is_capped_by_its_limit_until_the_operator_raises_it(cluster):
         roles = {r["name"]: r for r in http_json(base + "/roles")["roles"]}
         assert roles["dev"]["quota"]["limit"] == {"cpus": 1} and roles["dev"]["quota"]["consumed"]["cpus"] == 1
 
+        # The operator asks why the framework waits.
+        why = corral("why", sched.framework_id, "--master", cluster.master.address)
+        assert why.returncode == 0 and "Role dev:" in why.stdout and "QUOTA_LIMIT" in why.stdout, why.stdout + why.stderr
+        assert "consumes cpus:1" in why.stdout and "of its limit cpus:1" in why.stdout
+        unknown = operator(base, {"type": "GET_WHY_NOT_OFFERED", "get_why_not_offered": {"framework_id": {"value": "nope"}}})
+        assert unknown.status == 400 and "Framework nope cannot be found" in unknown.text
+
         # A limit below what the role consumes needs force; the message says why.
         refused = update_quota(base, limits("dev", cpus=0.5))
         assert refused.status == 400 and "is already consuming 'cpus:1" in refused.text and "force" in refused.text

@@ -8,6 +8,7 @@ import pytest
 
 from corral.allocator.quota import QuotaBook, QuotaConfig, validate_config
 from corral.resources import Resources
+from support.fakes import FakeClock
 from test_allocator import check_invariants, make
 
 R = Resources.parse
@@ -147,3 +148,51 @@ def test_quota_on_star_and_a_default_config_are_valid():
     book.update(QuotaConfig("dev", limits={"cpus": 1}))
     book.update(QuotaConfig("dev"))
     assert not book
+
+
+# -- why a framework is not offered (allocator/why.py) ------------------------------------
+
+
+def reasons_of(alloc, framework_id, role):
+    return {r.reason: r for r in alloc.why_not(framework_id)[role]}
+
+
+def test_why_not_names_each_reason_with_its_figures():
+    clock = FakeClock(1000.0)
+    alloc = make(clock=clock)
+    for agent_id, total in [("full", "cpus:1;mem:512"), ("gpu", "cpus:4;mem:4096;gpus:1"), ("reserved", "cpus(other):2;mem(other):1024"),
+                            ("tiny", "cpus:0.001;mem:8"), ("spare", "cpus:2;mem:1024"), ("off", "cpus:2;mem:1024"),
+                            ("held", "cpus:2;mem:1024")]:
+        alloc.add_agent(agent_id, R(total))
+    alloc.deactivate_agent("off")
+    alloc.add_framework("hog", ["other"], used={"full": {"other": R("cpus:1;mem:512")}})
+    alloc.suppress("hog")
+    alloc.add_framework("f", ["dev"])
+    alloc.update_quota(QuotaConfig("dev", limits={"cpus": 2, "mem": 1024}))
+    [offer] = alloc.allocate()  # one agent's worth: all the limit allows
+    reasons = reasons_of(alloc, "f", "dev")
+    assert reasons["AGENT_FULL"].agents == sorted(["full", offer.agent_id])
+    assert reasons["GPU_CAPABILITY"].agents == ["gpu"]
+    assert reasons["RESERVED_FOR_OTHER_ROLES"].agents == ["reserved"]
+    assert reasons["AGENT_INACTIVE"].agents == ["off"]
+    assert reasons["BELOW_MIN_ALLOCATABLE"].agents == ["tiny"] and "e.g. cpus:0.001;mem:8 on tiny" in reasons["BELOW_MIN_ALLOCATABLE"].message
+    assert len(reasons["QUOTA_LIMIT"].agents) == 1 and "consumes cpus:2;mem:1024 of its limit cpus:2;mem:1024" in reasons["QUOTA_LIMIT"].message
+    # Declined with a filter: the limit has room again, the declined agent waits for the filter's end.
+    alloc.recover_resources("f", offer.agent_id, "dev", offer.resources, refuse_seconds=600)
+    reasons = reasons_of(alloc, "f", "dev")
+    assert "QUOTA_LIMIT" not in reasons
+    assert reasons["DECLINE_FILTER"].agents == [offer.agent_id] and reasons["DECLINE_FILTER"].until == 1600.0
+    assert len(reasons["FAIR_SHARE"].agents) == 1 and "next in line" in reasons["FAIR_SHARE"].message
+    assert [r.reason for r in alloc.why_not("hog")["other"]] == ["ROLE_SUPPRESSED"]
+    alloc.deactivate_framework("f")
+    assert [r.reason for r in alloc.why_not("f")["dev"]] == ["FRAMEWORK_INACTIVE"]
+
+
+def test_why_not_reports_the_headroom_held_for_guarantees():
+    alloc = make()
+    alloc.add_agent("a", R("cpus:2;mem:1024"))
+    alloc.add_framework("f", ["dev"])
+    alloc.update_quota(QuotaConfig("prod", guarantees={"cpus": 2, "mem": 1024}))
+    assert alloc.allocate() == []
+    [reason] = alloc.why_not("f")["dev"]
+    assert reason.reason == "QUOTA_HEADROOM" and "cpus:2;mem:1024 unsatisfied" in reason.message

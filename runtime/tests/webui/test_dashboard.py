@@ -4,6 +4,8 @@ agents, frameworks, tasks and a task's stdout appear, and update without a reloa
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -129,3 +131,24 @@ def test_dashboard_asks_for_credentials_and_works_with_them(tmp_path, browser, r
     finally:
         cluster.stop()
         print(cluster.logs())
+
+
+def test_dashboard_shows_quota_deactivated_agents_and_why_a_framework_waits(local, page, request):
+    """Issue 13: quota per role, an agent's operator state, and a framework's why-not reasons."""
+    name = request.node.name
+    cli = [sys.executable, "-m", "corral.cli.main"]
+    subprocess.run([*cli, "quota", "dev", "--limits", "cpus:0.5", "--master", local.master], check=True, capture_output=True)
+    agent_id = opskit.request("GET", local.url + "/state").json()["slaves"][0]["id"]
+    subprocess.run([*cli, "agent", "deactivate", agent_id, "--master", local.master], check=True, capture_output=True)
+    local.run("capped", "sleep 300", "--role", "dev", "--resources", "cpus:0.5;mem:32", "--count", "2")
+    page.goto(local.url + "/#/roles")
+    quota = wait_text(page, "tr[data-role=dev] [data-testid=role-quota]", lambda t: "consumed" in t, what="dev's quota")
+    assert "limit cpus: 0.5" in quota and "consumed cpus: 0.5" in quota, quota
+    shot(page, name, "1-roles")
+    page.goto(local.url + f"/#/agents/{agent_id}")
+    assert wait_text(page, "[data-testid=agent-mode]", lambda t: "deactivated" in t, what="the agent's mode") == "no (deactivated)"
+    page.click("nav a[data-nav=frameworks]")
+    page.locator("[data-testid=frameworks-table] tbody tr a").first.click()
+    why = wait_text(page, "[data-testid=why-offers]", lambda t: "QUOTA_LIMIT" in t, what="the framework's why-not reasons")
+    assert "AGENT_DEACTIVATED" in why and "of its limit cpus:0.5" in why, why
+    shot(page, name, "2-why")

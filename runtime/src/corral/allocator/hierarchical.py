@@ -23,6 +23,7 @@ from typing import Callable, Iterable, Mapping
 from corral.allocator.interface import Allocation, Allocator, AllocatorOptions, Clock, RoleInfo
 from corral.allocator.quota import QuotaBook, QuotaConfig, exceeds
 from corral.allocator.sorter import DRFSorter, PrioritySorter
+from corral.allocator.why import AgentView, FrameworkView, Reason, why
 from corral.resources import Resources
 
 
@@ -385,6 +386,19 @@ class HierarchicalAllocator(Allocator):
             )
         return out
 
+    def why_not(self, framework_id: str) -> dict[str, list[Reason]]:
+        fw = self._frameworks.get(framework_id)
+        if fw is None:
+            return {}
+        view = FrameworkView(active=fw.active, roles=set(fw.roles), suppressed=set(fw.suppressed), gpu_aware=fw.gpu_aware,
+                             filters=fw.filters, min_allocatable=fw.min_allocatable)
+        agents = {a: AgentView(agent.available, agent.active, agent.has_gpus) for a, agent in self._agents.items()}
+        free = self._free_unreserved() if self._quota.required_headroom() else None
+        shares = {r: self._role_sorter.share(r) for r in self._role_sorter.clients()}
+        weights = {r: self._role_sorter.weight(r) for r in shares}
+        return why(view, agents, self._quota, shares, weights, self._min_allocatable, self.clock(), _fits_minimum,
+                   lambda role, offerable: self._within_quota(role, offerable, free))
+
     def available(self, agent_id: str) -> Resources:
         return self._agents[agent_id].available
 
@@ -506,6 +520,10 @@ def _quantities_contain(have: Mapping[str, float], need: Mapping[str, float]) ->
         if have.get(name, 0.0) + 1e-9 < value:
             return False
     return True
+
+
+def _fits_minimum(quantities: Mapping[str, float], minimum: list[dict[str, float]]) -> bool:
+    return not minimum or any(_quantities_contain(quantities, alt) for alt in minimum)
 
 
 def _quantities_by_role(min_allocatable: Mapping[str, list[Resources]] | None) -> dict[str, list[dict[str, float]]]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
 
 from corral.allocator.quota import QuotaConfig
+from corral.allocator.why import Reason
 from corral.resources import DEFAULT_MIN_ALLOCATABLE, Resources, parse_min_allocatable
 
 Clock = Callable[[], float]
@@ -149,6 +150,10 @@ class Allocator(abc.ABC):
 
     def consumed_quota(self, role: str) -> dict[str, float]:
         """What counts against the role's quota: its subtree's allocation."""
+        return {}
+
+    def why_not(self, framework_id: str) -> dict[str, list[Reason]]:
+        """Role -> why each agent is not offered to the framework (allocator/why.py); {} if unknown."""
         return {}
 
     # -- allocation -------------------------------------------------------------

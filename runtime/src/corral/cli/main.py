@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from corral import __version__
-from corral.cli import daemons, inspect, local, operator, quota, run, spark
+from corral.cli import daemons, inspect, local, operator, quota, run, spark, why
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -20,6 +20,7 @@ run.register(main)
 inspect.register(main)
 operator.register(main)
 quota.register(main)
+why.register(main)
 spark.register(main)
 
 

@@ -3,7 +3,7 @@
 Calls are declared in one table, `CALLS`: each names its handler, whether it
 only reads, and the ACL action that guards it (see `security.master`).  The
 allocator's calls live in their own modules and `register()` themselves
-(master/quota_calls.py, drain_calls.py); calls of features still missing (RESERVE_RESOURCES,
+(master/quota_calls.py, drain_calls.py, why_calls.py); calls of features still missing (RESERVE_RESOURCES,
 maintenance, ...) answer 400 naming the feature.
 
 Answers: `{"type": CALL, "<call>": {...}}` with 200 for reads; 200 with an
@@ -81,6 +81,7 @@ class OperatorCall(msgspec.Struct, omit_defaults=True):
     drain_agent: dict[str, Any] | None = None
     deactivate_agent: dict[str, Any] | None = None
     reactivate_agent: dict[str, Any] | None = None
+    get_why_not_offered: dict[str, Any] | None = None  # a Corral extension (master/why_calls.py)
 
 
 # ------------------------------------------------------------------ the call table

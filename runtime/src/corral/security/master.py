@@ -64,6 +64,7 @@ OPERATOR_ACTIONS: dict[str, str | None] = {
     "UPDATE_MAINTENANCE_SCHEDULE": "update_maintenance_schedules", "START_MAINTENANCE": "start_maintenances",
     "STOP_MAINTENANCE": "stop_maintenances", "DRAIN_AGENT": "drain_agents", "DEACTIVATE_AGENT": "deactivate_agents",
     "REACTIVATE_AGENT": "reactivate_agents",
+    "GET_WHY_NOT_OFFERED": None,  # filtered by view_frameworks (master/why_calls.py)
 }
 READONLY_CALLS = {c for c in OPERATOR_ACTIONS if c.startswith("GET_")} | {"SUBSCRIBE"}
 

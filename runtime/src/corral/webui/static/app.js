@@ -435,11 +435,17 @@
         <td class="num" data-testid="role-share">${(100 * (r.share || 0)).toFixed(1)}%</td>
         <td class="num">${(r.frameworks || []).length}</td>
         <td class="num">${fmt('cpus', res.cpus)}</td><td class="num">${fmt('mem', res.mem)}</td>
-        ${compact ? '' : `<td class="num">${fmt('disk', res.disk)}</td>`}</tr>`;
+        ${compact ? '' : `<td class="num">${fmt('disk', res.disk)}</td><td data-testid="role-quota">${quotaText(r.quota)}</td>`}</tr>`;
     }).join('');
     return `<table data-testid="roles-table"><thead><tr><th>Role</th><th class="num">Weight</th><th class="num">Dominant share</th>
-      <th class="num">Frameworks</th><th class="num">CPUs</th><th class="num">Mem</th>${compact ? '' : '<th class="num">Disk</th>'}</tr></thead>
+      <th class="num">Frameworks</th><th class="num">CPUs</th><th class="num">Mem</th>${compact ? '' : '<th class="num">Disk</th><th>Quota</th>'}</tr></thead>
       <tbody>${rows}</tbody></table>`;
+  }
+
+  function quotaText(quota) {
+    if (!quota) return '<span class="muted">none</span>';
+    const part = (label, m) => (Object.keys(m || {}).length ? `${label} ${Object.entries(m).map(([k, v]) => `${esc(k)}: ${fmt(k, v)}`).join(', ')}` : '');
+    return [part('guarantee', quota.guarantee), part('limit', quota.limit), part('consumed', quota.consumed)].filter(Boolean).join(' · ');
   }
 
   function tasksTable(tasks, withPaging) {
@@ -469,7 +475,7 @@
         const id = idv(a.agent_info.id), tot = scalars(a.total_resources), al = scalars(a.allocated_resources);
         const attrs = (a.agent_info.attributes || []).map((x) => `<span class="pill">${esc(x.name)}:${esc(attrValue(x))}</span>`).join('');
         return `<tr data-agent-id="${esc(id)}"><td><a class="mono" href="#/agents/${encodeURIComponent(id)}">${esc(id)}</a></td>
-          <td>${esc(a.agent_info.hostname)}:${esc(a.agent_info.port)}</td><td>${a.active ? 'yes' : '<span class="state s-fail">no</span>'}</td>
+          <td>${esc(a.agent_info.hostname)}:${esc(a.agent_info.port)}</td><td data-testid="agent-active">${a.active ? 'yes' : `<span class="state s-fail">${esc(agentMode(a))}</span>`}</td>
           <td class="num">${fmt('cpus', al.cpus)} / ${fmt('cpus', tot.cpus)}</td><td class="num">${fmt('mem', al.mem)} / ${fmt('mem', tot.mem)}</td>
           <td class="num">${fmt('disk', al.disk)} / ${fmt('disk', tot.disk)}</td><td class="num">${running[id] || 0}</td><td>${attrs}</td></tr>`;
       }).join('');
@@ -479,6 +485,12 @@
         ${agents.length > 1000 ? '<p class="muted">Showing the first 1000 agents.</p>' : ''}`;
     },
   };
+
+  // Why an agent is offered to nobody: drained, draining, deactivated or disconnected.
+  function agentMode(a) {
+    if (a.drain_info) return a.drain_info.state.toLowerCase();
+    return a.deactivated ? 'deactivated' : 'disconnected';
+  }
 
   // An attribute's value as text, written as corral/attributes.py writes it (rack:r1, cores:8,
   // ids:[1-4, 8-9], zones:{a,b}) everywhere else: /state, /flags, the CLI.
@@ -514,7 +526,7 @@
       const tasks = [...model.tasks.values()].filter((t) => idv(t.agent_id) === id).sort((x, y) => lastUpdate(y) - lastUpdate(x)).slice(0, 200);
       return `<h1>Agent <span class="mono">${esc(id)}</span></h1>
         <div class="two"><dl class="kv">
-          <dt>Host</dt><dd>${esc(info.hostname)}:${esc(info.port)}</dd><dt>Active</dt><dd>${a.active ? 'yes' : 'no'}</dd>
+          <dt>Host</dt><dd>${esc(info.hostname)}:${esc(info.port)}</dd><dt>Active</dt><dd data-testid="agent-mode">${a.active ? 'yes' : `no (${esc(agentMode(a))})`}</dd>
           <dt>Version</dt><dd>${esc(a.version)}</dd><dt>Registered</dt><dd>${esc(ago(nanos(a.registered_time)))}</dd>
           <dt>PID</dt><dd class="mono">${esc(a.pid)}</dd></dl>
           <div><table data-testid="agent-resources"><thead><tr><th>Resource</th><th class="num">Total</th><th class="num">Allocated</th><th class="num">Offered</th><th class="num">Idle</th></tr></thead>
@@ -549,6 +561,14 @@
   };
 
   pages.framework = {
+    below: true,
+    mount(root, id) {
+      const why = document.createElement('section');
+      why.innerHTML = '<h2>Why no offers</h2><div id="why-offers" data-testid="why-offers"><div class="empty">Loading…</div></div>';
+      root.appendChild(why);
+      this.why = new WhyPoller(id);
+    },
+    unmount() { if (this.why) this.why.stop(); this.why = null; },
     render(id) {
       const f = model.frameworks.get(id) || model.completedFrameworks.get(id);
       if (!f) return `<h1>Framework ${esc(id)}</h1><div class="empty">Unknown framework.</div>`;
@@ -622,6 +642,7 @@
 
   // A task: its facts, its status history, and its sandbox with a log that follows.
   pages.task = {
+    below: true,
     mount(root, fid, tid) {
       const sandbox = document.createElement('section');
       sandbox.id = 'sandbox';
@@ -672,6 +693,27 @@
           <table><thead><tr><th>Status</th><th>Time</th></tr></thead><tbody>${statuses}</tbody></table></div>`;
     },
   };
+
+  // Why a framework gets no offers: the allocator's reasons per role (GET_WHY_NOT_OFFERED).
+  class WhyPoller {
+    constructor(fid) { this.fid = fid; this.timer = null; this.stopped = false; this.tick(); }
+    stop() { this.stopped = true; clearTimeout(this.timer); }
+    async tick() {
+      const el = $('#why-offers');
+      if (this.stopped || !el) return;
+      try {
+        const w = await call('GET_WHY_NOT_OFFERED', { get_why_not_offered: { framework_id: { value: this.fid } } });
+        const rows = (w.roles || []).flatMap((r) => r.reasons.map((x) => `<tr data-reason="${esc(x.reason)}"><td>${esc(r.role)}</td>
+          <td class="mono">${esc(x.reason)}</td><td class="num">${esc(x.agents)}</td><td>${esc(x.message)}</td></tr>`)).join('');
+        el.innerHTML = (w.message ? `<p>${esc(w.message)}</p>` : '') + (rows
+          ? `<table><thead><tr><th>Role</th><th>Reason</th><th class="num">Agents</th><th>Detail</th></tr></thead><tbody>${rows}</tbody></table>`
+          : '<div class="empty">Nothing keeps it from offers</div>');
+      } catch (e) {
+        el.innerHTML = `<div class="empty">${esc(e.status === 400 ? 'The master no longer knows this framework' : e.message)}</div>`;
+      }
+      this.timer = setTimeout(() => this.tick(), 3000);
+    }
+  }
 
   // What the task's container uses, from its agent's /monitor/statistics (through the master).
   class UsagePoller {
@@ -790,7 +832,7 @@
     if (ui.page.mount) {
       const holder = document.createElement('div');
       main.insertBefore(holder, view);
-      ui.page.mount(name === 'task' ? main : holder, ...args);
+      ui.page.mount(ui.page.below ? main : holder, ...args);
     }
     renderNow();
     window.scrollTo(0, 0);
