@@ -31,15 +31,26 @@ class ResourceError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Reservation:
+    """The top of a resource's reservation stack; `parent` is the one it refines (Mesos's
+    reservation refinement: each a reservation for a descendant role of the one below)."""
+
     role: str
     type: str = "STATIC"  # STATIC | DYNAMIC
     principal: str | None = None
+    labels: tuple[tuple[str, str], ...] = ()
+    parent: "Reservation | None" = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.type, "role": self.role}
         if self.principal:
             out["principal"] = self.principal
+        if self.labels:
+            out["labels"] = {"labels": [{"key": k, "value": v} for k, v in self.labels]}
         return out
+
+    def stack(self) -> list["Reservation"]:
+        """Bottom first, as the `reservations` field lists them."""
+        return (self.parent.stack() if self.parent else []) + [self]
 
 
 Key = tuple[str, Union[Reservation, None]]
@@ -249,6 +260,14 @@ class Resources:
             out[key] = amount
         return Resources(out)
 
+    def pop_reservation(self) -> "Resources":
+        """Each item with its top reservation removed: unreserved, or back to the one it refined."""
+        out: dict[Key, Amount] = {}
+        for (name, reservation), amount in self._items.items():
+            key = (name, reservation.parent if reservation is not None else None)
+            out[key] = _add_amount(out.get(key), amount, name)
+        return Resources(out)
+
     # -- arithmetic -----------------------------------------------------------
 
     def __add__(self, other: "Resources") -> "Resources":
@@ -304,7 +323,7 @@ class Resources:
                 if reservation is not None and reservation.type == "DYNAMIC":
                     res["reservation"] = {"principal": reservation.principal} if reservation.principal else {}
             if refinement is not False and reservation is not None:
-                res["reservations"] = [reservation.to_json()]
+                res["reservations"] = [r.to_json() for r in reservation.stack()]
             if allocation_role is not None:
                 res["allocation_info"] = {"role": allocation_role}
             out.append(res)
@@ -333,6 +352,32 @@ class Resources:
             if isinstance(amount, frozenset):
                 out[name] = "{" + ",".join(sorted(amount)) + "}"
         return out
+
+
+def _base(key: Key) -> Key:
+    """The key without its dynamic reservations (down to the static one, or unreserved)."""
+    name, reservation = key
+    while reservation is not None and reservation.type == "DYNAMIC":
+        reservation = reservation.parent
+    return (name, reservation)
+
+
+def with_reservations(total: Resources, checkpointed: Resources) -> Resources:
+    """`total` with its dynamic reservations replaced by `checkpointed` (what the master last asked this
+    agent to checkpoint).  A reservation the total cannot hold (its flags changed) is left out."""
+    out = Resources()
+    for key, amount in total.items():
+        out = out + Resources({_base(key): amount})
+    for key, amount in checkpointed.items():
+        source, reserved = Resources({_base(key): amount}), Resources({key: amount})
+        if out.contains(source):
+            out = out - source + reserved
+    return out
+
+
+def dynamic_reservations(resources: Resources) -> Resources:
+    """The dynamically reserved part: what an agent checkpoints and advertises again after a restart."""
+    return Resources({k: v for k, v in resources.items() if k[1] is not None and any(r.type == "DYNAMIC" for r in k[1].stack())})
 
 
 def safe_resources(data: Any) -> Resources:
@@ -510,19 +555,12 @@ def _resource_from_json(item: Any, where: str) -> tuple[Key, Amount]:
 def _reservation_from_json(item: dict[str, Any], where: str) -> Reservation | None:
     reservations = item.get("reservations")
     if reservations:
-        if not isinstance(reservations, list) or not isinstance(reservations[-1], dict):
+        if not isinstance(reservations, list):
             raise ResourceError(f"{where}.reservations: expected a list of reservation objects")
-        last = reservations[-1]
-        role = last.get("role")
-        if not isinstance(role, str):
-            raise ResourceError(f"{where}.reservations[-1].role: required, a string")
-        rtype = last.get("type", "DYNAMIC" if last.get("principal") else "STATIC")
-        if rtype not in ("STATIC", "DYNAMIC"):
-            raise ResourceError(f"{where}.reservations[-1].type: must be STATIC or DYNAMIC")
-        err = validate_role(role)
-        if err or role == UNRESERVED_ROLE:
-            raise ResourceError(f"{where}.reservations[-1].role: {err or 'cannot reserve to *'}")
-        return Reservation(role, rtype, last.get("principal"))
+        top: Reservation | None = None
+        for i, entry in enumerate(reservations):
+            top = _one_reservation(entry, top, f"{where}.reservations[{i}]")
+        return top
     role = item.get("role", UNRESERVED_ROLE)
     if not isinstance(role, str):
         raise ResourceError(f"{where}.role: expected a string")
@@ -533,6 +571,33 @@ def _reservation_from_json(item: dict[str, Any], where: str) -> Reservation | No
         return None
     principal = (item.get("reservation") or {}).get("principal") if isinstance(item.get("reservation"), dict) else None
     return Reservation(role, "DYNAMIC" if "reservation" in item else "STATIC", principal)
+
+
+def _one_reservation(entry: Any, below: Reservation | None, where: str) -> Reservation:
+    if not isinstance(entry, dict):
+        raise ResourceError(f"{where}: expected a reservation object")
+    role = entry.get("role")
+    if not isinstance(role, str):
+        raise ResourceError(f"{where}.role: required, a string")
+    rtype = entry.get("type", "DYNAMIC" if entry.get("principal") else "STATIC")
+    if rtype not in ("STATIC", "DYNAMIC"):
+        raise ResourceError(f"{where}.type: must be STATIC or DYNAMIC")
+    err = validate_role(role)
+    if err or role == UNRESERVED_ROLE:
+        raise ResourceError(f"{where}.role: {err or 'cannot reserve to *'}")
+    if below is not None:
+        if rtype != "DYNAMIC":
+            raise ResourceError(f"{where}.type: a refined reservation must be DYNAMIC")
+        if role == below.role or not is_same_or_ancestor(below.role, role):
+            raise ResourceError(f"{where}.role: '{role}' must be a descendant of the role it refines ('{below.role}')")
+    principal = entry.get("principal")
+    if principal is not None and not isinstance(principal, str):
+        raise ResourceError(f"{where}.principal: expected a string")
+    raw_labels = (entry.get("labels") or {}).get("labels", []) if isinstance(entry.get("labels"), dict) else []
+    if not isinstance(raw_labels, list) or not all(isinstance(x, dict) and isinstance(x.get("key"), str) for x in raw_labels):
+        raise ResourceError(f"{where}.labels.labels: expected a list of {{key, value}}")
+    labels = tuple((x["key"], str(x.get("value", ""))) for x in raw_labels)
+    return Reservation(role, rtype, principal, labels, below)
 
 
 def parse_min_allocatable(text: str) -> list[Resources]:

@@ -180,3 +180,86 @@ def test_quota_and_deactivation_survive_a_leader_sigkill_with_zookeeper(zookeepe
     assert configs == [{"role": "dev", "limits": {"cpus": {"value": 1.5}, "mem": {"value": 512.0}}}]
     wait_for(lambda: any(a["id"] == agent_id and a["deactivated"] for a in http_json(base + "/state")["slaves"]),
              timeout=30, what="the re-registered agent to stay deactivated")
+
+
+# -- dynamic reservations -----------------------------------------------------------------------
+
+
+class Reserver(RecordingScheduler):
+    """Reserves `want` for its role out of the first offer that holds it, then records offers."""
+
+    def __init__(self, role, want):
+        super().__init__()
+        self.role, self.want, self.reserved = role, want, False
+
+    def resourceOffers(self, driver, offers):
+        if self.reserved:
+            return super().resourceOffers(driver, offers)
+        for offer in offers:
+            with self.lock:
+                self.offers.append(offer)
+            if not self.reserved and scalar(offer, "cpus") >= 1:
+                self.reserved = True
+                resources = [{"name": n, "type": "SCALAR", "scalar": {"value": v},
+                              "reservations": [{"type": "DYNAMIC", "role": self.role}]} for n, v in self.want.items()]
+                driver.acceptOffers([offer["id"]], [{"type": "RESERVE", "reserve": {"resources": resources}}], {"refuse_seconds": 0})
+            else:
+                driver.declineOffer(offer["id"], {"refuse_seconds": 1})
+
+
+def reserved_for(offer, role):
+    """The CPUs of an offer reserved for `role`, in either format (pymesos's default is pre-refinement)."""
+    return sum(r["scalar"]["value"] for r in offer["resources"]
+               if r["name"] == "cpus" and ((r.get("reservations") or [{}])[-1].get("role") == role or r.get("role") == role))
+
+
+def agent_total(base, agent_id):
+    agents = json.loads(operator(base, "GET_AGENTS").text)["get_agents"]["agents"]
+    entry = next(a for a in agents if a["agent_info"]["id"]["value"] == agent_id)
+    return entry["total_resources"]
+
+
+def test_a_reservation_is_offered_only_to_its_role_survives_an_agent_restart_and_goes_with_unreserve(cluster):
+    cluster.start_master()
+    agent = cluster.add_agent(AGENT)
+    base = f"http://{cluster.master.address}"
+    agent_id = cluster.agent_id(agent)
+    ads = Reserver("ads", {"cpus": 1, "mem": 128})
+    with pymesos_framework(cluster.master.address, ads, name="ads", role="ads"):
+        ads.wait(lambda: any(reserved_for(o, "ads") == 1 for o in ads.offers), 30, "an offer holding the reservation")
+    total = agent_total(base, agent_id)
+    reserved = [r for r in total if r.get("reservations")]
+    assert {r["name"]: r["scalar"]["value"] for r in reserved} == {"cpus": 1, "mem": 128}
+    assert reserved[0]["reservations"] == [{"type": "DYNAMIC", "role": "ads"}]
+
+    # Another role never sees them.
+    other = RecordingScheduler()
+    with pymesos_framework(cluster.master.address, other, name="other", role="other"):
+        other.wait(lambda: len(other.offers) >= 2, 30, "offers to the other role")
+        assert all(reserved_for(o, "ads") == 0 and scalar(o, "cpus") <= 1 + 1e-9 for o in other.offers)
+
+    # The agent checkpointed them: killed and restarted, it advertises them again.
+    agent.kill(signal.SIGKILL)
+    agent.start()
+    wait_for(lambda: any(a["id"] == agent_id and a["active"] for a in http_json(base + "/state")["slaves"]), timeout=30,
+             what="the agent to come back")
+    assert [r for r in agent_total(base, agent_id) if r.get("reservations")] == reserved
+
+    # The operator unreserves them: the other role's offers hold the whole agent again.
+    request = [{"name": r["name"], "type": "SCALAR", "scalar": r["scalar"], "reservations": r["reservations"]} for r in reserved]
+    reply = operator(base, {"type": "UNRESERVE_RESOURCES", "unreserve_resources": {"agent_id": {"value": agent_id}, "resources": request}})
+    assert reply.status == 200, reply.text
+    assert not [r for r in agent_total(base, agent_id) if r.get("reservations")]
+    again = operator(base, {"type": "UNRESERVE_RESOURCES", "unreserve_resources": {"agent_id": {"value": agent_id}, "resources": request}})
+    assert again.status in (400, 409) and "UNRESERVE" in again.text
+    other = RecordingScheduler()
+    with pymesos_framework(cluster.master.address, other, name="other", role="other"):
+        other.wait(lambda: any(scalar(o, "cpus") == 2 for o in other.offers), 30, "an offer of the whole agent")
+
+    # The operator reserves for a role; a bad request names what is wrong.
+    wanted = [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.5}, "reservations": [{"type": "DYNAMIC", "role": "ops"}]}]
+    reply = operator(base, {"type": "RESERVE_RESOURCES", "reserve_resources": {"agent_id": {"value": agent_id}, "resources": wanted}})
+    assert reply.status == 200, reply.text
+    static = [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.5}, "reservations": [{"type": "STATIC", "role": "ops"}]}]
+    reply = operator(base, {"type": "RESERVE_RESOURCES", "reserve_resources": {"agent_id": {"value": agent_id}, "resources": static}})
+    assert reply.status == 400 and "does not carry a DYNAMIC reservation" in reply.text

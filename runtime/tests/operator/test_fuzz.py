@@ -26,7 +26,7 @@ SCHEDULER_CALLS = ["SUBSCRIBE", "ACCEPT", "DECLINE", "ACCEPT_INVERSE_OFFERS", "D
                    "REQUEST", "SUPPRESS", "UPDATE_FRAMEWORK"]
 OPERATOR_CALLS = ["GET_HEALTH", "GET_FLAGS", "GET_VERSION", "GET_METRICS", "GET_LOGGING_LEVEL", "SET_LOGGING_LEVEL", "GET_STATE",
                   "GET_AGENTS", "GET_FRAMEWORKS", "GET_EXECUTORS", "GET_TASKS", "GET_ROLES", "GET_WEIGHTS", "UPDATE_WEIGHTS",
-                  "GET_MASTER", "MARK_AGENT_GONE", "TEARDOWN", "GET_QUOTA", "UPDATE_QUOTA", "SET_QUOTA", "REMOVE_QUOTA", "RESERVE_RESOURCES",
+                  "GET_MASTER", "MARK_AGENT_GONE", "TEARDOWN", "GET_QUOTA", "UPDATE_QUOTA", "SET_QUOTA", "REMOVE_QUOTA", "RESERVE_RESOURCES", "UNRESERVE_RESOURCES",
                   "DRAIN_AGENT", "DEACTIVATE_AGENT", "REACTIVATE_AGENT", "GET_WHY_NOT_OFFERED",
                   "GET_OPERATIONS", "LIST_FILES", "READ_FILE", "START_MAINTENANCE"]
 AGENT_CALLS = ["REGISTER", "UPDATE", "MESSAGE", "EXITED_EXECUTOR", "PONG"]
@@ -49,7 +49,7 @@ def calls(types: list[str], extra: dict) -> st.SearchStrategy:
         body[kind.lower()] = json_values | st.dictionaries(st.sampled_from(
             ["framework_info", "offer_ids", "operations", "filters", "task_id", "agent_id", "uuid", "tasks", "data",
              "weight_infos", "framework_id", "status", "agent_info", "resources", "executor_id", "level", "roles",
-             "quota_configs", "force", "max_grace_period", "mark_gone", "quota_request", "role"]),
+             "quota_configs", "force", "max_grace_period", "mark_gone", "quota_request", "role", "source"]),
             json_values | ids | resources, max_size=4)
         return st.fixed_dictionaries({}, optional=body)
 

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from corral.resources import Reservation, ResourceError, Resources, parse_min_allocatable, subtract_ranges
@@ -72,3 +74,56 @@ def test_min_allocatable_alternatives():
 def test_legacy_dict_for_state():
     d = Resources.parse("cpus:2;mem:512;ports:[1-2,5-5]").legacy_dict()
     assert d == {"cpus": 2.0, "mem": 512.0, "disk": 0.0, "gpus": 0.0, "ports": "[1-2, 5-5]"}
+
+
+def test_a_refined_reservation_stack_round_trips_and_pops():
+    from corral.master import reservations
+
+    data = [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 2},
+             "reservations": [{"type": "STATIC", "role": "eng"},
+                              {"type": "DYNAMIC", "role": "eng/ads", "principal": "ops", "labels": {"labels": [{"key": "k", "value": "v"}]}}]}]
+    refined = Resources.from_json(data)
+    assert refined.to_json(refinement=True)[0]["reservations"] == data[0]["reservations"]
+    assert refined.reservation_roles() == {"eng/ads"}
+    assert refined.pop_reservation() == Resources.parse("cpus(eng):2")
+    # RESERVE pushes onto what is there, UNRESERVE pops it back.
+    have = Resources.parse("cpus(eng):3;mem:64")
+    source, converted = reservations.reserve(refined, have, "eng/ads", "ops")
+    assert (source, converted) == (Resources.parse("cpus(eng):2"), refined)
+    assert reservations.unreserve(refined, have - source + converted) == (refined, source)
+
+
+@pytest.mark.parametrize("reservations_json, message", [
+    ([{"type": "DYNAMIC", "role": "eng"}, {"type": "DYNAMIC", "role": "dev"}], "must be a descendant of the role it refines"),
+    ([{"type": "STATIC", "role": "eng"}, {"type": "STATIC", "role": "eng/a"}], "a refined reservation must be DYNAMIC"),
+    ([{"type": "DYNAMIC", "role": "*"}], "cannot reserve to *"),
+])
+def test_bad_reservation_stacks_are_named(reservations_json, message):
+    with pytest.raises(ResourceError, match=re.escape(message)):
+        Resources.from_json([{"name": "cpus", "type": "SCALAR", "scalar": {"value": 1}, "reservations": reservations_json}])
+
+
+@pytest.mark.parametrize("request_text, role, principal, message", [
+    ("cpus(dev):1", "dev", None, "does not carry a DYNAMIC reservation"),
+    ("cpus:1", "dev", None, "does not carry a DYNAMIC reservation"),
+])
+def test_invalid_reserve_operations_are_named(request_text, role, principal, message):
+    from corral.master import reservations
+
+    with pytest.raises(ValueError, match=message):
+        reservations.reserve(Resources.parse(request_text), Resources.parse("cpus:4"), role, principal)
+
+
+def test_reserve_checks_role_principal_and_availability():
+    from corral.master import reservations
+
+    dynamic = Resources.from_json([{"name": "cpus", "type": "SCALAR", "scalar": {"value": 1},
+                                    "reservations": [{"type": "DYNAMIC", "role": "dev", "principal": "p"}]}])
+    with pytest.raises(ValueError, match="allocated to role 'ads'"):
+        reservations.reserve(dynamic, Resources.parse("cpus:4"), "ads", "p")
+    with pytest.raises(ValueError, match="principal 'p' is not the principal that reserves \\('q'\\)"):
+        reservations.reserve(dynamic, Resources.parse("cpus:4"), "dev", "q")
+    with pytest.raises(ValueError, match="is not available"):
+        reservations.reserve(dynamic, Resources.parse("cpus:0.5"), "dev", "p")
+    with pytest.raises(ValueError, match="is not dynamically reserved"):
+        reservations.unreserve(Resources.parse("cpus(dev):1"), Resources.parse("cpus(dev):1"))

@@ -71,6 +71,10 @@ class Checkpointer:
         with open(os.path.join(self.root, "agent_id"), "w") as fh:
             fh.write(agent_id)
 
+    def resources(self, resources: list[dict[str, Any]]) -> None:
+        """The dynamic reservations the master asked this agent to checkpoint (CHECKPOINT_RESOURCES)."""
+        self._write_json(os.path.join(self.root, "resources.json"), resources)
+
     def framework(self, framework_id: str, info: dict[str, Any]) -> None:
         self._write_json(os.path.join(self._framework_dir(framework_id), "framework.json"), info)
 
@@ -128,6 +132,16 @@ class Checkpointer:
                 return fh.read().strip() or None
         except OSError:
             return None
+
+    def load_resources(self) -> list[dict[str, Any]]:
+        try:
+            with open(os.path.join(self.root, "resources.json")) as fh:
+                data = json.load(fh)
+        except FileNotFoundError:
+            return []
+        except (OSError, ValueError) as exc:
+            raise RuntimeError(f"the checkpointed resources {self.root}/resources.json are unreadable: {exc}") from None
+        return data if isinstance(data, list) else []
 
     def load(self) -> Recovered:
         out = Recovered()

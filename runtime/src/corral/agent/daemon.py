@@ -30,6 +30,7 @@ from corral.agent.master_link import MasterLink
 from corral.agent.model import Executor
 from corral.agent.state import AgentOptions, AgentState
 from corral.http_stream import json_response
+from corral.resources import ResourceError, Resources, with_reservations
 from corral.security.agent import AgentSecurity
 from corral.server import Server, StartupError
 
@@ -79,9 +80,14 @@ class Agent(Server):
 
     async def start_unsafe(self) -> None:
         try:
-            self.state.options.total = agent_resources.total_resources(self.flags["resources"], self.work_dir)
+            total = agent_resources.total_resources(self.flags["resources"], self.work_dir)
         except OSError as exc:  # detecting the disk of work_dir
             raise StartupError(f"--work_dir: {exc}") from None
+        try:
+            checkpointed = Resources.from_json(self.checkpoint.load_resources(), "checkpointed resources")
+        except (RuntimeError, ResourceError) as exc:
+            raise StartupError(str(exc)) from None
+        self.state.options.total = with_reservations(total, checkpointed)
         try:
             self.containers.isolator = isolators.detect(
                 self.flags["isolation"].kind, self.flags["cgroups_enable_cfs"],

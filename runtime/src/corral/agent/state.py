@@ -29,7 +29,7 @@ from corral.agent.ports import CheckpointWriter, Connection, Containers, MasterS
 from corral.agent.status_updates import StatusUpdateManager
 from corral.ids import value_of, wrap
 from corral.protocol import states as S
-from corral.resources import Resources, safe_resources
+from corral.resources import Resources, safe_resources, with_reservations
 
 if TYPE_CHECKING:
     from corral.agent.checkpoint import Recovered
@@ -122,6 +122,8 @@ class AgentState:
             self._run_task_group(body["framework_info"], body["executor_info"], body["task_group"]["tasks"])
         elif kind == "KILL_TASK":
             self._kill_task(body["framework_id"]["value"], body["task_id"]["value"], body.get("kill_policy"))
+        elif kind == "CHECKPOINT_RESOURCES":
+            self._checkpoint_resources(body.get("resources") or [])
         elif kind == "DRAIN_AGENT":
             self._drain(body.get("config") or {})
         elif kind == "SHUTDOWN_EXECUTOR":
@@ -402,6 +404,13 @@ class AgentState:
                 break
 
     # ------------------------------------------------------------------ kills and shutdowns
+
+    def _checkpoint_resources(self, resources: list[dict[str, Any]]) -> None:
+        """The master's dynamic reservations for this agent: kept, and advertised after a restart."""
+        checkpointed = safe_resources(resources)
+        self.checkpoint.resources(checkpointed.to_json(refinement=True))
+        self.options.total = with_reservations(self.options.total, checkpointed)
+        logger.info("Checkpointed resources %s; total %s", checkpointed or "(none)", self.options.total)
 
     def _drain(self, config: dict[str, Any]) -> None:
         logger.info("Draining: killing every task (config %s)", config)

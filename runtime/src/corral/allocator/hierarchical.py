@@ -174,6 +174,17 @@ class HierarchicalAllocator(Allocator):
         agent.total = total
         agent.available = total - allocated
 
+    def convert_resources(self, agent_id: str, source: Resources, converted: Resources,
+                          framework_id: str | None = None, role: str | None = None) -> None:
+        agent = self._agents[agent_id]
+        agent.total = agent.total - source + converted
+        if framework_id is None:
+            agent.available = agent.available - source + converted
+            return
+        assert role is not None
+        by_role = self._frameworks[framework_id].allocations[agent_id]
+        by_role[role] = by_role[role] - source + converted
+
     def remove_agent(self, agent_id: str) -> None:
         agent = self._agents.pop(agent_id, None)
         if agent is None:

@@ -112,6 +112,16 @@ class Allocator(abc.ABC):
     @abc.abstractmethod
     def remove_agent(self, agent_id: str) -> None: ...
 
+    def available(self, agent_id: str) -> Resources:
+        """What of the agent is neither offered nor in use."""
+        raise NotImplementedError(f"the allocator {type(self).__name__} does not tell what is free")
+
+    def convert_resources(self, agent_id: str, source: Resources, converted: Resources,
+                          framework_id: str | None = None, role: str | None = None) -> None:
+        """A RESERVE or UNRESERVE turned `source` into `converted` (the same quantities) on the agent:
+        in what the framework holds for `role`, or (no framework) in what is free."""
+        raise NotImplementedError(f"the allocator {type(self).__name__} does not support dynamic reservations")
+
     @abc.abstractmethod
     def activate_agent(self, agent_id: str) -> None: ...
 

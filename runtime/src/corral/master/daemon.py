@@ -13,7 +13,9 @@ from aiohttp import web
 
 from corral import config
 from corral.allocator import AllocatorOptions, allocator_name
-from corral.master import drain_calls, http, metrics, operator, quota_calls, why_calls  # noqa: F401 (calls register)
+from corral.master import (  # noqa: F401 (the call modules register their calls)
+    drain_calls, http, metrics, operator, quota_calls, reservation_calls, why_calls,
+)
 from corral.master.flags import MASTER_FLAGS
 from corral.security.master import MasterSecurity
 from corral.webui import dashboard

@@ -147,6 +147,8 @@ class MasterAPI:
             for op in accept.operations:
                 if op.type == "LAUNCH":
                     operations.append({"type": "LAUNCH", "launch": {"task_infos": op.launch.task_infos if op.launch else []}})
+                elif op.type in ("RESERVE", "UNRESERVE"):
+                    operations.append({"type": op.type, op.type.lower(): (op.reserve if op.type == "RESERVE" else op.unreserve) or {}})
                 else:
                     operations.append({"type": op.type, "launch_group": op.launch_group or {}})
             state.accept(

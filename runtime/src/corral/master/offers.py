@@ -9,16 +9,19 @@ or the master enters safe mode.  See master/core.py for how the layers fit.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any, Iterable
 
 from corral.allocator import Allocation
 from corral.ids import value_of, wrap
-from corral.master import render, validation
+from corral.master import render, reservations, validation
 from corral.master.model import Agent, Framework, Offer
 from corral.master.tasks import TaskBook
 from corral.protocol import states as S
-from corral.resources import Resources
+from corral.resources import Resources, dynamic_reservations
+
+logger = logging.getLogger(__name__)
 
 MAX_REFUSE_SECONDS = 365 * 24 * 3600.0
 
@@ -122,9 +125,37 @@ class OfferBook(TaskBook):
                     remaining = self._launch_task(framework, agent, agent_id, role, task, remaining)
             elif kind == "LAUNCH_GROUP":
                 remaining = self._launch_group(framework, agent, agent_id, role, operation.get("launch_group") or {}, remaining)
+            elif kind in ("RESERVE", "UNRESERVE") and agent is not None:
+                remaining = self._offered_reservation(framework, agent, role, kind, operation, remaining)
         if not remaining.is_empty():
             self.allocator.recover_resources(framework.id, agent_id, role, remaining, self._refuse(refuse_seconds))
         self._request_allocation([agent_id])
+
+    def _offered_reservation(self, framework: Framework, agent: Agent, role: str, kind: str,
+                             operation: dict[str, Any], remaining: Resources) -> Resources:
+        """A RESERVE or UNRESERVE in an ACCEPT: applied to what is left of the offers, or dropped (as Mesos
+        drops an invalid operation) with the reason in the log."""
+        body = operation.get(kind.lower())
+        try:
+            request = Resources.from_json(body.get("resources") if isinstance(body, dict) else None, f"{kind.lower()}.resources")
+            principal = framework.info.get("principal") or None
+            source, converted = (reservations.reserve(request, remaining, role, principal) if kind == "RESERVE"
+                                 else reservations.unreserve(request, remaining))
+        except ValueError as exc:  # (ResourceError is one)
+            logger.warning("Framework %s: dropping its %s operation: %s", framework.id, kind, exc)
+            return remaining
+        self.convert_agent_resources(agent, source, converted, framework.id, role)
+        logger.info("Framework %s: %s %s on agent %s", framework.id, kind, converted if kind == "RESERVE" else source, agent.id)
+        return remaining - source + converted
+
+    def convert_agent_resources(self, agent: Agent, source: Resources, converted: Resources,
+                                framework_id: str | None = None, role: str | None = None) -> None:
+        """Apply a reservation's conversion to the agent's total and the allocator; the agent checkpoints
+        its dynamic reservations so that it advertises them again after a restart."""
+        agent.total = agent.total - source + converted
+        self.allocator.convert_resources(agent.id, source, converted, framework_id, role)
+        self._send_agent(agent.id, {"type": "CHECKPOINT_RESOURCES",
+                                    "checkpoint_resources": {"resources": dynamic_reservations(agent.total).to_json(refinement=True)}})
 
     def _check_offers(self, framework: Framework, offer_ids: list[str]) -> str | None:
         if not offer_ids:

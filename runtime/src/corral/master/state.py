@@ -21,9 +21,11 @@ import time
 from corral.allocator import Allocator
 from corral.allocator.quota import QuotaConfig
 from corral.master.drains import DrainBook
+from corral.master import reservations
 from corral.master.core import CallError, Clock, MasterOptions
 from corral.master.model import Connection
 from corral.master.registry import Registry, RegistryData
+from corral.resources import Resources
 
 __all__ = ["CallError", "Clock", "MasterOptions", "MasterState"]
 
@@ -95,6 +97,31 @@ class MasterState(DrainBook):
             if offer.role.split("/", 1)[0] in roles:
                 self._rescind(offer, filter_seconds=None)
         self._request_allocation()
+
+    def reserve_resources(self, agent_id: str, request: Resources, principal: str | None, unreserve: bool = False) -> None:
+        """The operator's RESERVE_RESOURCES (or UNRESERVE_RESOURCES) of free resources of an agent.  Offers
+        on the agent are rescinded first, as in Mesos, so that offered resources count as free."""
+        agent = self.agents.get(agent_id)
+        if agent is None:
+            raise CallError(400, f"Unknown agent {agent_id!r}" if agent_id else "agent_id.value must not be empty")
+        self._rescind_offers_on(agent)
+
+        def convert(have: Resources) -> tuple[Resources, Resources]:
+            return reservations.unreserve(request, have) if unreserve else reservations.reserve(request, have, None, principal)
+
+        try:
+            convert(agent.total)  # a 400 names what is wrong with the request itself
+        except ValueError as exc:
+            raise CallError(400, str(exc)) from None
+        try:
+            source, converted = convert(self.allocator.available(agent_id))
+        except ValueError as exc:
+            raise CallError(409, f"{exc}: the rest is in use by tasks") from None
+        except NotImplementedError as exc:
+            raise CallError(400, str(exc)) from None
+        self.convert_agent_resources(agent, source, converted)
+        logger.info("Operator %s %s on agent %s", "unreserved" if unreserve else "reserved", request, agent_id)
+        self._request_allocation([agent_id])
 
     def subscribe_operator(self, connection: Connection) -> None:
         self.operator_subscribers.append(connection)

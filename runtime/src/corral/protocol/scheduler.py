@@ -32,6 +32,8 @@ class Operation(msgspec.Struct, omit_defaults=True):
     type: str
     launch: Launch | None = None
     launch_group: dict[str, Any] | None = None
+    reserve: dict[str, Any] | None = None
+    unreserve: dict[str, Any] | None = None
 
 
 class Accept(msgspec.Struct, omit_defaults=True):
@@ -129,7 +131,7 @@ CALL_BODIES: dict[str, str | None] = {
     "REQUEST": "request",
 }
 
-SUPPORTED_OPERATIONS = ("LAUNCH", "LAUNCH_GROUP")
+SUPPORTED_OPERATIONS = ("LAUNCH", "LAUNCH_GROUP", "RESERVE", "UNRESERVE")
 
 
 def decode_call(body: bytes) -> Call:
@@ -148,6 +150,8 @@ def decode_call(body: bytes) -> Call:
                 raise ProtocolError(f"accept.operations[{i}]: expecting 'launch' to be present")
             if op.type == "LAUNCH_GROUP" and op.launch_group is None:
                 raise ProtocolError(f"accept.operations[{i}]: expecting 'launch_group' to be present")
+            if op.type in ("RESERVE", "UNRESERVE") and getattr(op, op.type.lower()) is None:
+                raise ProtocolError(f"accept.operations[{i}]: expecting '{op.type.lower()}' to be present")
     if call.type != "SUBSCRIBE" and call.framework_id is None:
         raise ProtocolError("Expecting 'framework_id' to be present")
     return call

@@ -26,6 +26,7 @@ import msgspec
 from aiohttp import web
 
 from corral.master.render import task_user
+from corral.resources import safe_resources
 from corral.security import views as view_filters
 from corral.security.acls import ACLs
 from corral.security.credentials import Credentials, basic_header
@@ -255,9 +256,12 @@ class MasterSecurity:
         owner = framework.info.get("principal")
         if principal is not None and owner not in (None, "") and owner != principal:
             raise CallError(403, f"Authenticated principal '{principal}' does not match principal '{owner}' of framework {framework.id}")
-        if call.type != "ACCEPT" or call.accept is None or not self.acls.has_rules("run_tasks"):
+        if call.type != "ACCEPT" or call.accept is None:
             return
         subject = principal if principal is not None else (owner or None)
+        call.accept.operations = [op for op in call.accept.operations if self._may_convert(framework, op, subject)]
+        if not self.acls.has_rules("run_tasks"):
+            return
         for op in call.accept.operations:
             if op.type == "LAUNCH" and op.launch is not None:
                 kept = []
@@ -277,6 +281,24 @@ class MasterSecurity:
                     for task in tasks:
                         self._unauthorized_task(framework, task, subject, bad)
                     group["task_group"] = {"tasks": []}
+
+    def _may_convert(self, framework: "Framework", op: Any, subject: str | None) -> bool:
+        """A RESERVE is authorized by each reservation's role, an UNRESERVE by the principal that
+        reserved; an unauthorized one is dropped (with the reason in the log), as Mesos drops it."""
+        if op.type not in ("RESERVE", "UNRESERVE"):
+            return True
+        action = "reserve_resources" if op.type == "RESERVE" else "unreserve_resources"
+        if not self.acls.has_rules(action):
+            return True
+        body = (op.reserve if op.type == "RESERVE" else op.unreserve) or {}
+        resources = safe_resources(body.get("resources") if isinstance(body, dict) else None)
+        objects = (resources.reservation_roles() if op.type == "RESERVE"
+                   else {k[1].principal for k, _ in resources.items() if k[1] is not None})
+        denied = [o for o in objects if not self.acls.allowed(action, subject, o)]
+        if denied:
+            logger.info("Framework %s: dropping its %s operation: principal '%s' may not act on %s",
+                        framework.id, op.type, subject, ", ".join(sorted(str(o) for o in denied)))
+        return not denied
 
     def _unauthorized_task(self, framework: "Framework", task: Any, subject: str | None, user: str | None) -> None:
         state = self.master.state
