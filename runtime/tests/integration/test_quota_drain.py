@@ -263,3 +263,72 @@ def test_a_reservation_is_offered_only_to_its_role_survives_an_agent_restart_and
     static = [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.5}, "reservations": [{"type": "STATIC", "role": "ops"}]}]
     reply = operator(base, {"type": "RESERVE_RESOURCES", "reserve_resources": {"agent_id": {"value": agent_id}, "resources": static}})
     assert reply.status == 400 and "does not carry a DYNAMIC reservation" in reply.text
+
+
+# -- maintenance ----------------------------------------------------------------------------------
+
+
+class InverseRecorder(RecordingScheduler):
+    """Also records inverse offers and accepts each one."""
+
+    def __init__(self):
+        super().__init__()
+        self.inverse = []
+
+    def inverseOffers(self, driver, offers):
+        with self.lock:
+            self.inverse.extend(offers)
+            self.lock.notify_all()
+        driver.acceptInverseOffers([o["id"] for o in offers])
+
+
+def test_a_maintenance_window_sends_inverse_offers_and_a_machine_down_loses_its_agent(cluster):
+    cluster.start_master()
+    node = cluster.add_agent(AGENT, "--hostname", "node-a")
+    cluster.add_agent(AGENT, "--hostname", "node-b")
+    base = f"http://{cluster.master.address}"
+    node_id = cluster.agent_id(node)
+    sched = InverseRecorder()
+    with pymesos_framework(cluster.master.address, sched) as driver:
+        sched.submit(0.5, 32, lambda o: command_task("m0", o, "sleep 120", cpus=0.5) if o["hostname"] == "node-a" else None, driver)
+        sched.wait_state("m0", "TASK_RUNNING")
+        window = {"machine_ids": [{"hostname": "node-a"}], "unavailability": {"start": {"nanoseconds": 1_900_000_000_000_000_000},
+                                                                            "duration": {"nanoseconds": 3600 * 10**9}}}
+        bad = operator(base, {"type": "UPDATE_MAINTENANCE_SCHEDULE", "update_maintenance_schedule": {"schedule": {"windows": [
+            window, window]}}})
+        assert bad.status == 400 and "appears more than once in the schedule" in bad.text
+        early = operator(base, {"type": "START_MAINTENANCE", "start_maintenance": {"machines": [{"hostname": "node-a"}]}})
+        assert early.status == 400 and "is not part of a maintenance schedule" in early.text
+        reply = operator(base, {"type": "UPDATE_MAINTENANCE_SCHEDULE", "update_maintenance_schedule": {"schedule": {"windows": [window]}}})
+        assert reply.status == 200, reply.text
+        # The framework running there gets an inverse offer and accepts it; its offers of node-a say when it goes.
+        [inverse] = sched.wait(lambda: sched.inverse, 30, "an inverse offer")
+        assert inverse["agent_id"]["value"] == node_id and inverse["unavailability"] == window["unavailability"]
+        seen = len(sched.offers)
+        offer = sched.wait(lambda: next((o for o in sched.offers[seen:] if o["hostname"] == "node-a"), None), 30, "an offer of node-a")
+        assert offer["unavailability"] == window["unavailability"]
+
+        def statuses():
+            draining = json.loads(operator(base, "GET_MAINTENANCE_STATUS").text)["get_maintenance_status"]["status"]["draining_machines"]
+            return draining and draining[0]["statuses"]
+
+        assert wait_for(lambda: [s["status"] for s in statuses() or []] == ["ACCEPT"], what="the accepted inverse offer")
+        assert http_json(base + "/maintenance/schedule") == {"windows": [window]}
+
+        # The machine goes down: its agent is removed (its task gone) and may not come back until it is up.
+        reply = opskit_post(base + "/master/machine/down", [{"hostname": "node-a"}])
+        assert reply.status == 200, reply.text
+        lost = sched.wait(lambda: next((u for u in sched.updates if u["task_id"]["value"] == "m0" and u["state"] in
+                                        ("TASK_LOST", "TASK_GONE_BY_OPERATOR")), None), 30, "the task on the downed machine")
+        assert lost["reason"] == "REASON_AGENT_REMOVED_BY_OPERATOR"
+        assert http_json(base + "/maintenance/status")["down_machines"] == [{"hostname": "node-a"}]
+        assert node_id not in {a["id"] for a in http_json(base + "/state")["slaves"]}
+        up = operator(base, {"type": "STOP_MAINTENANCE", "stop_maintenance": {"machines": [{"hostname": "node-a"}]}})
+        assert up.status == 200, up.text
+        assert http_json(base + "/maintenance/schedule") == {"windows": []}
+
+
+def opskit_post(url, body):
+    from support.opskit import request
+
+    return request("POST", url, body)

@@ -9,6 +9,7 @@ concern, each a class that may use everything of the layers below it:
     frameworks  subscription, failover, removal and the other scheduler calls
     agents      (re-)registration, reconciliation, health and the agent calls
     drains      the operator's deactivation and draining of agents
+    maintenance the maintenance schedule, machines DOWN, inverse offers
     state       MasterState: leadership (recovery, safe mode), operator calls, `tick()`
 
 Why layers and not separate components: every concern reads and writes the same

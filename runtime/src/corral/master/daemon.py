@@ -14,7 +14,7 @@ from aiohttp import web
 from corral import config
 from corral.allocator import AllocatorOptions, allocator_name
 from corral.master import (  # noqa: F401 (the call modules register their calls)
-    drain_calls, http, metrics, operator, quota_calls, reservation_calls, why_calls,
+    drain_calls, http, maintenance_calls, metrics, operator, quota_calls, reservation_calls, why_calls,
 )
 from corral.master.flags import MASTER_FLAGS
 from corral.security.master import MasterSecurity
@@ -47,6 +47,7 @@ class Master(Server):
         metrics.add_routes(self.app, self)
         operator.add_routes(self.app, self)
         quota_calls.add_routes(self.app, self)
+        maintenance_calls.add_routes(self.app, self)
         dashboard.add_routes(self.app, self)
 
     async def start_unsafe(self) -> None:

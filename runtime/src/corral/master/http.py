@@ -189,8 +189,11 @@ class MasterAPI:
             message = call.message
             assert message is not None
             state.framework_message(framework, message.agent_id.value, message.executor_id.value, message.data)
-        # ACCEPT_INVERSE_OFFERS / DECLINE_INVERSE_OFFERS / REQUEST: accepted, nothing to do
-        # (no maintenance schedules yet; Mesos's allocator ignores requests).
+        elif kind in ("ACCEPT_INVERSE_OFFERS", "DECLINE_INVERSE_OFFERS"):
+            answer = call.accept_inverse_offers if kind == "ACCEPT_INVERSE_OFFERS" else call.decline_inverse_offers
+            ids = [o.value for o in answer.inverse_offer_ids] if answer is not None else []
+            state.answer_inverse_offers(framework.id, ids, accept=kind == "ACCEPT_INVERSE_OFFERS")
+        # REQUEST: accepted, nothing to do (Mesos's allocator ignores requests).
 
     # ------------------------------------------------------------ agent protocol
 

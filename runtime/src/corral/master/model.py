@@ -96,6 +96,7 @@ class Agent:
     connected: bool = True
     active: bool = True  # False while an operator has it deactivated or drained (master/drains.py)
     drain: dict[str, Any] | None = None  # Mesos's DrainInfo JSON while it drains or is drained
+    unavailability: dict[str, Any] | None = None  # its machine's maintenance window (master/maintenance.py)
     version: str = ""
     last_seen: float = 0.0
     last_ping: float = 0.0

@@ -2,9 +2,10 @@
 
 Calls are declared in one table, `CALLS`: each names its handler, whether it
 only reads, and the ACL action that guards it (see `security.master`).  The
-allocator's calls live in their own modules and `register()` themselves
-(master/quota_calls.py, drain_calls.py, reservation_calls.py, why_calls.py); calls of features still missing (RESERVE_RESOURCES,
-maintenance, ...) answer 400 naming the feature.
+allocator's and the agents' calls live in their own modules and `register()`
+themselves (master/quota_calls.py, drain_calls.py, maintenance_calls.py,
+reservation_calls.py, why_calls.py); calls of features still missing (the v1
+file API) answer 400 naming the feature.
 
 Answers: `{"type": CALL, "<call>": {...}}` with 200 for reads; 200 with an
 empty body for writes.  Bad input is a 400 naming the field; refused calls
@@ -83,6 +84,9 @@ class OperatorCall(msgspec.Struct, omit_defaults=True):
     reactivate_agent: dict[str, Any] | None = None
     get_why_not_offered: dict[str, Any] | None = None  # a Corral extension (master/why_calls.py)
     reserve_resources: dict[str, Any] | None = None
+    update_maintenance_schedule: dict[str, Any] | None = None
+    start_maintenance: dict[str, Any] | None = None
+    stop_maintenance: dict[str, Any] | None = None
     unreserve_resources: dict[str, Any] | None = None
 
 
@@ -298,8 +302,6 @@ for _name, _handler, _readonly, _needs_state in [
 
 # Known Mesos calls that belong to features still to come: refused with a reason, not "unknown".
 for _name, _why in [
-    ("GET_MAINTENANCE_STATUS", "maintenance"), ("GET_MAINTENANCE_SCHEDULE", "maintenance"),
-    ("UPDATE_MAINTENANCE_SCHEDULE", "maintenance"), ("START_MAINTENANCE", "maintenance"), ("STOP_MAINTENANCE", "maintenance"),
     ("GET_FILE", "the v1 file API (use /files or the web UI)"), ("LIST_FILES", "the v1 file API (use /files or the web UI)"),
     ("READ_FILE", "the v1 file API (use /files or the web UI)"),
 ]:

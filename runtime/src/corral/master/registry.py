@@ -2,7 +2,8 @@
 
 It holds the admitted agents (so that a new leader knows whom to expect
 back), agents marked unreachable or gone, role weights, quotas (Mesos's
-QuotaConfig JSON by role) and the agents an operator deactivated or drained.  Two backends
+QuotaConfig JSON by role), the agents an operator deactivated or drained, and
+the maintenance schedule with its DOWN machines.  Two backends
 behind one interface: a JSON file in the work directory (the embedded,
 standalone default) and ZooKeeper (with --zk), where each agent is its own
 znode so that no node approaches ZooKeeper's 1 MB limit.  The ZooKeeper
@@ -33,6 +34,7 @@ class RegistryData:
     weights: dict[str, float] = field(default_factory=dict)
     quotas: dict[str, dict[str, Any]] = field(default_factory=dict)  # role -> QuotaConfig JSON
     deactivations: dict[str, Any] = field(default_factory=dict)  # agent_id -> DrainInfo JSON or None
+    maintenance: dict[str, Any] = field(default_factory=dict)  # {"schedule": Schedule JSON, "down": [MachineID]}
 
 
 class Registry:
@@ -53,6 +55,8 @@ class Registry:
 
     def set_deactivations(self, deactivations: dict[str, Any]) -> None: ...
 
+    def set_maintenance(self, maintenance: dict[str, Any]) -> None: ...
+
 
 class FileRegistry(Registry):
     def __init__(self, path: str) -> None:
@@ -70,13 +74,13 @@ class FileRegistry(Registry):
         return RegistryData(
             agents=raw.get("agents", {}), unreachable=raw.get("unreachable", {}),
             gone=set(raw.get("gone", [])), weights=raw.get("weights", {}), quotas=raw.get("quotas", {}),
-            deactivations=raw.get("deactivations", {}),
+            deactivations=raw.get("deactivations", {}), maintenance=raw.get("maintenance", {}),
         )
 
     def _write(self) -> None:
         d = self._data
         raw = {"agents": d.agents, "unreachable": d.unreachable, "gone": sorted(d.gone), "weights": d.weights,
-               "quotas": d.quotas, "deactivations": d.deactivations}
+               "quotas": d.quotas, "deactivations": d.deactivations, "maintenance": d.maintenance}
         directory = os.path.dirname(self.path) or "."
         os.makedirs(directory, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".registry-")
@@ -88,7 +92,7 @@ class FileRegistry(Registry):
         self._data = self._read()
         d = self._data
         return RegistryData(dict(d.agents), dict(d.unreachable), set(d.gone), dict(d.weights), dict(d.quotas),
-                            json.loads(json.dumps(d.deactivations)))
+                            json.loads(json.dumps(d.deactivations)), json.loads(json.dumps(d.maintenance)))
 
     def admit_agent(self, agent_id: str, info: dict[str, Any]) -> None:
         self._data.agents[agent_id] = info
@@ -117,10 +121,14 @@ class FileRegistry(Registry):
         self._data.deactivations = json.loads(json.dumps(deactivations))
         self._write()
 
+    def set_maintenance(self, maintenance: dict[str, Any]) -> None:
+        self._data.maintenance = json.loads(json.dumps(maintenance))
+        self._write()
+
 
 class ZooKeeperRegistry(Registry):
     """`<root>/agents/<id>`, `<root>/unreachable/<id>`, `<root>/gone/<id>`, `<root>/weights`, `<root>/quotas`,
-    `<root>/deactivations`."""
+    `<root>/deactivations`, `<root>/maintenance`."""
 
     def __init__(self, client: Any, root: str) -> None:
         self.client = client
@@ -147,7 +155,7 @@ class ZooKeeperRegistry(Registry):
             except (NoNodeError, ValueError):
                 continue
         data.gone = set(client.get_children(f"{self.root}/gone"))
-        for name in ("weights", "quotas", "deactivations"):
+        for name in ("weights", "quotas", "deactivations", "maintenance"):
             try:
                 raw, _ = client.get(f"{self.root}/{name}")
                 setattr(data, name, json.loads(raw or b"{}"))
@@ -190,6 +198,9 @@ class ZooKeeperRegistry(Registry):
 
     def set_deactivations(self, deactivations: dict[str, Any]) -> None:
         self._put(f"{self.root}/deactivations", json.dumps(deactivations).encode())
+
+    def set_maintenance(self, maintenance: dict[str, Any]) -> None:
+        self._put(f"{self.root}/maintenance", json.dumps(maintenance).encode())
 
 
 def _log_failure(path: str):

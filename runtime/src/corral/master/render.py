@@ -61,6 +61,8 @@ def offer_json(offer: Offer, agent: Agent, framework: Framework) -> dict[str, An
     }
     if multi_role:
         out["allocation_info"] = {"role": offer.role}
+    if agent.unavailability is not None:
+        out["unavailability"] = agent.unavailability  # the agent's machine is scheduled for maintenance
     return out
 
 

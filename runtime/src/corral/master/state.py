@@ -8,7 +8,7 @@ The HTTP layer calls `tick()` periodically; timers (offer timeouts,
 framework failover, agent health, heartbeats, batched allocation) run there.
 
 It is built in layers, one module per concern (master/core.py explains why):
-core (books, outbox) < tasks < offers < frameworks < agents < drains < this module,
+core (books, outbox) < tasks < offers < frameworks < agents < drains < maintenance < this module,
 which adds what concerns the master as a whole: recovery from the registry of
 earlier leaders, safe mode, the operator's calls and `tick()`.
 """
@@ -20,7 +20,7 @@ import time
 
 from corral.allocator import Allocator
 from corral.allocator.quota import QuotaConfig
-from corral.master.drains import DrainBook
+from corral.master.maintenance import MaintenanceBook, Machine, parse_schedule
 from corral.master import reservations
 from corral.master.core import CallError, Clock, MasterOptions
 from corral.master.model import Connection
@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 HEALTH_CHECK_PERIOD = 0.1
 
 
-class MasterState(DrainBook):
+class MasterState(MaintenanceBook):
     def __init__(
         self,
         options: MasterOptions,
@@ -57,6 +57,12 @@ class MasterState(DrainBook):
         self.recovered_agents = {a: info for a, info in data.agents.items() if a not in data.gone and a not in self.unreachable_agents}
         self._reregister_deadline = self.clock() + self.options.agent_reregister_timeout
         self.deactivations = {a: info for a, info in data.deactivations.items() if a not in data.gone}
+        if data.maintenance:
+            try:
+                self.maintenance_windows = parse_schedule(data.maintenance.get("schedule"))
+                self.down_machines = {Machine.from_json(m, "registry maintenance.down") for m in data.maintenance.get("down", [])}
+            except ValueError as exc:
+                logger.error("The maintenance schedule in the registry is not applied: %s", exc)
         if data.weights:
             self.allocator.update_weights(data.weights)
         for role, raw in data.quotas.items():
