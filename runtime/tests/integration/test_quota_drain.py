@@ -60,6 +60,10 @@ def test_a_role_is_capped_by_its_limit_until_the_operator_raises_it(cluster):
         why = corral("why", sched.framework_id, "--master", cluster.master.address)
         assert why.returncode == 0 and "Role dev:" in why.stdout and "QUOTA_LIMIT" in why.stdout, why.stdout + why.stderr
         assert "consumes cpus:1" in why.stdout and "of its limit cpus:1" in why.stdout
+        # corral run in the same role says what the allocator says, and gives up at its --timeout.
+        waited = corral("run", "--master", cluster.master.address, "--role", "dev", "--resources", "cpus:0.5;mem:32",
+                        "--timeout", "6", "--command", "true")
+        assert waited.returncode == 3 and "the allocator says QUOTA_LIMIT" in waited.stdout, waited.stdout + waited.stderr
         unknown = operator(base, {"type": "GET_WHY_NOT_OFFERED", "get_why_not_offered": {"framework_id": {"value": "nope"}}})
         assert unknown.status == 400 and "Framework nope cannot be found" in unknown.text
 

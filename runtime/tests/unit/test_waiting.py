@@ -55,3 +55,13 @@ def test_reserved_resources_count_only_for_what_asks_for_them():
     assert "no agent has that much: none has cpus:1;mem:32 (1 agent)" in why_waiting(R("cpus:1;mem:32"), [], [reserved])
     assert why_waiting(R("cpus(ads):1"), [reserved], [reserved]).endswith(
         "the largest offer seen holds cpus(ads):2; the agents' totals are at most cpus(ads):2 (1 agent)")
+
+
+def test_the_allocators_reasons_are_summarized_without_the_ordinary_ones():
+    from corral.cli.waiting import allocator_summary
+
+    answer = {"roles": [{"role": "dev", "reasons": [
+        {"reason": "FAIR_SHARE", "agents": 1, "message": "its turn"},
+        {"reason": "QUOTA_LIMIT", "agents": 2, "message": "role 'dev' consumes cpus:1 of its limit cpus:1"}]}]}
+    assert allocator_summary(answer) == "the allocator says QUOTA_LIMIT on 2 agent(s): role 'dev' consumes cpus:1 of its limit cpus:1"
+    assert allocator_summary({"roles": [{"role": "*", "reasons": [{"reason": "AGENT_FULL", "agents": 3, "message": "x"}]}]}) == ""

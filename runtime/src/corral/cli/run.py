@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from corral.cli import api
-from corral.cli.waiting import why_waiting
+from corral.cli.waiting import allocator_summary, why_waiting
 from corral.protocol.master_info import address_of
 from corral.protocol.states import TERMINAL_STATES
 from corral.resources import ResourceError, Resources, safe_resources
@@ -39,6 +39,16 @@ async def agent_totals(conn: api.Connection, master: str) -> list[Resources] | N
     return [safe_resources(agent.get("total_resources")) for agent in answer.get("agents", [])]
 
 
+async def allocator_reasons(conn: api.Connection, master: str, framework_id: str) -> str:
+    """The allocator's why-not reasons for the framework (GET_WHY_NOT_OFFERED), or "" when it does not tell."""
+    try:
+        answer = await asyncio.to_thread(api.operator_call, master, "GET_WHY_NOT_OFFERED",
+                                         {"get_why_not_offered": {"framework_id": {"value": framework_id}}}, conn)
+    except click.ClickException:
+        return ""
+    return allocator_summary(answer or {})
+
+
 async def run_tasks(master: str, name: str, command: dict[str, Any], resources: Resources, role: str,
                     count: int, timeout: float | None, quiet: bool) -> int:
     info = {"user": getpass.getuser(), "name": name, "roles": [role], "capabilities": [{"type": "MULTI_ROLE"}],
@@ -59,7 +69,9 @@ async def run_tasks(master: str, name: str, command: dict[str, Any], resources: 
                                token=conn.token, ssl_context=conn.ssl_context()) as client:
         async def why() -> str:
             leader = address_of(client.master_info) if client.master_info else master
-            return why_waiting(resources, list(offered_by.values()), await agent_totals(conn, leader))
+            line = why_waiting(resources, list(offered_by.values()), await agent_totals(conn, leader))
+            extra = await allocator_reasons(conn, leader, client.framework_id) if client.framework_id else ""
+            return f"{line}; {extra}" if extra else line
 
         async def explain() -> None:
             said = None

@@ -57,3 +57,16 @@ def _totals(wanted: Resources, agents: Sequence[Resources]) -> str:
     if missing:
         parts.append(f"none has {missing}")
     return f"{' and '.join(parts)} ({len(agents)} agent{'s' if len(agents) != 1 else ''})"
+
+
+# Reasons that say only that the framework's turn has not come, that others hold the agent, or
+# that it declined the agent itself.
+_ORDINARY = {"FAIR_SHARE", "AGENT_FULL", "DECLINE_FILTER"}
+
+
+def allocator_summary(answer: dict) -> str:
+    """The allocator's reasons of a GET_WHY_NOT_OFFERED answer that explain a wait, in a few words."""
+    parts = [f"{r['reason']} on {r['agents']} agent(s): {r['message']}"
+             for role in answer.get("roles", []) for r in role.get("reasons", []) if r.get("reason") not in _ORDINARY]
+    return "the allocator says " + "; ".join(parts) if parts else ""
+
