@@ -5,9 +5,12 @@ cgroups fails these tests instead of quietly running them unisolated."""
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import pytest
 
-from support.cluster import http_error, http_json, read_sandbox_file, sandbox_of
+from support.cluster import http_error, http_json, read_sandbox_file, sandbox_of, wait_for
 from support.pymesos_harness import RecordingScheduler, command_task, pymesos_framework
 
 pytestmark = pytest.mark.integration
@@ -131,3 +134,53 @@ def test_a_sandbox_over_its_disk_fails_its_task_with_the_disk_limitation(cluster
     assert update["message"].startswith("Disk usage (") and update["message"].endswith(") exceeds quota (10MB)"), update
     [used] = update["limitation"]["resources"]
     assert used["name"] == "disk" and used["scalar"]["value"] > 10
+
+
+NODE_IMAGE = "localhost/corral-node:latest"
+
+
+@pytest.fixture(scope="module")
+def node_image():
+    """The node image the images recipe builds into local storage (cached by its recipe)."""
+    repo = Path(__file__).resolve().parents[3]
+    proc = subprocess.run([str(repo / "images/build-local.sh")], capture_output=True, text=True, timeout=3600, cwd=repo)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return NODE_IMAGE
+
+
+def podman_names():
+    out = subprocess.run(["podman", "ps", "-a", "--format", "{{.Names}}"], capture_output=True, text=True, check=True)
+    return set(out.stdout.split())
+
+
+def test_a_task_runs_in_a_local_image_with_its_sandbox_and_limits_and_a_missing_image_is_named(cluster, node_image):
+    cluster.start_master()
+    cluster.add_agent("cpus:1;mem:512", "--containerizers", "mesos,docker")
+    sched = RecordingScheduler()
+    image = {"type": "DOCKER", "docker": {"image": node_image, "network": "HOST"}}
+    look = ("test -x /usr/local/sbin/corral-configdrive && echo image-file-seen; echo sandbox=$MESOS_SANDBOX; "
+            "echo from-the-task > $MESOS_SANDBOX/written; "
+            "cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes")
+    with pymesos_framework(cluster.master.address, sched) as driver:
+        sched.submit(0.5, 96, lambda o: command_task("imaged", o, look, cpus=0.5, mem=96, container=image), driver)
+        update = sched.wait_terminal("imaged", timeout=120)
+        assert update["state"] == "TASK_FINISHED", update
+        agent, directory = sandbox_of(cluster, "imaged")
+        out = read_sandbox_file(agent, directory + "/stdout")
+        assert "image-file-seen" in out and "sandbox=/mnt/mesos/sandbox" in out, out
+        assert str(96 << 20) in out.split(), out  # the task sees its memory limit inside the container
+        assert read_sandbox_file(agent, directory + "/written").strip() == "from-the-task"
+
+        # Killed, it goes with its container.
+        sched.submit(0.1, 32, lambda o: command_task("long", o, "sleep 300", container=image), driver)
+        sched.wait_state("long", "TASK_RUNNING", timeout=120)
+        wait_for(lambda: any(n.startswith("mesos-long.") for n in podman_names()), what="its container")
+        driver.killTask({"value": "long"})
+        assert sched.wait_terminal("long", timeout=60)["state"] == "TASK_KILLED"
+        wait_for(lambda: not any(n.startswith("mesos-long.") for n in podman_names()), what="the container to go")
+
+        missing = {"type": "DOCKER", "docker": {"image": "localhost/no-such-image:1"}}
+        sched.submit(0.1, 32, lambda o: command_task("nowhere", o, "true", container=missing), driver)
+        failed = sched.wait_terminal("nowhere", timeout=60)
+    assert (failed["state"], failed["reason"]) == ("TASK_FAILED", "REASON_CONTAINER_LAUNCH_FAILED"), failed
+    assert "image 'localhost/no-such-image:1' is not in the agent's local image storage" in failed["message"], failed

@@ -1,16 +1,27 @@
 """What a task's or executor's `ContainerInfo` asks of the agent, and whether it can do it.
 
-The agent has Mesos's `mesos` containerizer without images: processes in cgroups on the
-host's filesystem. A ContainerInfo of type DOCKER, or of type MESOS with an image, asks for
-a root filesystem this agent cannot give; running the task on the host instead would be
-wrong, so it fails to launch as in Mesos, with a message naming the image.
+The `mesos` containerizer runs processes in cgroups on the host's filesystem; the `docker`
+containerizer (--containerizers mesos,docker) runs a command task whose ContainerInfo names
+an image (type DOCKER, or MESOS with a DOCKER image) through a docker-compatible CLI
+(--docker, podman by default; executor/image_run.py). A container this agent cannot
+create fails to launch, as in Mesos, with a message naming why; running it on the host
+instead would be wrong.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-CONTAINERIZERS = ("mesos",)
+CONTAINERIZERS = ("mesos", "docker")
+
+
+def parse_containerizers(value: str) -> tuple[str, ...]:
+    """--containerizers: Mesos's comma list of `mesos` and `docker` (images, run with --docker)."""
+    names = tuple(dict.fromkeys(n.strip() for n in value.split(",") if n.strip()))
+    unknown = [n for n in names if n not in CONTAINERIZERS]
+    if not names or unknown:
+        raise ValueError(f"'{', '.join(unknown) or value}' is not a containerizer Corral has: {', '.join(CONTAINERIZERS)}")
+    return names
 
 
 def image_of(container: dict[str, Any]) -> str | None:
@@ -25,17 +36,24 @@ def image_of(container: dict[str, Any]) -> str | None:
     return None
 
 
-def refusal(*containers: dict[str, Any] | None) -> str | None:
-    """Why this agent cannot create the container these ContainerInfos describe (None: it can)."""
-    for container in containers:
+def refusal(enabled: tuple[str, ...], executor: dict[str, Any] | None, *tasks: dict[str, Any] | None) -> str | None:
+    """Why this agent cannot create the container these ContainerInfos describe (None: it can):
+    `executor` is a custom executor's, `tasks` those of command tasks."""
+    for container, custom in [(executor, True)] + [(t, False) for t in tasks]:
         if not container:
             continue
         kind = container.get("type", "MESOS")
         if kind not in ("MESOS", "DOCKER"):
-            return f"ContainerInfo type {kind} is not supported (the agent runs MESOS containers)"
+            return f"ContainerInfo type {kind} is not supported (the agent runs MESOS and DOCKER containers)"
         image = image_of(container)
-        if image is not None:
-            return (f"None of the enabled containerizers ({','.join(CONTAINERIZERS)}) could create a container "
-                    f"for the provided TaskInfo/ExecutorInfo message: this agent runs no container images "
+        if image is None:
+            continue
+        if "docker" not in enabled:
+            return (f"None of the enabled containerizers ({','.join(enabled)}) could create a container "
+                    f"for the provided TaskInfo/ExecutorInfo message: images need the docker containerizer "
                     f"(asked for {image})")
+        if custom:
+            return f"Custom executors do not run in container images on this agent (asked for {image}); give the task the image"
+        if not image.startswith("docker:"):
+            return f"Only docker images are supported (asked for {image})"
     return None

@@ -19,6 +19,7 @@ from corral.agent import isolators
 from corral.agent.isolators import disk
 from corral.agent.launcher import LaunchError, Launcher
 from corral.agent.model import CUSTOM, Executor, FrameworkRecord, Limitation
+from corral.executor import image_run
 from corral.resources import Resources
 
 if TYPE_CHECKING:
@@ -67,6 +68,10 @@ class Containerizer:
 
     async def _launch(self, fw: FrameworkRecord, executor: Executor) -> None:
         state = self.agent.state
+        missing = await self._missing_image(executor)
+        if missing:
+            state.executor_launch_failed(executor, missing)
+            return
         try:
             os.makedirs(executor.directory, exist_ok=True)
             cgroups = self.isolator.prepare(executor.container_id, executor.total_resources())
@@ -93,6 +98,29 @@ class Containerizer:
         except psutil.Error:
             pid_start = None
         state.executor_started(executor, pid, pid_start, self.isolator.slot_of(executor.container_id))
+
+    async def _missing_image(self, executor: Executor) -> str | None:
+        """Why a task's image cannot be run here: it is not in local storage (registries are not
+        reached), or the --docker tool is missing.  None when there is no image or it is there."""
+        for task in executor.tasks.values():
+            container = task.info.get("container")
+            try:
+                image = image_run.image_name(container)
+            except ValueError as exc:
+                return str(exc)
+            if image is None:
+                continue
+            tool = self.agent.flags["docker"]
+            try:
+                proc = await asyncio.create_subprocess_exec(tool, "image", "exists", image, stdout=asyncio.subprocess.DEVNULL,
+                                                            stderr=asyncio.subprocess.DEVNULL)
+            except OSError as exc:
+                return f"--docker {tool} cannot run ({exc.strerror})"
+            if await proc.wait() != 0:
+                pull = " (force_pull_image: registries are not reached from this agent)" if (
+                    (container.get("docker") or {}).get("force_pull_image")) else ""
+                return f"image '{image}' is not in the agent's local image storage{pull}"
+        return None
 
     def _executor_env(self, fw: FrameworkRecord, executor: Executor) -> dict[str, str]:
         flags = self.agent.flags
@@ -123,6 +151,8 @@ class Containerizer:
         for var in (command.get("environment") or {}).get("variables", []):
             if isinstance(var, dict) and isinstance(var.get("name"), str):
                 env[var["name"]] = str(var.get("value", ""))
+        if "docker" in flags["containerizers"]:
+            env["CORRAL_DOCKER"] = flags["docker"]  # the command executor runs image tasks with it
         env.update(self.agent.security.executor_env(fw, executor))
         return env
 
@@ -139,7 +169,32 @@ class Containerizer:
 
     def cleanup(self, container_id: str) -> None:
         self.disk_used.pop(container_id, None)
-        self.isolator.cleanup(container_id, None)
+        if "docker" in self.agent.flags["containerizers"]:
+            self.agent.spawn(self._cleanup_with_images(container_id), "clean up a container")
+        else:
+            self.isolator.cleanup(container_id, None)
+
+    async def _cleanup_with_images(self, container_id: str) -> None:
+        """Remove what the executor's image tasks left, then its cgroups: killed first, the
+        executor's processes could take the tool's monitor (conmon) and orphan the container."""
+        try:
+            await self._remove_image_containers(container_id)
+        finally:
+            try:
+                self.isolator.cleanup(container_id, None)
+            except OSError:
+                logger.exception("cleanup of container %s failed", container_id)
+
+    async def _remove_image_containers(self, container_id: str) -> None:
+        tool = self.agent.flags["docker"]
+        listed = await asyncio.create_subprocess_exec(tool, "ps", "-aq", "--filter", f"label={image_run.LABEL}={container_id}",
+                                                      stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+        ids = (await listed.communicate())[0].decode().split()
+        if ids:
+            logger.info("Removing the container(s) %s of executor container %s", " ".join(ids), container_id)
+            removed = await asyncio.create_subprocess_exec(tool, "rm", "-f", "-t", "0", *ids,
+                                                           stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+            await removed.wait()
 
     # ------------------------------------------------------------------ disk/du
 

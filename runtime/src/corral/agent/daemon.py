@@ -60,6 +60,7 @@ class Agent(Server):
             executor_reregistration_timeout=flags["executor_reregistration_timeout"],
             executor_shutdown_grace_period=flags["executor_shutdown_grace_period"],
             status_update_retry_interval=flags["status_update_retry_interval"],
+            containerizers=flags["containerizers"],
         )
         self.state = AgentState(options, master=self.master, containers=self.containers, checkpoint=self.checkpoint)
         self.start_time = time.time()

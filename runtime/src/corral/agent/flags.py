@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from corral import config
+from corral.agent.container_info import parse_containerizers
 from corral.agent.isolators import parse_isolation
 from corral.attributes import Attributes
 from corral.config import Flag
@@ -24,6 +25,9 @@ AGENT_FLAGS = [
          "auto (cgroups when writable), cgroups, posix, or Mesos's names: cgroups/cpu,cgroups/mem[,cgroups/pids][,disk/du]"),
     Flag("container_disk_watch_interval", config.as_duration, 15.0, "disk/du: seconds between measurements of each sandbox"),
     Flag("enforce_container_disk_quota", config.as_bool, False, "disk/du: fail the tasks of a sandbox over its disk resources"),
+    Flag("containerizers", config.text(parse_containerizers), "mesos",
+         "mesos, or mesos,docker to run tasks in container images (from local storage) with --docker"),
+    Flag("docker", config.as_str, "podman", "The docker-compatible CLI that runs container images"),
     Flag("cgroups_enable_cfs", config.as_bool, False, "Hard-limit CPU with CFS quotas (cgroups isolation)"),
     Flag("executor_registration_timeout", config.as_duration, 60.0, "Seconds an executor has to subscribe"),
     Flag("executor_reregistration_timeout", config.as_duration, 20.0, "After an agent restart, seconds executors have to re-subscribe"),

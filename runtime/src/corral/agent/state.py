@@ -56,6 +56,7 @@ class AgentOptions:
     executor_reregistration_timeout: float = 20.0
     executor_shutdown_grace_period: float = 5.0
     status_update_retry_interval: float = 10.0
+    containerizers: tuple[str, ...] = ("mesos",)
 
 
 class AgentState:
@@ -203,7 +204,8 @@ class AgentState:
         assert executor is not None
         for task in tasks:
             executor.tasks[task["task_id"]["value"]] = AgentTask(task, fw.id, executor_id)
-        refused = new and container_info.refusal(info.get("container"), *(t.get("container") for t in tasks))
+        refused = new and container_info.refusal(self.options.containerizers, info.get("container") if kind == CUSTOM else None,
+                                                 *(t.get("container") for t in tasks))
         if refused:
             self.executor_launch_failed(executor, refused)
             return

@@ -25,6 +25,7 @@ import threading
 import time
 import uuid
 
+from corral.executor import image_run
 from corral.protocol.recordio import Decoder
 
 # Keep this module's imports to the bare standard library: every module the
@@ -51,11 +52,12 @@ def _log(message: str) -> None:
 
 
 class RunningTask:
-    __slots__ = ("task", "process", "kill_requested", "grace", "terminal_sent", "group")
+    __slots__ = ("task", "process", "kill_requested", "grace", "terminal_sent", "group", "container")
 
     def __init__(self, task: dict[str, Any], grace: float, group: list[str]) -> None:
         self.task = task
         self.process: subprocess.Popen | None = None
+        self.container: str | None = None  # the name of its image container (executor/image_run.py)
         self.kill_requested = False
         self.grace = grace
         self.terminal_sent = False
@@ -267,7 +269,7 @@ class CommandExecutor:
                 self.tasks[running.task_id] = running
             self.launched_any = True
             try:
-                running.process = self._spawn(task)
+                running.process = self._spawn(running)
             except (OSError, ValueError, KeyError) as exc:
                 self.finish(running, "TASK_FAILED", f"Failed to launch the command: {exc}", "REASON_COMMAND_EXECUTOR_FAILED")
                 continue
@@ -279,12 +281,24 @@ class CommandExecutor:
                 timer.daemon = True
                 timer.start()
 
-    def _spawn(self, task: dict[str, Any]) -> subprocess.Popen:
+    def _spawn(self, running: RunningTask) -> subprocess.Popen:
+        task = running.task
         command = task["command"]
         env = {k: v for k, v in self.env.items() if k not in PRIVATE_ENV}
         env["MESOS_TASK_ID"] = task["task_id"]["value"]
-        for var in (command.get("environment") or {}).get("variables", []):
-            env[var["name"]] = var.get("value", "")
+        own = {var["name"]: var.get("value", "") for var in (command.get("environment") or {}).get("variables", [])}
+        env.update(own)
+        if image_run.image_name(task.get("container")) is not None:
+            tool = self.env.get("CORRAL_DOCKER")
+            if not tool:
+                raise ValueError("the agent runs no container images (--containerizers without docker)")
+            container_id = os.path.basename(self.sandbox)  # (the sandbox is .../runs/<container id>)
+            running.container = image_run.container_name(running.task_id, container_id)
+            argv = image_run.run_argv(task, tool, running.container, container_id, self.sandbox,
+                                      {**own, "MESOS_TASK_ID": env["MESOS_TASK_ID"]})
+            with open(os.path.join(self.sandbox, "stdout"), "ab") as out, open(os.path.join(self.sandbox, "stderr"), "ab") as err:
+                return subprocess.Popen(argv, cwd=self.sandbox, env=env, start_new_session=True,
+                                        stdin=subprocess.DEVNULL, stdout=out, stderr=err)
         if command.get("shell", True):
             argv = ["/bin/sh", "-c", command["value"]]
         else:
@@ -325,7 +339,7 @@ class CommandExecutor:
         if running.terminal_sent or running.process is None or running.process.poll() is not None:
             return
         _log(f"task {running.task_id} reached its max_completion_time")
-        running.process.kill()
+        self._stop(running, 0)
         running.process.wait()
         self.finish(running, "TASK_FAILED", "Task reached its max_completion_time", "REASON_MAX_COMPLETION_TIME_REACHED")
 
@@ -343,6 +357,16 @@ class CommandExecutor:
             self.update(running, "TASK_KILLING", None)
         process = running.process
         if process is None or process.poll() is not None:
+            return
+        self._stop(running, grace)
+
+    def _stop(self, running: RunningTask, grace: float) -> None:
+        """SIGTERM, then SIGKILL after `grace`: to the process group, or through the container tool."""
+        process = running.process
+        assert process is not None
+        if running.container is not None:
+            argv = [self.env["CORRAL_DOCKER"], "stop", "-t", str(max(0, round(grace))), running.container]
+            threading.Thread(target=subprocess.run, args=(argv,), kwargs={"capture_output": True}, daemon=True).start()
             return
         _signal_group(process, signal.SIGTERM)
         if grace <= 0:
