@@ -25,6 +25,8 @@ AGENT_FLAGS = [
     Flag("container_disk_watch_interval", config.as_duration, 15.0, "disk/du: seconds between measurements of each sandbox"),
     Flag("enforce_container_disk_quota", config.as_bool, False, "disk/du: fail the tasks of a sandbox over its disk resources"),
     Flag("cgroups_enable_cfs", config.as_bool, False, "Hard-limit CPU with CFS quotas (cgroups isolation)"),
+    Flag("cgroups_pids_max", config.as_non_negative_int, 0,
+         "Most processes and threads a container may have (pids.max; cgroups v2 isolation); 0: no limit"),
     Flag("executor_registration_timeout", config.as_duration, 60.0, "Seconds an executor has to subscribe"),
     Flag("executor_reregistration_timeout", config.as_duration, 20.0, "After an agent restart, seconds executors have to re-subscribe"),
     Flag("executor_shutdown_grace_period", config.as_duration, 5.0, "Seconds an executor has to exit after SHUTDOWN"),
