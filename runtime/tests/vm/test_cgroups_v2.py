@@ -17,6 +17,10 @@ from support.pymesos_harness import RecordingScheduler, command_task, pymesos_fr
 pytestmark = pytest.mark.integration
 
 HOG = "python3 -c \"x = b'1' * (400 << 20); print(len(x))\""  # touches 400 MB
+# Forks until the container's pids.max stops it (BlockingIOError: EAGAIN).
+FORKER = ("python3 -c \"import os, time\n"
+          "for i in range(200):\n"
+          "    if os.fork() == 0: time.sleep(30); os._exit(0)\n\"")
 BUSY = ("python3 -c \"import time; w, c = time.monotonic(), time.process_time()\n"
         "while time.monotonic() - w < 4: pass\n"
         "print('cpu-share', (time.process_time() - c) / (time.monotonic() - w))\"")
@@ -35,7 +39,8 @@ def read(vm, path: str) -> str:
 @pytest.mark.timeout(1500)  # the node image, the disk and a TCG boot come first
 def test_cgroups_v2_limits_restart_memory_limitation_and_cpu_cap(node_vm):
     vm = node_vm
-    master = start_corral(vm, "--isolation", "cgroups", "--cgroups_enable_cfs", "true", "--resources", "'cpus:1;mem:512'")
+    master = start_corral(vm, "--isolation", "cgroups", "--cgroups_enable_cfs", "true", "--cgroups_pids_max", "48",
+                          "--resources", "'cpus:1;mem:512'")
     assert "cgroups2 isolation" in vm.ssh("journalctl -u corral-agent --no-pager").stdout
     sched = RecordingScheduler()
     with pymesos_framework(master, sched) as driver:
@@ -49,12 +54,14 @@ def test_cgroups_v2_limits_restart_memory_limitation_and_cpu_cap(node_vm):
         assert read(vm, f"{cgroup}/memory.oom.group") == "1"
         assert read(vm, f"{cgroup}/cpu.max") == "60000 100000"
         assert read(vm, f"{cgroup}/cpu.weight") == str(cpu_weight(0.6))
+        assert read(vm, f"{cgroup}/pids.max") == "48"
         sleeper_pid = vm.ssh("pgrep -f -o 'sleep 600'").stdout.strip()
         [entry] = json.loads(vm.ssh("python3 -c 'import urllib.request; print(urllib.request.urlopen("
                                     "\"http://127.0.0.1:5051/monitor/statistics\").read().decode())'").stdout)
         stats = entry["statistics"]
         assert entry["executor_id"] == "sleeper" and stats["mem_limit_bytes"] == 160 << 20, entry
         assert 0 < stats["mem_total_bytes"] <= stats["mem_limit_bytes"] and "cpus_system_time_secs" in stats, entry
+        assert 2 <= stats["processes"] < 48, entry  # the executor, its shell and sleep
 
         # A restarted agent (systemd, KillMode=process) finds the task and keeps its cgroup.
         vm.ssh("systemctl restart corral-agent")
@@ -71,6 +78,11 @@ def test_cgroups_v2_limits_restart_memory_limitation_and_cpu_cap(node_vm):
         assert (update["state"], update["reason"], update["source"]) == (
             "TASK_FAILED", "REASON_CONTAINER_LIMITATION_MEMORY", "SOURCE_AGENT"), update
         assert update["message"].startswith("Memory limit exceeded: Requested: 96MB Maximum Used: "), update
+
+        sched.submit(0.1, 64, lambda o: command_task("forker", o, FORKER, mem=64), driver)
+        assert sched.wait_terminal("forker", timeout=180)["state"] == "TASK_FAILED"
+        err = vm.ssh("cat /var/lib/corral/agent/slaves/*/frameworks/*/executors/forker/runs/*/stderr").stdout
+        assert "BlockingIOError" in err, err  # the fork past pids.max, inside the task
 
         sched.submit(0.5, 64, lambda o: command_task("busy", o, BUSY, cpus=0.5, mem=64), driver)
         assert sched.wait_terminal("busy", timeout=180)["state"] == "TASK_FINISHED"

@@ -145,8 +145,12 @@ def test_dashboard_shows_quota_deactivated_agents_and_why_a_framework_waits(loca
     quota = wait_text(page, "tr[data-role=dev] [data-testid=role-quota]", lambda t: "consumed" in t, what="dev's quota")
     assert "limit cpus: 0.5" in quota and "consumed cpus: 0.5" in quota, quota
     shot(page, name, "1-roles")
+    window = {"machine_ids": [{"hostname": "127.0.0.1"}], "unavailability": {"start": {"nanoseconds": 2 * 10**18}}}
+    assert opskit.operator(local.url, {"type": "UPDATE_MAINTENANCE_SCHEDULE",
+                                       "update_maintenance_schedule": {"schedule": {"windows": [window]}}}).status == 200
     page.goto(local.url + f"/#/agents/{agent_id}")
     assert wait_text(page, "[data-testid=agent-mode]", lambda t: "deactivated" in t, what="the agent's mode") == "no (deactivated)"
+    wait_text(page, "[data-testid=agent-maintenance]", lambda t: t.startswith("draining for maintenance"), what="the maintenance window")
     page.click("nav a[data-nav=frameworks]")
     page.locator("[data-testid=frameworks-table] tbody tr a").first.click()
     why = wait_text(page, "[data-testid=why-offers]", lambda t: "QUOTA_LIMIT" in t, what="the framework's why-not reasons")

@@ -93,7 +93,7 @@ class Agent(Server):
             self.containers.isolator = isolators.detect(
                 self.flags["isolation"].kind, self.flags["cgroups_enable_cfs"],
                 name="agent-" + hashlib.sha1(self.work_dir.encode()).hexdigest()[:10],
-                cpus=self.state.options.total.scalar("cpus"),
+                cpus=self.state.options.total.scalar("cpus"), pids_max=self.flags["cgroups_pids_max"],
             )
         except RuntimeError as exc:
             raise StartupError(str(exc)) from None

@@ -29,6 +29,8 @@ AGENT_FLAGS = [
          "mesos, or mesos,docker to run tasks in container images (from local storage) with --docker"),
     Flag("docker", config.as_str, "podman", "The docker-compatible CLI that runs container images"),
     Flag("cgroups_enable_cfs", config.as_bool, False, "Hard-limit CPU with CFS quotas (cgroups isolation)"),
+    Flag("cgroups_pids_max", config.as_non_negative_int, 0,
+         "Most processes and threads a container may have (pids.max; cgroups v2 isolation); 0: no limit"),
     Flag("executor_registration_timeout", config.as_duration, 60.0, "Seconds an executor has to subscribe"),
     Flag("executor_reregistration_timeout", config.as_duration, 20.0, "After an agent restart, seconds executors have to re-subscribe"),
     Flag("executor_shutdown_grace_period", config.as_duration, 5.0, "Seconds an executor has to exit after SHUTDOWN"),

@@ -16,6 +16,7 @@ between roles (`--allocator priority`).
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
@@ -269,6 +270,7 @@ class HierarchicalAllocator(Allocator):
         self._rng.shuffle(ids)
         # Cluster-wide unreserved resources not allocated: what holds the guarantees' headroom.
         free = self._free_unreserved() if self._quota.required_headroom() else None
+        at_limit: set[str] = set()  # roles whose quota limit leaves them nothing more this round
         out: list[Allocation] = []
         for agent_id in ids:
             agent = agents[agent_id]
@@ -288,16 +290,16 @@ class HierarchicalAllocator(Allocator):
                 for role in roles:
                     if phase == 0 and not _has_unreserved(available):
                         break
-                    if role in visited:
+                    if role in visited or role in at_limit:
                         continue
                     visited.add(role)
                     offerable = available.allocatable_to(role)
                     if self._quota:
                         offerable = self._within_quota(role, offerable, free)
-                    if offerable.is_empty():
-                        continue
-                    framework_id = self._pick_framework(role, agent_id, offerable, now, agent.has_gpus)
+                    framework_id = None if offerable.is_empty() else self._pick_framework(role, agent_id, offerable, now, agent.has_gpus)
                     if framework_id is None:
+                        if self._quota and self._at_limit(role):
+                            at_limit.add(role)  # (limits only shrink within a round: no agent can change that)
                         continue
                     made.append(Allocation(framework_id, agent_id, role, offerable))
                     # Charged now, not when the agent is done: the next role's room depends on it.
@@ -329,6 +331,15 @@ class HierarchicalAllocator(Allocator):
             cap = {name: covered.get(name, 0.0) + max(0.0, free.get(name, 0.0) - need) for name, need in required.items()}
             offerable = offerable.shrink(cap, only_unreserved=True)
         return offerable
+
+    def _at_limit(self, role: str) -> bool:
+        """Whether the role's limit room is too small for the master's minimum offer, for every framework of it."""
+        room = self._quota.limit_room(role)
+        if room is None or not self._min_allocatable:
+            return False
+        if any(role in self._frameworks[f].min_allocatable for f in self._framework_sorters[role].clients()):
+            return False
+        return not any(all(room.get(name, math.inf) >= need for name, need in alt.items()) for alt in self._min_allocatable)
 
     def _free_unreserved(self) -> dict[str, float]:
         free: dict[str, float] = {}

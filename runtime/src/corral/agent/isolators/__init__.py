@@ -55,8 +55,10 @@ def parse_isolation(value: str) -> Isolation:
     return Isolation(kind, "disk/du" in names)
 
 
-def detect(requested: str = "auto", enable_cfs: bool = False, name: str = "agent", cpus: float = 1.0) -> Isolator:
-    """The isolator to use; `name` separates the cgroups of agents sharing a machine.
+def detect(requested: str = "auto", enable_cfs: bool = False, name: str = "agent", cpus: float = 1.0,
+           pids_max: int = 0) -> Isolator:
+    """The isolator to use; `name` separates the cgroups of agents sharing a machine; `pids_max`
+    limits each container's processes (cgroups v2 only: v1 has no pids controller set up here).
 
     The agent's cgroup weighs as many CPUs as the agent offers (and all of
     Corral's as many as the machine has): left at the default, every task
@@ -66,7 +68,7 @@ def detect(requested: str = "auto", enable_cfs: bool = False, name: str = "agent
         return PosixIsolator()
     try:
         if is_unified():
-            return Cgroups2Isolator.create(name, cpus, enable_cfs)
+            return Cgroups2Isolator.create(name, cpus, enable_cfs, pids_max)
         return _cgroups_v1(name, cpus, enable_cfs)
     except (OSError, RuntimeError) as exc:
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)

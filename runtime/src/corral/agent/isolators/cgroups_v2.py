@@ -3,8 +3,9 @@
 Each container gets one cgroup, `/sys/fs/cgroup/corral/<agent>/<slot>`, with the `cpu`,
 `memory` and `pids` controllers: `cpu.weight` from its cpus (the kernel's mapping of
 cpu.shares, cpus x 1024, to weights), `cpu.max` when --cgroups_enable_cfs is on,
-`memory.max` with swap off, and `memory.oom.group` so that an OOM kill takes the whole
-container as Mesos destroys it. An OOM kill is read from `memory.events`.
+`memory.max` with swap off, `memory.oom.group` so that an OOM kill takes the whole
+container as Mesos destroys it, and `pids.max` when --cgroups_pids_max is set (a fork
+past it fails with EAGAIN inside the task). An OOM kill is read from `memory.events`.
 
 Why not the agent's own (systemd-delegated) cgroup: executors must outlive an agent
 restart, so they cannot stay in the agent unit's cgroup — systemd 252 (Debian 12) refuses
@@ -44,15 +45,16 @@ def cpu_weight(cpus: float) -> int:
 class Cgroups2Isolator(PosixIsolator):
     name = "cgroups2"
 
-    def __init__(self, base: str, enable_cfs: bool = False) -> None:
+    def __init__(self, base: str, enable_cfs: bool = False, pids_max: int = 0) -> None:
         self.base = base  # the agent's subtree, e.g. /sys/fs/cgroup/corral/agent-1a2b
         self.enable_cfs = enable_cfs
+        self.pids_max = pids_max  # per container; 0: no limit
         self._slots: dict[str, str] = {}  # container_id -> slot name
         self._oom_baseline: dict[str, int] = {}
         self._seq = 0
 
     @classmethod
-    def create(cls, name: str, cpus: float, enable_cfs: bool, root: str = CGROUP_ROOT) -> "Cgroups2Isolator":
+    def create(cls, name: str, cpus: float, enable_cfs: bool, pids_max: int = 0, root: str = CGROUP_ROOT) -> "Cgroups2Isolator":
         """Make `root/corral/<name>` with the controllers enabled at every level (OSError if
         this process may not, RuntimeError naming a controller the kernel does not offer)."""
         missing = [c for c in CONTROLLERS if c not in (read(os.path.join(root, "cgroup.controllers")) or "").split()]
@@ -66,7 +68,7 @@ class Cgroups2Isolator(PosixIsolator):
             os.makedirs(path, exist_ok=True)
         write(os.path.join(path, "cgroup.subtree_control"), enable)
         write(os.path.join(path, "cpu.weight"), str(cpu_weight(cpus)))
-        return cls(path, enable_cfs)
+        return cls(path, enable_cfs, pids_max)
 
     def _dir(self, slot: str) -> str:
         return os.path.join(self.base, slot)
@@ -88,6 +90,8 @@ class Cgroups2Isolator(PosixIsolator):
             write(os.path.join(self._dir(slot), "memory.oom.group"), "1")
             if os.path.exists(os.path.join(self._dir(slot), "memory.swap.max")):
                 write(os.path.join(self._dir(slot), "memory.swap.max"), "0")
+            if self.pids_max > 0:
+                write(os.path.join(self._dir(slot), "pids.max"), str(self.pids_max))
         directory = self._dir(slot)
         mem_mb = max(resources.scalar("mem"), MIN_MEMORY_MB)
         write(os.path.join(directory, "memory.max"), str(int(mem_mb * 2**20)))
@@ -133,6 +137,9 @@ class Cgroups2Isolator(PosixIsolator):
             out["mem_total_bytes"] = int(current)
         if limit is not None:
             out["mem_limit_bytes"] = limit
+        processes = read(os.path.join(self._dir(slot), "pids.current"))
+        if processes:
+            out["processes"] = int(processes)
         stat = read_keyed(os.path.join(self._dir(slot), "cpu.stat"))
         if "user_usec" in stat:
             out["cpus_user_time_secs"] = int(stat["user_usec"]) / 1e6

@@ -264,6 +264,7 @@
       call('GET_AGENTS').then(loadAgents),
       call('GET_FRAMEWORKS').then((doc) => { loadFrameworks(doc); }),
       getJSON('/roles').then((doc) => { model.roles = doc.roles || []; }),
+      call('GET_MAINTENANCE_STATUS').then((doc) => { model.maintenance = doc.status || {}; }),
       getJSON('/metrics/snapshot').then((doc) => { model.metrics = doc; }),
     ];
     const results = await Promise.allSettled(jobs);
@@ -486,6 +487,17 @@
     },
   };
 
+  // The maintenance window of an agent's machine, from GET_MAINTENANCE_STATUS (a machine id
+  // matches when each of its fields equals the agent's), or null.
+  function maintenanceOf(a) {
+    const info = a.agent_info;
+    const matches = (m) => (!m.hostname || m.hostname === info.hostname) && (!m.ip || m.ip === info.ip);
+    const draining = ((model.maintenance || {}).draining_machines || []).find((d) => matches(d.id));
+    if (!draining) return null;
+    const answers = (draining.statuses || []).map((s) => `${frameworkName(idv(s.framework_id))}: ${s.status.toLowerCase()}`);
+    return `draining for maintenance${answers.length ? ` (inverse offers: ${answers.join(', ')})` : ''}`;
+  }
+
   // Why an agent is offered to nobody: drained, draining, deactivated or disconnected.
   function agentMode(a) {
     if (a.drain_info) return a.drain_info.state.toLowerCase();
@@ -528,7 +540,8 @@
         <div class="two"><dl class="kv">
           <dt>Host</dt><dd>${esc(info.hostname)}:${esc(info.port)}</dd><dt>Active</dt><dd data-testid="agent-mode">${a.active ? 'yes' : `no (${esc(agentMode(a))})`}</dd>
           <dt>Version</dt><dd>${esc(a.version)}</dd><dt>Registered</dt><dd>${esc(ago(nanos(a.registered_time)))}</dd>
-          <dt>PID</dt><dd class="mono">${esc(a.pid)}</dd></dl>
+          <dt>PID</dt><dd class="mono">${esc(a.pid)}</dd>
+          <dt>Maintenance</dt><dd data-testid="agent-maintenance">${esc(maintenanceOf(a) || 'none scheduled')}</dd></dl>
           <div><table data-testid="agent-resources"><thead><tr><th>Resource</th><th class="num">Total</th><th class="num">Allocated</th><th class="num">Offered</th><th class="num">Idle</th></tr></thead>
           <tbody>${resRows}</tbody></table></div></div>
         <h2>Attributes</h2>${attrs ? `<dl class="kv" data-testid="agent-attributes">${attrs}</dl>` : '<div class="empty">No attributes</div>'}
