@@ -159,7 +159,7 @@ def test_a_drained_agent_loses_its_tasks_and_is_offered_to_nobody_until_reactiva
                    "an offer of the reactivated agent")
 
 
-def test_quota_and_deactivation_survive_a_leader_sigkill_with_zookeeper(zookeeper, cluster):
+def test_quota_deactivation_and_reservations_survive_a_leader_sigkill_with_zookeeper(zookeeper, cluster):
     zk_url = zookeeper.url("/corral")
     masters = start_masters(cluster, zk_url, 2)
     first = wait_for(lambda: leader_among(masters), what="a leader")
@@ -169,6 +169,12 @@ def test_quota_and_deactivation_survive_a_leader_sigkill_with_zookeeper(zookeepe
                                       if a["port"] == agent.port), None), what="the agent to register")
     assert update_quota(base, limits("dev", cpus=1.5, mem=512)).status == 200
     assert operator(base, {"type": "DEACTIVATE_AGENT", "deactivate_agent": {"agent_id": {"value": agent_id}}}).status == 200
+    wanted = [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.5}, "reservations": [{"type": "DYNAMIC", "role": "ops"}]}]
+    reply = operator(base, {"type": "RESERVE_RESOURCES", "reserve_resources": {"agent_id": {"value": agent_id}, "resources": wanted}})
+    assert reply.status == 200, reply.text
+    # The agent checkpoints the reservation (what it re-registers with at the next leader).
+    checkpointed = cluster.root / "agent-0" / "meta" / "resources.json"
+    wait_for(lambda: checkpointed.exists() and json.loads(checkpointed.read_text()), what="the agent to checkpoint the reservation")
     # The registry's writes are asynchronous: wait for them to reach ZooKeeper before the kill.
     zk = KazooClient(hosts=zookeeper.hosts)
     zk.start()
@@ -184,6 +190,8 @@ def test_quota_and_deactivation_survive_a_leader_sigkill_with_zookeeper(zookeepe
     assert configs == [{"role": "dev", "limits": {"cpus": {"value": 1.5}, "mem": {"value": 512.0}}}]
     wait_for(lambda: any(a["id"] == agent_id and a["deactivated"] for a in http_json(base + "/state")["slaves"]),
              timeout=30, what="the re-registered agent to stay deactivated")
+    [kept] = [r for r in agent_total(base, agent_id) if r.get("reservations")]
+    assert (kept["name"], kept["scalar"], kept["reservations"]) == ("cpus", {"value": 0.5}, wanted[0]["reservations"])
 
 
 # -- dynamic reservations -----------------------------------------------------------------------
