@@ -144,6 +144,8 @@ def test_dashboard_shows_quota_deactivated_agents_and_why_a_framework_waits(loca
     page.goto(local.url + "/#/roles")
     quota = wait_text(page, "tr[data-role=dev] [data-testid=role-quota]", lambda t: "consumed" in t, what="dev's quota")
     assert "limit cpus: 0.5" in quota and "consumed cpus: 0.5" in quota, quota
+    # Reservations per role: each of the two agents holds cpus(ads):1.
+    assert page.locator("tr[data-role=ads] [data-testid=role-reserved]").inner_text() == "cpus: 2"
     shot(page, name, "1-roles")
     window = {"machine_ids": [{"hostname": "127.0.0.1"}], "unavailability": {"start": {"nanoseconds": 2 * 10**18}}}
     assert opskit.operator(local.url, {"type": "UPDATE_MAINTENANCE_SCHEDULE",

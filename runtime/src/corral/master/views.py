@@ -133,23 +133,32 @@ def standby_state(master_id: str, leader: dict[str, Any] | None, flags: dict[str
 
 
 def roles(m: MasterState) -> dict[str, Any]:
-    out: list[dict[str, Any]] = []
+    """Mesos's /roles: each role's weight, share, frameworks and allocation, its quota and what
+    agents hold reserved for it (a role with only reservations is listed too)."""
+    reserved: dict[str, dict[str, float]] = {}
+    for agent in m.agents.values():
+        for role in agent.total.reservation_roles():
+            into = reserved.setdefault(role, {})
+            for name, value in agent.total.reserved(role).scalar_quantities().items():
+                into[name] = round(into.get(name, 0.0) + value, 3)
     quotas = m.allocator.quotas()
-    for info in m.allocator.roles():
-        frameworks = [f for f in info.frameworks if f in m.frameworks]
-        out.append(
-            {
-                "name": info.role,
-                "weight": info.weight,
-                "share": info.share,
-                "frameworks": frameworks,
-                "resources": {k: round(v, 3) for k, v in info.allocated.items()},
-            }
-        )
-        quota = quotas.get(info.role)
+    infos = {info.role: info for info in m.allocator.roles()}
+    out: list[dict[str, Any]] = []
+    for name in sorted(set(infos) | set(reserved)):
+        info = infos.get(name)
+        entry: dict[str, Any] = {
+            "name": name,
+            "weight": info.weight if info else m.allocator.weights().get(name, 1.0),
+            "share": info.share if info else 0.0,
+            "frameworks": [f for f in info.frameworks if f in m.frameworks] if info else [],
+            "resources": {k: round(v, 3) for k, v in info.allocated.items()} if info else {},
+            "reserved": reserved.get(name, {}),
+        }
+        quota = quotas.get(name)
         if quota is not None:
-            out[-1]["quota"] = {"role": info.role, "guarantee": dict(quota.guarantees), "limit": dict(quota.limits),
-                                "consumed": m.allocator.consumed_quota(info.role)}
+            entry["quota"] = {"role": name, "guarantee": dict(quota.guarantees), "limit": dict(quota.limits),
+                              "consumed": m.allocator.consumed_quota(name)}
+        out.append(entry)
     return {"roles": out}
 
 

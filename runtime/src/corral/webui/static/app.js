@@ -436,16 +436,20 @@
         <td class="num" data-testid="role-share">${(100 * (r.share || 0)).toFixed(1)}%</td>
         <td class="num">${(r.frameworks || []).length}</td>
         <td class="num">${fmt('cpus', res.cpus)}</td><td class="num">${fmt('mem', res.mem)}</td>
-        ${compact ? '' : `<td class="num">${fmt('disk', res.disk)}</td><td data-testid="role-quota">${quotaText(r.quota)}</td>`}</tr>`;
+        ${compact ? '' : `<td class="num">${fmt('disk', res.disk)}</td><td data-testid="role-reserved">${quantitiesText(r.reserved)}</td>
+          <td data-testid="role-quota">${quotaText(r.quota)}</td>`}</tr>`;
     }).join('');
     return `<table data-testid="roles-table"><thead><tr><th>Role</th><th class="num">Weight</th><th class="num">Dominant share</th>
-      <th class="num">Frameworks</th><th class="num">CPUs</th><th class="num">Mem</th>${compact ? '' : '<th class="num">Disk</th><th>Quota</th>'}</tr></thead>
+      <th class="num">Frameworks</th><th class="num">CPUs</th><th class="num">Mem</th>${compact ? '' : '<th class="num">Disk</th><th>Reserved</th><th>Quota</th>'}</tr></thead>
       <tbody>${rows}</tbody></table>`;
   }
 
+  function quantitiesText(m) {
+    return Object.keys(m || {}).length ? Object.entries(m).map(([k, v]) => `${esc(k)}: ${fmt(k, v)}`).join(', ') : '<span class="muted">none</span>';
+  }
   function quotaText(quota) {
     if (!quota) return '<span class="muted">none</span>';
-    const part = (label, m) => (Object.keys(m || {}).length ? `${label} ${Object.entries(m).map(([k, v]) => `${esc(k)}: ${fmt(k, v)}`).join(', ')}` : '');
+    const part = (label, m) => (Object.keys(m || {}).length ? `${label} ${quantitiesText(m)}` : '');
     return [part('guarantee', quota.guarantee), part('limit', quota.limit), part('consumed', quota.consumed)].filter(Boolean).join(' · ');
   }
 
