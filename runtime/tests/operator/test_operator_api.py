@@ -79,7 +79,8 @@ def test_operator_calls_answer_in_mesos_shapes(cluster):
         assert get("GET_LOGGING_LEVEL")["level"] == 1
         # Refusals name the problem.
         for body, status, text in [
-            ({"type": "START_MAINTENANCE"}, 400, "START_MAINTENANCE is not supported by this master yet (maintenance)"),
+            ({"type": "LIST_FILES"}, 400, "LIST_FILES is not supported by this master yet (the v1 file API"),
+            ({"type": "START_MAINTENANCE"}, 400, "Expecting 'start_maintenance' to be present"),
             ({"type": "NO_SUCH_CALL"}, 400, "Unknown operator call type 'NO_SUCH_CALL'"),
             ({"type": "UPDATE_WEIGHTS"}, 400, "Expecting 'update_weights' to be present"),
             ({"type": "UPDATE_WEIGHTS", "update_weights": {"weight_infos": [{"role": "x", "weight": -1}]}}, 400, "weight of 'x' must be > 0"),
