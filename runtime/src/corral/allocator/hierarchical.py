@@ -362,12 +362,9 @@ class HierarchicalAllocator(Allocator):
                     continue
             else:
                 minimum = self._min_allocatable if own is None else own
-                if minimum:
-                    if quantities is None:
-                        quantities = offerable.scalar_quantities()
-                    fits = any(_quantities_contain(quantities, alt) for alt in minimum)
-                else:
-                    fits = True
+                if quantities is None and minimum:
+                    quantities = offerable.scalar_quantities()
+                fits = _fits_minimum(quantities or {}, minimum)
                 if own is None:
                     default_fits = fits
                 if not fits:

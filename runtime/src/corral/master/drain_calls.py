@@ -4,29 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from corral.master.operator import Denied, OperatorCall, leading_state, register, require
+from corral.master.operator import OperatorCall, agent_id_of, authorize, leading_state, register, require
 from corral.protocol.messages import ProtocolError
-
-
-def _agent_id(body: Any, call: str) -> str:
-    if not isinstance(body, dict):
-        raise ProtocolError(f"{call}: expected an object")
-    agent_id = body.get("agent_id")
-    value = agent_id.get("value") if isinstance(agent_id, dict) else None
-    if not isinstance(value, str) or not value:
-        raise ProtocolError(f"Expecting '{call}.agent_id.value' to be a non-empty string")
-    return value
-
-
-def _authorize(master, request, action: str, what: str) -> None:
-    denied = master.security.check(request, action, None, what)
-    if denied is not None:
-        raise Denied(denied)
 
 
 def _drain_agent(master, request, call: OperatorCall):
     body = require(call.drain_agent, "drain_agent")
-    agent_id = _agent_id(body, "drain_agent")
+    agent_id = agent_id_of(body, "drain_agent")
     config: dict[str, Any] = {}
     grace = body.get("max_grace_period")
     if grace is not None:
@@ -38,23 +22,23 @@ def _drain_agent(master, request, call: OperatorCall):
     if not isinstance(mark_gone, bool):
         raise ProtocolError("drain_agent.mark_gone must be a boolean")
     config["mark_gone"] = mark_gone
-    _authorize(master, request, "drain_agents", "drain agents")
+    authorize(master, request, "drain_agents", None, "drain agents")
     if mark_gone:
-        _authorize(master, request, "mark_agents_gone", "mark agents gone")
+        authorize(master, request, "mark_agents_gone", None, "mark agents gone")
     leading_state(master).drain_agent(agent_id, config)
     return None
 
 
 def _deactivate_agent(master, request, call: OperatorCall):
-    agent_id = _agent_id(require(call.deactivate_agent, "deactivate_agent"), "deactivate_agent")
-    _authorize(master, request, "deactivate_agents", "deactivate agents")
+    agent_id = agent_id_of(require(call.deactivate_agent, "deactivate_agent"), "deactivate_agent")
+    authorize(master, request, "deactivate_agents", None, "deactivate agents")
     leading_state(master).deactivate_agent(agent_id)
     return None
 
 
 def _reactivate_agent(master, request, call: OperatorCall):
-    agent_id = _agent_id(require(call.reactivate_agent, "reactivate_agent"), "reactivate_agent")
-    _authorize(master, request, "reactivate_agents", "reactivate agents")
+    agent_id = agent_id_of(require(call.reactivate_agent, "reactivate_agent"), "reactivate_agent")
+    authorize(master, request, "reactivate_agents", None, "reactivate agents")
     leading_state(master).reactivate_agent(agent_id)
     return None
 

@@ -105,6 +105,7 @@ class MaintenanceBook(DrainBook):
         self.inverse_offers: dict[str, tuple[str, str]] = {}  # inverse offer id -> (framework id, agent id)
         # machine -> framework id -> (UNKNOWN | ACCEPT | DECLINE, when)
         self.inverse_statuses: dict[Machine, dict[str, tuple[str, float]]] = {}
+        self._draining_agents: set[str] = set()  # agents of DRAINING machines: the timer looks at these only
 
     # -- the operator's calls ------------------------------------------------------------------
 
@@ -178,11 +179,13 @@ class MaintenanceBook(DrainBook):
             raise CallError(403, f"Agent on machine '{down.to_json()}' may not register: the machine is DOWN for maintenance")
         agent = super().register_agent(info, total, *args, **kwargs)
         agent.unavailability = self._unavailability_of(agent)
+        if agent.unavailability is not None:
+            self._draining_agents.add(agent.id)
         return agent
 
     def _check_agents(self, now: float) -> None:
         super()._check_agents(now)
-        if self.maintenance_windows:
+        if self._draining_agents:
             self._send_inverse_offers()
 
     # -- helpers -----------------------------------------------------------------------------------
@@ -199,6 +202,7 @@ class MaintenanceBook(DrainBook):
     def _refresh_unavailability(self) -> None:
         for agent in self.agents.values():
             agent.unavailability = self._unavailability_of(agent)
+        self._draining_agents = {a.id for a in self.agents.values() if a.unavailability is not None}
         for offer_id, (fid, aid) in list(self.inverse_offers.items()):
             target = self.agents.get(aid)
             if target is None or target.unavailability is None:
@@ -210,8 +214,12 @@ class MaintenanceBook(DrainBook):
     def _send_inverse_offers(self) -> None:
         """One inverse offer per framework that uses an agent of a DRAINING machine and has not answered."""
         pending = {(fid, aid) for fid, aid in self.inverse_offers.values()}
-        for agent in self.agents.values():
-            if agent.unavailability is None or not agent.connected:
+        for agent_id in list(self._draining_agents):
+            agent = self.agents.get(agent_id)
+            if agent is None:
+                self._draining_agents.discard(agent_id)  # removed (e.g. its machine went DOWN)
+                continue
+            if not agent.connected:
                 continue
             machine = self._machine_of(agent)
             if machine is None:

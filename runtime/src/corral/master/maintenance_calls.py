@@ -11,18 +11,11 @@ from aiohttp import web
 
 from corral.http_stream import error_response, json_response
 from corral.master.maintenance import Machine, parse_machines, parse_schedule
-from corral.master.operator import Denied, OperatorCall, leading_state, register, require
-from corral.master.state import CallError
+from corral.master.operator import REFUSALS, OperatorCall, authorize, leading_state, refusal, register, require
 from corral.protocol.messages import ProtocolError
 
 if TYPE_CHECKING:
     from corral.master.shell import MasterShell as Master
-
-
-def _authorize(master, request, action: str, what: str) -> None:
-    denied = master.security.check(request, action, None, what)
-    if denied is not None:
-        raise Denied(denied)
 
 
 def _parsed(parse: Callable[[], Any]) -> Any:
@@ -35,7 +28,7 @@ def _parsed(parse: Callable[[], Any]) -> Any:
 def _update_schedule(master, request, call: OperatorCall):
     body = require(call.update_maintenance_schedule, "update_maintenance_schedule")
     windows = _parsed(lambda: parse_schedule(body.get("schedule") if isinstance(body, dict) else None))
-    _authorize(master, request, "update_maintenance_schedules", "update the maintenance schedule")
+    authorize(master, request, "update_maintenance_schedules", None, "update the maintenance schedule")
     leading_state(master).update_maintenance_schedule(windows)
     return None
 
@@ -46,14 +39,14 @@ def _machines(raw: Any, call: str) -> list[Machine]:
 
 def _start(master, request, call: OperatorCall):
     machines = _machines(require(call.start_maintenance, "start_maintenance"), "start_maintenance")
-    _authorize(master, request, "start_maintenances", "start maintenance")
+    authorize(master, request, "start_maintenances", None, "start maintenance")
     leading_state(master).start_maintenance(machines)
     return None
 
 
 def _stop(master, request, call: OperatorCall):
     machines = _machines(require(call.stop_maintenance, "stop_maintenance"), "stop_maintenance")
-    _authorize(master, request, "stop_maintenances", "stop maintenance")
+    authorize(master, request, "stop_maintenances", None, "stop maintenance")
     leading_state(master).stop_maintenance(machines)
     return None
 
@@ -79,12 +72,8 @@ def add_routes(app: web.Application, master: "Master") -> None:
                     return error_response(400, f"Failed to parse the request body as JSON: {exc}")
             try:
                 answer = handler(request, body)
-            except Denied as denied:
-                return denied.response
-            except CallError as exc:
-                return error_response(exc.status, exc.message)
-            except ProtocolError as exc:
-                return error_response(400, str(exc))
+            except REFUSALS as exc:
+                return refusal(exc)
             return json_response(answer) if answer is not None else web.Response(status=200)
         return serve
 

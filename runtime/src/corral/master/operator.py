@@ -117,6 +117,33 @@ def require(value: Any, field: str) -> Any:
     return value
 
 
+def agent_id_of(body: Any, call: str) -> str:
+    """The `agent_id.value` of a call's JSON body; a ProtocolError names what is missing."""
+    if not isinstance(body, dict):
+        raise ProtocolError(f"{call}: expected an object")
+    agent_id = body.get("agent_id")
+    value = agent_id.get("value") if isinstance(agent_id, dict) else None
+    if not isinstance(value, str) or not value:
+        raise ProtocolError(f"Expecting '{call}.agent_id.value' to be a non-empty string")
+    return value
+
+
+def authorize(master: "Master", request: web.Request, action: str, obj: str | None, what: str) -> None:
+    """Raise Denied (a 403 naming the principal and `what`) unless the ACLs allow `action` on `obj`."""
+    denied = master.security.check(request, action, obj, what)
+    if denied is not None:
+        raise Denied(denied)
+
+
+def refusal(exc: Exception) -> web.Response:
+    """The answer to a call that raised one of REFUSALS."""
+    if isinstance(exc, Denied):
+        return exc.response
+    if isinstance(exc, CallError):
+        return error_response(exc.status, exc.message)
+    return error_response(400, str(exc))
+
+
 def leading_state(master: "Master") -> "MasterState":
     if master.state is None:
         raise CallError(503, "This master is not leading")
@@ -223,9 +250,7 @@ def _update_weights(master, request, call):
     except ValueError as exc:
         raise ProtocolError(f"update_weights: {exc}") from None
     for role in weights:
-        denied = master.security.check(request, "update_weights", role, "update the weight of role '{obj}'")
-        if denied is not None:
-            raise Denied(denied)
+        authorize(master, request, "update_weights", role, "update the weight of role '{obj}'")
     leading_state(master)
     master.update_weights(weights)
     return None
@@ -235,9 +260,7 @@ def _mark_agent_gone(master, request, call):
     body = require(call.mark_agent_gone, "mark_agent_gone")
     if not body.agent_id.value:
         raise ProtocolError("mark_agent_gone.agent_id.value must not be empty")
-    denied = master.security.check(request, "mark_agents_gone", None, "mark agents gone")
-    if denied is not None:
-        raise Denied(denied)
+    authorize(master, request, "mark_agents_gone", None, "mark agents gone")
     leading_state(master).mark_agent_gone(body.agent_id.value)
     return None
 
@@ -254,19 +277,15 @@ def teardown_framework(master: "Master", request: web.Request, framework_id: str
     if framework is None:
         raise CallError(404 if framework_id else 400, f"Framework {framework_id!r} is not registered")
     owner = framework.info.get("principal")
-    denied = master.security.check(request, "teardown_frameworks", owner if isinstance(owner, str) and owner else None,
-                                   "tear down frameworks of principal '{obj}'")
-    if denied is not None:
-        raise Denied(denied)
+    authorize(master, request, "teardown_frameworks", owner if isinstance(owner, str) and owner else None,
+              "tear down frameworks of principal '{obj}'")
     logger.info("Operator %s tears down framework %s (%s)", principal_of(request) or "(anonymous)", framework_id, framework.name)
     state.remove_framework(framework_id, f"torn down by operator {principal_of(request) or ''}".strip())
 
 
 def _set_logging_level(master, request, call):
     body = require(call.set_logging_level, "set_logging_level")
-    denied = master.security.check(request, "set_log_level", None, "set the logging level")
-    if denied is not None:
-        raise Denied(denied)
+    authorize(master, request, "set_log_level", None, "set the logging level")
     if body.level < 0:
         raise ProtocolError("set_logging_level.level must be >= 0")
     logging.getLogger().setLevel(logging.DEBUG if body.level >= 1 else logging.INFO)
@@ -276,6 +295,10 @@ def _set_logging_level(master, request, call):
 class Denied(Exception):
     def __init__(self, response: web.Response) -> None:
         self.response = response
+
+
+# What a call's handler raises to refuse it (see `refusal`).
+REFUSALS = (Denied, CallError, ProtocolError)
 
 
 for _name, _handler, _readonly, _needs_state in [
@@ -334,12 +357,8 @@ async def handle(master: "Master", request: web.Request) -> web.StreamResponse:
         return await subscribe(master, request)
     try:
         body = spec.handler(master, request, call)
-    except Denied as denied:
-        return denied.response
-    except CallError as exc:
-        return error_response(exc.status, exc.message)
-    except ProtocolError as exc:
-        return error_response(400, str(exc))
+    except REFUSALS as exc:
+        return refusal(exc)
     if body is None:
         return web.Response(status=200)
     return json_response({"type": kind, kind.lower(): body})
@@ -361,10 +380,8 @@ def add_routes(app: web.Application, master: "Master") -> None:
             return error_response(400, "Missing 'frameworkId'")
         try:
             teardown_framework(master, request, framework_id)
-        except Denied as denied:
-            return denied.response
-        except CallError as exc:
-            return error_response(exc.status, exc.message)
+        except REFUSALS as exc:
+            return refusal(exc)
         return web.Response(status=200)
 
     app.router.add_post("/teardown", teardown)

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from corral.allocator.quota import QuotaConfig, exceeds, total_guarantees, validate_config
 from corral.http_stream import json_response
-from corral.master.operator import Denied, OperatorCall, leading_state, register, require
+from corral.master.operator import OperatorCall, authorize, leading_state, register, require
 from corral.master.state import CallError
 from corral.protocol.messages import ProtocolError
 from corral.resources import ResourceError, Resources
@@ -65,9 +65,7 @@ def apply(master: "Master", request: web.Request, configs: list[QuotaConfig], fo
                 f"Invalid QuotaConfig: total quota guarantees '{quantities_text(guarantees)}' exceed cluster capacity "
                 f"'{quantities_text(capacity)}' (use 'force' flag to bypass this check)")
     for config in configs:
-        denied = master.security.check(request, "update_quotas", config.role, "update the quota of role '{obj}'")
-        if denied is not None:
-            raise Denied(denied)
+        authorize(master, request, "update_quotas", config.role, "update the quota of role '{obj}'")
     try:
         state.update_quotas(configs)
     except NotImplementedError as exc:

@@ -8,19 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from corral.master.operator import Denied, OperatorCall, leading_state, register, require
+from corral.master.operator import OperatorCall, agent_id_of, authorize, leading_state, register, require
 from corral.protocol.messages import ProtocolError
 from corral.resources import ResourceError, Resources
 from corral.security.middleware import principal_of
 
 
 def _body(raw: Any, call: str) -> tuple[str, Resources]:
-    if not isinstance(raw, dict):
-        raise ProtocolError(f"{call}: expected an object")
-    agent = raw.get("agent_id")
-    agent_id = agent.get("value") if isinstance(agent, dict) else None
-    if not isinstance(agent_id, str) or not agent_id:
-        raise ProtocolError(f"Expecting '{call}.agent_id.value' to be a non-empty string")
+    agent_id = agent_id_of(raw, call)
     try:
         return agent_id, Resources.from_json(raw.get("resources"), f"{call}.resources")
     except ResourceError as exc:
@@ -30,9 +25,7 @@ def _body(raw: Any, call: str) -> tuple[str, Resources]:
 def _reserve(master, request, call: OperatorCall):
     agent_id, resources = _body(require(call.reserve_resources, "reserve_resources"), "reserve_resources")
     for role in sorted(resources.reservation_roles()):
-        denied = master.security.check(request, "reserve_resources", role, "reserve resources for role '{obj}'")
-        if denied is not None:
-            raise Denied(denied)
+        authorize(master, request, "reserve_resources", role, "reserve resources for role '{obj}'")
     leading_state(master).reserve_resources(agent_id, resources, principal_of(request))
     return None
 
@@ -40,10 +33,8 @@ def _reserve(master, request, call: OperatorCall):
 def _unreserve(master, request, call: OperatorCall):
     agent_id, resources = _body(require(call.unreserve_resources, "unreserve_resources"), "unreserve_resources")
     for principal in sorted({k[1].principal or "" for k, _ in resources.items() if k[1] is not None}):
-        denied = master.security.check(request, "unreserve_resources", principal or None,
-                                        "unreserve resources reserved by principal '{obj}'")
-        if denied is not None:
-            raise Denied(denied)
+        authorize(master, request, "unreserve_resources", principal or None,
+                  "unreserve resources reserved by principal '{obj}'")
     leading_state(master).reserve_resources(agent_id, resources, principal_of(request), unreserve=True)
     return None
 
