@@ -1,9 +1,11 @@
 """Mesos-style resources: parsing, arithmetic and the JSON wire form.
 
-A `Resources` value maps `(name, reservation)` to an amount.  The amount is a
-float for SCALAR resources, a tuple of disjoint, sorted `(begin, end)` pairs for
-RANGES and a frozenset for SET.  `reservation` is None for unreserved
-resources, else the `Reservation` (role, type, principal) they are reserved to.
+A `Resources` value maps `(name, reservation, volume)` to an amount.  The
+amount is a float for SCALAR resources, a tuple of disjoint, sorted `(begin,
+end)` pairs for RANGES and a frozenset for SET.  `reservation` is None for
+unreserved resources, else the `Reservation` (role, type, principal) they are
+reserved to.  `volume` is None except for a persistent volume (reserved disk
+with a DiskInfo): a volume is used whole, never split (`contains` wants it all).
 
 Scalars are kept at Mesos's fixed-point precision (three decimals) so that
 repeated additions and subtractions do not drift.
@@ -53,7 +55,23 @@ class Reservation:
         return (self.parent.stack() if self.parent else []) + [self]
 
 
-Key = tuple[str, Union[Reservation, None]]
+@dataclass(frozen=True, slots=True)
+class Volume:
+    """A persistent volume's DiskInfo: its `persistence` id and principal, and where tasks see it."""
+
+    persistence_id: str
+    container_path: str
+    principal: str | None = None
+    mode: str = "RW"
+
+    def to_json(self) -> dict[str, Any]:
+        persistence: dict[str, Any] = {"id": self.persistence_id}
+        if self.principal:
+            persistence["principal"] = self.principal
+        return {"persistence": persistence, "volume": {"container_path": self.container_path, "mode": self.mode}}
+
+
+Key = tuple[str, Union[Reservation, None], Union[Volume, None]]
 
 
 def _round(value: float) -> float:
@@ -155,7 +173,7 @@ class Resources:
 
     @classmethod
     def scalars(cls, **amounts: float) -> "Resources":
-        return cls({(name, None): _round(float(v)) for name, v in amounts.items()})
+        return cls({(name, None, None): _round(float(v)) for name, v in amounts.items()})
 
     # -- queries --------------------------------------------------------------
 
@@ -181,15 +199,15 @@ class Resources:
         return iter(self._items.items())
 
     def names(self) -> set[str]:
-        return {name for name, _ in self._items}
+        return {key[0] for key in self._items}
 
-    def get(self, name: str, reservation: Reservation | None = None) -> Amount | None:
-        return self._items.get((name, reservation))
+    def get(self, name: str, reservation: Reservation | None = None, volume: Volume | None = None) -> Amount | None:
+        return self._items.get((name, reservation, volume))
 
     def scalar(self, name: str) -> float:
         """Total of a scalar resource across all reservations."""
         total = 0.0
-        for (n, _), amount in self._items.items():
+        for (n, _, _), amount in self._items.items():
             if n == name and isinstance(amount, float):
                 total += amount
         return _round(total)
@@ -197,20 +215,20 @@ class Resources:
     def scalar_quantities(self) -> dict[str, float]:
         """Scalar totals by name, reservations merged (what DRF shares are made of)."""
         out: dict[str, float] = {}
-        for (name, _), amount in self._items.items():
+        for (name, _, _), amount in self._items.items():
             if isinstance(amount, float):
                 out[name] = out.get(name, 0.0) + amount
         return out
 
     def ranges(self, name: str) -> RangeList:
         merged: list[tuple[int, int]] = []
-        for (n, _), amount in self._items.items():
+        for (n, _, _), amount in self._items.items():
             if n == name and isinstance(amount, tuple):
                 merged.extend(amount)
         return normalize_ranges(merged)
 
     def reservation_roles(self) -> set[str]:
-        return {r.role for (_, r) in self._items if r is not None}
+        return {r.role for (_, r, _) in self._items if r is not None}
 
     def contains(self, other: "Resources") -> bool:
         items = self._items
@@ -221,6 +239,8 @@ class Resources:
             if isinstance(need, float):
                 if not isinstance(have, float) or have + 1e-9 < need:
                     return False
+                if key[2] is not None and have - 1e-9 > need:
+                    return False  # a volume is used whole
             elif isinstance(need, tuple):
                 if not isinstance(have, tuple) or not ranges_contain(have, need):
                     return False
@@ -263,8 +283,20 @@ class Resources:
     def pop_reservation(self) -> "Resources":
         """Each item with its top reservation removed: unreserved, or back to the one it refined."""
         out: dict[Key, Amount] = {}
-        for (name, reservation), amount in self._items.items():
-            key = (name, reservation.parent if reservation is not None else None)
+        for (name, reservation, volume), amount in self._items.items():
+            key = (name, reservation.parent if reservation is not None else None, volume)
+            out[key] = _add_amount(out.get(key), amount, name)
+        return Resources(out)
+
+    def volumes(self) -> "Resources":
+        """The persistent volumes alone."""
+        return Resources({k: v for k, v in self._items.items() if k[2] is not None})
+
+    def without_volumes(self) -> "Resources":
+        """Each persistent volume back to the plain reserved disk it was created on."""
+        out: dict[Key, Amount] = {}
+        for (name, reservation, _), amount in self._items.items():
+            key = (name, reservation, None)
             out[key] = _add_amount(out.get(key), amount, name)
         return Resources(out)
 
@@ -283,6 +315,8 @@ class Resources:
     def __sub__(self, other: "Resources") -> "Resources":
         if not other._items:
             return self
+        if other is self:
+            return Resources()
         out = dict(self._items)
         for key, amount in other._items.items():
             have = out.get(key)
@@ -307,7 +341,7 @@ class Resources:
         Mesos's endpoints).
         """
         out = []
-        for (name, reservation), amount in sorted(self._items.items(), key=_sort_key):
+        for (name, reservation, volume), amount in sorted(self._items.items(), key=_sort_key):
             res: dict[str, Any] = {"name": name}
             if isinstance(amount, float):
                 res["type"] = "SCALAR"
@@ -324,6 +358,8 @@ class Resources:
                     res["reservation"] = {"principal": reservation.principal} if reservation.principal else {}
             if refinement is not False and reservation is not None:
                 res["reservations"] = [r.to_json() for r in reservation.stack()]
+            if volume is not None:
+                res["disk"] = volume.to_json()
             if allocation_role is not None:
                 res["allocation_info"] = {"role": allocation_role}
             out.append(res)
@@ -331,8 +367,10 @@ class Resources:
 
     def to_text(self) -> str:
         parts = []
-        for (name, reservation), amount in sorted(self._items.items(), key=_sort_key):
+        for (name, reservation, volume), amount in sorted(self._items.items(), key=_sort_key):
             label = name if reservation is None else f"{name}({reservation.role})"
+            if volume is not None:
+                label += f"[{volume.persistence_id}:{volume.container_path}]"
             if isinstance(amount, float):
                 parts.append(f"{label}:{_fmt_scalar(amount)}")
             elif isinstance(amount, tuple):
@@ -346,25 +384,26 @@ class Resources:
         out: dict[str, Any] = {"cpus": 0.0, "mem": 0.0, "disk": 0.0, "gpus": 0.0}
         for name, value in self.scalar_quantities().items():
             out[name] = _round(value)
-        for name in {n for (n, _), a in self._items.items() if isinstance(a, tuple)}:
+        for name in {n for (n, _, _), a in self._items.items() if isinstance(a, tuple)}:
             out[name] = format_ranges(self.ranges(name))
-        for (name, _), amount in self._items.items():
+        for (name, _, _), amount in self._items.items():
             if isinstance(amount, frozenset):
                 out[name] = "{" + ",".join(sorted(amount)) + "}"
         return out
 
 
 def _base(key: Key) -> Key:
-    """The key without its dynamic reservations (down to the static one, or unreserved)."""
-    name, reservation = key
+    """The key as the agent's flags give it: no volume, no dynamic reservation (down to the static
+    one, or unreserved)."""
+    name, reservation, _ = key
     while reservation is not None and reservation.type == "DYNAMIC":
         reservation = reservation.parent
-    return (name, reservation)
+    return (name, reservation, None)
 
 
-def with_reservations(total: Resources, checkpointed: Resources) -> Resources:
-    """`total` with its dynamic reservations replaced by `checkpointed` (what the master last asked this
-    agent to checkpoint).  A reservation the total cannot hold (its flags changed) is left out."""
+def with_checkpointed(total: Resources, checkpointed: Resources) -> Resources:
+    """`total` with its dynamic reservations and volumes replaced by `checkpointed` (what the master
+    last asked this agent to checkpoint).  What the total cannot hold (its flags changed) is left out."""
     out = Resources()
     for key, amount in total.items():
         out = out + Resources({_base(key): amount})
@@ -375,9 +414,10 @@ def with_reservations(total: Resources, checkpointed: Resources) -> Resources:
     return out
 
 
-def dynamic_reservations(resources: Resources) -> Resources:
-    """The dynamically reserved part: what an agent checkpoints and advertises again after a restart."""
-    return Resources({k: v for k, v in resources.items() if k[1] is not None and any(r.type == "DYNAMIC" for r in k[1].stack())})
+def checkpointed_part(resources: Resources) -> Resources:
+    """What the master changed of an agent's flags: its dynamic reservations and persistent volumes,
+    which the agent checkpoints and advertises again after a restart."""
+    return Resources({k: v for k, v in resources.items() if _base(k) != k})
 
 
 def safe_resources(data: Any) -> Resources:
@@ -415,9 +455,9 @@ def validate_role(role: str) -> str | None:
 # --------------------------------------------------------------------------- helpers
 
 
-def _sort_key(item: tuple[Key, Amount]) -> tuple[str, str]:
-    (name, reservation), _ = item
-    return (name, "" if reservation is None else reservation.role)
+def _sort_key(item: tuple[Key, Amount]) -> tuple[str, str, str]:
+    (name, reservation, volume), _ = item
+    return (name, "" if reservation is None else reservation.role, "" if volume is None else volume.persistence_id)
 
 
 def _fmt_scalar(value: float) -> str:
@@ -486,7 +526,7 @@ def _parse_token(token: str, default_role: str) -> tuple[Key, Amount]:
         if not math.isfinite(number) or number < 0:
             raise ResourceError(f"resources: '{token}': amount must be a finite number >= 0")
         amount = _round(number)
-    return (name, reservation), amount
+    return (name, reservation, None), amount
 
 
 def parse_ranges(value: str) -> RangeList:
@@ -549,7 +589,8 @@ def _resource_from_json(item: Any, where: str) -> tuple[Key, Amount]:
         amount = frozenset(items)
     else:
         raise ResourceError(f"{where}.type: must be SCALAR, RANGES or SET (got {rtype!r})")
-    return (name, _reservation_from_json(item, where)), amount
+    reservation = _reservation_from_json(item, where)
+    return (name, reservation, _volume_from_json(item, name, reservation, amount, where)), amount
 
 
 def _reservation_from_json(item: dict[str, Any], where: str) -> Reservation | None:
@@ -598,6 +639,48 @@ def _one_reservation(entry: Any, below: Reservation | None, where: str) -> Reser
         raise ResourceError(f"{where}.labels.labels: expected a list of {{key, value}}")
     labels = tuple((x["key"], str(x.get("value", ""))) for x in raw_labels)
     return Reservation(role, rtype, principal, labels, below)
+
+
+def _volume_from_json(item: dict[str, Any], name: str, reservation: Reservation | None, amount: Amount,
+                      where: str) -> Volume | None:
+    """A persistent volume's DiskInfo, checked as Mesos checks it (validateDiskInfo)."""
+    disk = item.get("disk")
+    if disk is None:
+        return None
+    if not isinstance(disk, dict):
+        raise ResourceError(f"{where}.disk: expected a DiskInfo object")
+    if name != "disk":
+        raise ResourceError(f"{where}.disk: DiskInfo is set on a '{name}' resource, not on disk")
+    if "source" in disk:
+        raise ResourceError(f"{where}.disk.source: disk sources (MOUNT, PATH, resource providers) are not supported")
+    persistence, volume = disk.get("persistence"), disk.get("volume")
+    if persistence is None:
+        if volume is not None:
+            raise ResourceError(f"{where}.disk: Non-persistent volume not supported")
+        raise ResourceError(f"{where}.disk: DiskInfo is set but empty")
+    if reservation is None:
+        raise ResourceError(f"{where}.disk: Persistent volumes cannot be created from unreserved resources")
+    pid = persistence.get("id") if isinstance(persistence, dict) else None
+    if not isinstance(pid, str) or not _VALID_ID.match(pid) or pid in (".", ".."):
+        raise ResourceError(f"{where}.disk.persistence.id: Invalid persistence ID for persistent volume: {pid!r} "
+                            "(letters, digits, '.', '_' and '-' only)")
+    principal = persistence.get("principal")
+    if principal is not None and not isinstance(principal, str):
+        raise ResourceError(f"{where}.disk.persistence.principal: expected a string")
+    if not isinstance(volume, dict):
+        raise ResourceError(f"{where}.disk.volume: Expecting 'volume' to be set for persistent volume")
+    if "host_path" in volume:
+        raise ResourceError(f"{where}.disk.volume: Expecting 'host_path' to be unset for persistent volume")
+    path, mode = volume.get("container_path"), volume.get("mode", "RW")
+    if not isinstance(path, str) or not path or path.startswith("/") or ".." in path.split("/"):
+        raise ResourceError(f"{where}.disk.volume.container_path: required, a relative path inside the sandbox "
+                            f"(got {path!r})")
+    if mode not in ("RW", "RO"):
+        raise ResourceError(f"{where}.disk.volume.mode: must be RW or RO (got {mode!r})")
+    return Volume(pid, path, principal, mode)
+
+
+_VALID_ID = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 
 def parse_min_allocatable(text: str) -> list[Resources]:

@@ -72,8 +72,16 @@ class Checkpointer:
             fh.write(agent_id)
 
     def resources(self, resources: list[dict[str, Any]]) -> None:
-        """The dynamic reservations the master asked this agent to checkpoint (CHECKPOINT_RESOURCES)."""
+        """The dynamic reservations and volumes the master asked this agent to checkpoint (CHECKPOINT_RESOURCES)."""
         self._write_json(os.path.join(self.root, "resources.json"), resources)
+
+    def volumes(self, create: list[str], delete: list[str]) -> None:
+        """Create and delete persistent volumes' directories (agent/volumes.py)."""
+        for path in create:
+            os.makedirs(path, mode=0o755, exist_ok=True)
+        for path in delete:
+            shutil.rmtree(path, ignore_errors=True)
+            logger.info("Deleted persistent volume %s", path)
 
     def framework(self, framework_id: str, info: dict[str, Any]) -> None:
         self._write_json(os.path.join(self._framework_dir(framework_id), "framework.json"), info)

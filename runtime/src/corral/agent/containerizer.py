@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Coroutine, Protocol
 
 import psutil
 
-from corral.agent import isolators
+from corral.agent import isolators, volumes
 from corral.agent.isolators import disk
 from corral.agent.launcher import LaunchError, Launcher
 from corral.agent.model import CUSTOM, Executor, FrameworkRecord, Limitation
@@ -74,6 +74,7 @@ class Containerizer:
             return
         try:
             os.makedirs(executor.directory, exist_ok=True)
+            _link_volumes(executor, state.options.work_dir)
             cgroups = self.isolator.prepare(executor.container_id, executor.total_resources())
             request: dict[str, Any] = {
                 "env": self._executor_env(fw, executor),
@@ -269,6 +270,16 @@ def _alive(pid: int | None, started: float | None) -> bool:
         return started is None or abs(proc.create_time() - started) < 0.05
     except psutil.Error:
         return False
+
+
+def _link_volumes(executor: Executor, work_dir: str) -> None:
+    """Each persistent volume of the container at its container_path in the sandbox."""
+    for link, directory in volumes.links(executor.directory, work_dir, executor.total_resources()):
+        os.makedirs(directory, exist_ok=True)
+        os.makedirs(os.path.dirname(link), exist_ok=True)
+        if os.path.lexists(link):
+            os.unlink(link)
+        os.symlink(directory, link)
 
 
 def _command_argv(command: dict[str, Any]) -> list[str]:

@@ -21,7 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from corral import MESOS_API_VERSION, __version__, config
-from corral.agent import executor_api, files, isolators, operator_api, views
+from corral.agent import executor_api, files, isolators, operator_api, views, volumes
 from corral.agent import resources as agent_resources
 from corral.agent.checkpoint import Checkpointer
 from corral.agent.containerizer import Containerizer
@@ -30,7 +30,7 @@ from corral.agent.master_link import MasterLink
 from corral.agent.model import Executor
 from corral.agent.state import AgentOptions, AgentState
 from corral.http_stream import json_response
-from corral.resources import ResourceError, Resources, with_reservations
+from corral.resources import ResourceError, Resources, with_checkpointed
 from corral.security.agent import AgentSecurity
 from corral.server import Server, StartupError
 
@@ -88,7 +88,9 @@ class Agent(Server):
             checkpointed = Resources.from_json(self.checkpoint.load_resources(), "checkpointed resources")
         except (RuntimeError, ResourceError) as exc:
             raise StartupError(str(exc)) from None
-        self.state.options.total = with_reservations(total, checkpointed)
+        self.state.options.total = with_checkpointed(total, checkpointed)
+        # (a volume whose directory went missing is made again, empty, as Mesos's agent does)
+        self.checkpoint.volumes(volumes.changes(self.work_dir, Resources(), checkpointed)[0], [])
         try:
             self.containers.isolator = isolators.detect(
                 self.flags["isolation"].kind, self.flags["cgroups_enable_cfs"],

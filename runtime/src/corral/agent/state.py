@@ -23,13 +23,13 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from corral.agent import container_info, drain
+from corral.agent import container_info, drain, volumes
 from corral.agent.model import COMMAND, CUSTOM, DEFAULT, AgentTask, Executor, FrameworkRecord, Limitation
 from corral.agent.ports import CheckpointWriter, Connection, Containers, MasterSink
 from corral.agent.status_updates import StatusUpdateManager
 from corral.ids import value_of, wrap
 from corral.protocol import states as S
-from corral.resources import Resources, safe_resources, with_reservations
+from corral.resources import Resources, checkpointed_part, safe_resources, with_checkpointed
 
 if TYPE_CHECKING:
     from corral.agent.checkpoint import Recovered
@@ -408,10 +408,13 @@ class AgentState:
     # ------------------------------------------------------------------ kills and shutdowns
 
     def _checkpoint_resources(self, resources: list[dict[str, Any]]) -> None:
-        """The master's dynamic reservations for this agent: kept, and advertised after a restart."""
+        """The master's dynamic reservations and persistent volumes for this agent: kept, and advertised
+        after a restart; a new volume's directory is made, a destroyed one's deleted."""
         checkpointed = safe_resources(resources)
+        before = checkpointed_part(self.options.total)
         self.checkpoint.resources(checkpointed.to_json(refinement=True))
-        self.options.total = with_reservations(self.options.total, checkpointed)
+        self.checkpoint.volumes(*volumes.changes(self.options.work_dir, before, checkpointed))
+        self.options.total = with_checkpointed(self.options.total, checkpointed)
         logger.info("Checkpointed resources %s; total %s", checkpointed or "(none)", self.options.total)
 
     def _drain(self, config: dict[str, Any]) -> None:

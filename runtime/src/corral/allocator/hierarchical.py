@@ -277,7 +277,7 @@ class HierarchicalAllocator(Allocator):
             if not agent.active or agent.available.is_empty():
                 continue
             available = agent.available
-            made: list[Allocation] = []
+            made: list[tuple[Allocation, dict[str, float]]] = []
             visited: set[str] = set()
             for phase in (0, 1):
                 if phase == 0:
@@ -301,18 +301,22 @@ class HierarchicalAllocator(Allocator):
                         if self._quota and self._at_limit(role):
                             at_limit.add(role)  # (limits only shrink within a round: no agent can change that)
                         continue
-                    made.append(Allocation(framework_id, agent_id, role, offerable))
+                    quantities = offerable.scalar_quantities()
+                    made.append((Allocation(framework_id, agent_id, role, offerable), quantities))
                     # Charged now, not when the agent is done: the next role's room depends on it.
-                    self._quota.charge(role, offerable.scalar_quantities())
+                    self._quota.charge(role, quantities)
                     if free is not None:
-                        for name, value in offerable.unreserved().scalar_quantities().items():
+                        for name, value in _unreserved_quantities(offerable, quantities).items():
                             free[name] = free.get(name, 0.0) - value
                     available = available - offerable
                     if available.is_empty():
                         break
-            for allocation in made:
-                self._track(allocation.framework_id, agent_id, allocation.role, allocation.resources, charge_quota=False)
-            out.extend(made)
+            if made:
+                agent.available = available
+            for allocation, quantities in made:
+                self._track(allocation.framework_id, agent_id, allocation.role, allocation.resources,
+                            adjust_available=False, quantities=quantities)
+                out.append(allocation)
         return out
 
     def _within_quota(self, role: str, offerable: Resources, free: dict[str, float] | None) -> Resources:
@@ -329,7 +333,8 @@ class HierarchicalAllocator(Allocator):
             assert free is not None
             covered = self._quota.unsatisfied(role)
             cap = {name: covered.get(name, 0.0) + max(0.0, free.get(name, 0.0) - need) for name, need in required.items()}
-            offerable = offerable.shrink(cap, only_unreserved=True)
+            if exceeds(_unreserved_quantities(offerable), cap):  # (most offers are far inside it)
+                offerable = offerable.shrink(cap, only_unreserved=True)
         return offerable
 
     def _at_limit(self, role: str) -> bool:
@@ -470,18 +475,19 @@ class HierarchicalAllocator(Allocator):
                 self._untrack_role_if_unused(framework_id, role)
 
     def _track(self, framework_id: str, agent_id: str, role: str, resources: Resources, adjust_available: bool = True,
-               charge_quota: bool = True) -> None:
+               quantities: dict[str, float] | None = None) -> None:
+        """Book an allocation.  From a round: `adjust_available` False and the `quantities` it charged."""
         fw = self._frameworks[framework_id]
         by_role = fw.allocations.setdefault(agent_id, {})
         by_role[role] = by_role.get(role, Resources()) + resources
         if adjust_available:
             agent = self._agents[agent_id]
             agent.available = agent.available - resources
-        quantities = resources.scalar_quantities()
+        if quantities is None:
+            quantities = resources.scalar_quantities()
+            self._quota.charge(role, quantities)
         self._role_sorter.allocated(role, quantities)
         self._framework_sorters[role].allocated(framework_id, quantities)
-        if charge_quota:
-            self._quota.charge(role, quantities)
 
     def _untrack(self, framework_id: str, agent_id: str, role: str, resources: Resources) -> None:
         fw = self._frameworks[framework_id]
@@ -527,6 +533,13 @@ class PriorityAllocator(HierarchicalAllocator):
 
 def _has_unreserved(resources: Resources) -> bool:
     return any(key[1] is None for key, _ in resources.items())
+
+
+def _unreserved_quantities(resources: Resources, quantities: dict[str, float] | None = None) -> dict[str, float]:
+    """The scalar quantities of the unreserved part (`quantities`: those of the whole, when known)."""
+    if quantities is not None and not any(key[1] is not None for key, _ in resources.items()):
+        return quantities
+    return resources.unreserved().scalar_quantities()
 
 
 def _intersection(have: Resources, want: Resources) -> Resources:

@@ -294,8 +294,12 @@ class CommandExecutor:
                 raise ValueError("the agent runs no container images (--containerizers without docker)")
             container_id = os.path.basename(self.sandbox)  # (the sandbox is .../runs/<container id>)
             running.container = image_run.container_name(running.task_id, container_id)
+            # The agent linked each persistent volume into the sandbox; the container gets its directory.
+            persistent = [(os.path.realpath(os.path.join(self.sandbox, path)), path)
+                          for path in image_run.persistent_volume_paths(task)
+                          if os.path.islink(os.path.join(self.sandbox, path))]
             argv = image_run.run_argv(task, tool, running.container, container_id, self.sandbox,
-                                      {**own, "MESOS_TASK_ID": env["MESOS_TASK_ID"]})
+                                      {**own, "MESOS_TASK_ID": env["MESOS_TASK_ID"]}, persistent)
             with open(os.path.join(self.sandbox, "stdout"), "ab") as out, open(os.path.join(self.sandbox, "stderr"), "ab") as err:
                 return subprocess.Popen(argv, cwd=self.sandbox, env=env, start_new_session=True,
                                         stdin=subprocess.DEVNULL, stdout=out, stderr=err)

@@ -13,7 +13,7 @@ field that cannot be honoured.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Sequence
 
 CONTAINER_SANDBOX = "/mnt/mesos/sandbox"
 NETWORKS = {"HOST": "host", "NONE": "none"}
@@ -42,8 +42,20 @@ def container_name(task_id: str, container_id: str) -> str:
 LABEL = "corral.container"  # the agent's container id: the agent removes what is left by it
 
 
-def run_argv(task: dict[str, Any], tool: str, name: str, container_id: str, sandbox: str, env: dict[str, str]) -> list[str]:
-    """`<tool> run ...` for the task (its ContainerInfo names an image)."""
+def persistent_volume_paths(task: dict[str, Any]) -> list[str]:
+    """The container_path (inside the sandbox) of each persistent volume the task's resources hold."""
+    out = []
+    for r in task.get("resources") or []:
+        volume = ((r.get("disk") or {}).get("volume") or {}) if isinstance(r, dict) else {}
+        if isinstance(volume, dict) and isinstance(volume.get("container_path"), str):
+            out.append(volume["container_path"])
+    return out
+
+
+def run_argv(task: dict[str, Any], tool: str, name: str, container_id: str, sandbox: str, env: dict[str, str],
+             persistent: Sequence[tuple[str, str]] = ()) -> list[str]:
+    """`<tool> run ...` for the task (its ContainerInfo names an image).  `persistent`: (directory on the
+    agent, container_path) of each persistent volume, mounted at that path inside the sandbox."""
     container = task.get("container") or {}
     image = image_name(container)
     if not image:
@@ -59,6 +71,8 @@ def run_argv(task: dict[str, Any], tool: str, name: str, container_id: str, sand
         argv += ["--cpus", f"{resources['cpus']:g}"]
     if resources.get("mem"):
         argv += ["--memory", f"{int(resources['mem'])}m", "--memory-swap", f"{int(resources['mem'])}m"]
+    for directory, path in persistent:
+        argv += ["-v", f"{directory}:{CONTAINER_SANDBOX}/{path}:rw"]
     for i, volume in enumerate(container.get("volumes") or []):
         argv += ["-v", _volume(volume, f"container.volumes[{i}]")]
     for i, parameter in enumerate(docker.get("parameters") or []):

@@ -22,7 +22,7 @@ from corral.master.state import CallError, MasterState
 from corral.protocol import agent as agent_proto
 from corral.protocol.master_info import version_info
 from corral.protocol.messages import ProtocolError
-from corral.protocol.scheduler import Call, decode_call
+from corral.protocol.scheduler import CONVERSIONS, Call, decode_call
 from corral.resources import ResourceError, Resources
 
 if TYPE_CHECKING:
@@ -147,8 +147,8 @@ class MasterAPI:
             for op in accept.operations:
                 if op.type == "LAUNCH":
                     operations.append({"type": "LAUNCH", "launch": {"task_infos": op.launch.task_infos if op.launch else []}})
-                elif op.type in ("RESERVE", "UNRESERVE"):
-                    operations.append({"type": op.type, op.type.lower(): (op.reserve if op.type == "RESERVE" else op.unreserve) or {}})
+                elif op.type in CONVERSIONS:
+                    operations.append({"type": op.type, op.type.lower(): getattr(op, op.type.lower()) or {}})
                 else:
                     operations.append({"type": op.type, "launch_group": op.launch_group or {}})
             state.accept(

@@ -19,7 +19,8 @@ from corral.master import render, reservations, validation
 from corral.master.model import Agent, Framework, Offer
 from corral.master.tasks import TaskBook
 from corral.protocol import states as S
-from corral.resources import Resources, dynamic_reservations
+from corral.protocol.scheduler import CONVERSIONS
+from corral.resources import Resources, checkpointed_part
 
 logger = logging.getLogger(__name__)
 
@@ -125,37 +126,37 @@ class OfferBook(TaskBook):
                     remaining = self._launch_task(framework, agent, agent_id, role, task, remaining)
             elif kind == "LAUNCH_GROUP":
                 remaining = self._launch_group(framework, agent, agent_id, role, operation.get("launch_group") or {}, remaining)
-            elif kind in ("RESERVE", "UNRESERVE") and agent is not None:
-                remaining = self._offered_reservation(framework, agent, role, kind, operation, remaining)
+            elif kind in CONVERSIONS and agent is not None:
+                remaining = self._offered_conversion(framework, agent, role, kind, operation, remaining)
         if not remaining.is_empty():
             self.allocator.recover_resources(framework.id, agent_id, role, remaining, self._refuse(refuse_seconds))
         self._request_allocation([agent_id])
 
-    def _offered_reservation(self, framework: Framework, agent: Agent, role: str, kind: str,
-                             operation: dict[str, Any], remaining: Resources) -> Resources:
-        """A RESERVE or UNRESERVE in an ACCEPT: applied to what is left of the offers, or dropped (as Mesos
-        drops an invalid operation) with the reason in the log."""
+    def _offered_conversion(self, framework: Framework, agent: Agent, role: str, kind: str,
+                            operation: dict[str, Any], remaining: Resources) -> Resources:
+        """A RESERVE, UNRESERVE, CREATE or DESTROY in an ACCEPT: applied to what is left of the offers, or
+        dropped (as Mesos drops an invalid operation) with the reason in the log."""
         body = operation.get(kind.lower())
+        field = "volumes" if kind in ("CREATE", "DESTROY") else "resources"
         try:
-            request = Resources.from_json(body.get("resources") if isinstance(body, dict) else None, f"{kind.lower()}.resources")
+            request = Resources.from_json(body.get(field) if isinstance(body, dict) else None, f"{kind.lower()}.{field}")
             principal = framework.info.get("principal") or None
-            source, converted = (reservations.reserve(request, remaining, role, principal) if kind == "RESERVE"
-                                 else reservations.unreserve(request, remaining))
+            source, converted = reservations.convert(kind, request, remaining, agent.total, role, principal)
         except ValueError as exc:  # (ResourceError is one)
             logger.warning("Framework %s: dropping its %s operation: %s", framework.id, kind, exc)
             return remaining
         self.convert_agent_resources(agent, source, converted, framework.id, role)
-        logger.info("Framework %s: %s %s on agent %s", framework.id, kind, converted if kind == "RESERVE" else source, agent.id)
+        logger.info("Framework %s: %s %s on agent %s", framework.id, kind, request, agent.id)
         return remaining - source + converted
 
     def convert_agent_resources(self, agent: Agent, source: Resources, converted: Resources,
                                 framework_id: str | None = None, role: str | None = None) -> None:
-        """Apply a reservation's conversion to the agent's total and the allocator; the agent checkpoints
-        its dynamic reservations so that it advertises them again after a restart."""
+        """Apply a conversion to the agent's total and the allocator; the agent checkpoints its dynamic
+        reservations and volumes so that it advertises them again after a restart."""
         agent.total = agent.total - source + converted
         self.allocator.convert_resources(agent.id, source, converted, framework_id, role)
         self._send_agent(agent.id, {"type": "CHECKPOINT_RESOURCES",
-                                    "checkpoint_resources": {"resources": dynamic_reservations(agent.total).to_json(refinement=True)}})
+                                    "checkpoint_resources": {"resources": checkpointed_part(agent.total).to_json(refinement=True)}})
 
     def _check_offers(self, framework: Framework, offer_ids: list[str]) -> str | None:
         if not offer_ids:
@@ -196,7 +197,8 @@ class OfferBook(TaskBook):
             executor_resources, error = self._executor_needs(framework, agent_id, role, executor)
             needed = needed + executor_resources
         if error is None and not remaining.contains(needed):
-            error = f"Task uses more resources {needed.to_text()} than available {remaining.to_text()} in the offers"
+            error = _partial_volume(needed, remaining) or (
+                f"Task uses more resources {needed.to_text()} than available {remaining.to_text()} in the offers")
         if error is not None:
             self.send_unlaunched_status(framework, task, S.TASK_ERROR, S.REASON_TASK_INVALID, error)
             return remaining
@@ -315,6 +317,15 @@ class OfferBook(TaskBook):
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _partial_volume(needed: Resources, remaining: Resources) -> str | None:
+    """The error for a task that uses part of a persistent volume (a volume is used whole)."""
+    for (name, reservation, volume), amount in needed.volumes().items():
+        have = remaining.get(name, reservation, volume)
+        if volume is not None and isinstance(have, float) and isinstance(amount, float) and amount < have:
+            return f"Task uses {amount:g} of the {have:g} MB of persistent volume '{volume.persistence_id}': a volume is used whole"
+    return None
 
 
 def _launched_tasks(operations: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -88,6 +88,8 @@ class OperatorCall(msgspec.Struct, omit_defaults=True):
     start_maintenance: dict[str, Any] | None = None
     stop_maintenance: dict[str, Any] | None = None
     unreserve_resources: dict[str, Any] | None = None
+    create_volumes: dict[str, Any] | None = None
+    destroy_volumes: dict[str, Any] | None = None
 
 
 # ------------------------------------------------------------------ the call table

@@ -1,12 +1,13 @@
-"""The operator's RESERVE_RESOURCES and UNRESERVE_RESOURCES (Mesos's v1 calls; master/reservations.py).
+"""The operator's RESERVE_RESOURCES, UNRESERVE_RESOURCES, CREATE_VOLUMES and DESTROY_VOLUMES (Mesos's v1
+calls; the conversions themselves are in master/reservations.py).
 
-Authorized per reservation: reserve_resources by the reservation's role,
-unreserve_resources by the principal that made it.
+Authorized as Mesos authorizes them: reserve_resources and create_volumes by the role of each
+reservation, unreserve_resources by the principal that reserved, destroy_volumes by the one that created.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from corral.master.operator import OperatorCall, agent_id_of, authorize, leading_state, register, require
 from corral.protocol.messages import ProtocolError
@@ -14,30 +15,43 @@ from corral.resources import ResourceError, Resources
 from corral.security.middleware import principal_of
 
 
-def _body(raw: Any, call: str) -> tuple[str, Resources]:
-    agent_id = agent_id_of(raw, call)
-    try:
-        return agent_id, Resources.from_json(raw.get("resources"), f"{call}.resources")
-    except ResourceError as exc:
-        raise ProtocolError(str(exc)) from None
+def _roles(resources: Resources) -> set[str]:
+    return resources.reservation_roles()
 
 
-def _reserve(master, request, call: OperatorCall):
-    agent_id, resources = _body(require(call.reserve_resources, "reserve_resources"), "reserve_resources")
-    for role in sorted(resources.reservation_roles()):
-        authorize(master, request, "reserve_resources", role, "reserve resources for role '{obj}'")
-    leading_state(master).reserve_resources(agent_id, resources, principal_of(request))
-    return None
+def _reservers(resources: Resources) -> set[str]:
+    return {k[1].principal or "" for k, _ in resources.items() if k[1] is not None}
 
 
-def _unreserve(master, request, call: OperatorCall):
-    agent_id, resources = _body(require(call.unreserve_resources, "unreserve_resources"), "unreserve_resources")
-    for principal in sorted({k[1].principal or "" for k, _ in resources.items() if k[1] is not None}):
-        authorize(master, request, "unreserve_resources", principal or None,
-                  "unreserve resources reserved by principal '{obj}'")
-    leading_state(master).reserve_resources(agent_id, resources, principal_of(request), unreserve=True)
-    return None
+def _creators(resources: Resources) -> set[str]:
+    return {k[2].principal or "" for k, _ in resources.items() if k[2] is not None}
 
 
-register("RESERVE_RESOURCES", _reserve, readonly=False)
-register("UNRESERVE_RESOURCES", _unreserve, readonly=False)
+def _call(action: str, field: str, operation: str, objects: Callable[[Resources], set[str]], what: str):
+    """The handler of the call whose body is `action` (also its ACL action), holding `field`."""
+
+    def handler(master, request, call: OperatorCall):
+        raw = require(getattr(call, action), action)
+        agent_id = agent_id_of(raw, action)
+        try:
+            resources = Resources.from_json(raw.get(field), f"{action}.{field}")
+        except ResourceError as exc:
+            raise ProtocolError(str(exc)) from None
+        for obj in sorted(objects(resources)):
+            authorize(master, request, action, obj or None, what)
+        leading_state(master).convert_free_resources(agent_id, operation, resources, principal_of(request))
+        return None
+
+    return handler
+
+
+def _register(call: str, *args: Any) -> None:
+    register(call, _call(*args), readonly=False)
+
+
+_register("RESERVE_RESOURCES", "reserve_resources", "resources", "RESERVE", _roles, "reserve resources for role '{obj}'")
+_register("UNRESERVE_RESOURCES", "unreserve_resources", "resources", "UNRESERVE", _reservers,
+          "unreserve resources reserved by principal '{obj}'")
+_register("CREATE_VOLUMES", "create_volumes", "volumes", "CREATE", _roles, "create volumes for role '{obj}'")
+_register("DESTROY_VOLUMES", "destroy_volumes", "volumes", "DESTROY", _creators,
+          "destroy volumes created by principal '{obj}'")

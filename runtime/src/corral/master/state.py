@@ -104,16 +104,17 @@ class MasterState(MaintenanceBook):
                 self._rescind(offer, filter_seconds=None)
         self._request_allocation()
 
-    def reserve_resources(self, agent_id: str, request: Resources, principal: str | None, unreserve: bool = False) -> None:
-        """The operator's RESERVE_RESOURCES (or UNRESERVE_RESOURCES) of free resources of an agent.  Offers
-        on the agent are rescinded first, as in Mesos, so that offered resources count as free."""
+    def convert_free_resources(self, agent_id: str, kind: str, request: Resources, principal: str | None) -> None:
+        """The operator's RESERVE_RESOURCES, UNRESERVE_RESOURCES, CREATE_VOLUMES or DESTROY_VOLUMES (`kind`:
+        the offer operation's name) of free resources of an agent.  Offers on the agent are rescinded
+        first, as in Mesos, so that offered resources count as free."""
         agent = self.agents.get(agent_id)
         if agent is None:
             raise CallError(400, f"Unknown agent {agent_id!r}" if agent_id else "agent_id.value must not be empty")
         self._rescind_offers_on(agent)
 
         def convert(have: Resources) -> tuple[Resources, Resources]:
-            return reservations.unreserve(request, have) if unreserve else reservations.reserve(request, have, None, principal)
+            return reservations.convert(kind, request, have, agent.total, None, principal)
 
         try:
             convert(agent.total)  # a 400 names what is wrong with the request itself
@@ -122,11 +123,12 @@ class MasterState(MaintenanceBook):
         try:
             source, converted = convert(self.allocator.available(agent_id))
         except ValueError as exc:
-            raise CallError(409, f"{exc}: the rest is in use by tasks") from None
+            in_use = "Persistent volumes in use" if kind == "DESTROY" else "the rest is in use by tasks"
+            raise CallError(409, f"{exc} ({in_use})") from None
         except NotImplementedError as exc:
             raise CallError(400, str(exc)) from None
         self.convert_agent_resources(agent, source, converted)
-        logger.info("Operator %s %s on agent %s", "unreserved" if unreserve else "reserved", request, agent_id)
+        logger.info("Operator %s %s on agent %s", kind, request, agent_id)
         self._request_allocation([agent_id])
 
     def subscribe_operator(self, connection: Connection) -> None:

@@ -34,6 +34,8 @@ class Operation(msgspec.Struct, omit_defaults=True):
     launch_group: dict[str, Any] | None = None
     reserve: dict[str, Any] | None = None
     unreserve: dict[str, Any] | None = None
+    create: dict[str, Any] | None = None
+    destroy: dict[str, Any] | None = None
 
 
 class Accept(msgspec.Struct, omit_defaults=True):
@@ -131,7 +133,8 @@ CALL_BODIES: dict[str, str | None] = {
     "REQUEST": "request",
 }
 
-SUPPORTED_OPERATIONS = ("LAUNCH", "LAUNCH_GROUP", "RESERVE", "UNRESERVE")
+CONVERSIONS = ("RESERVE", "UNRESERVE", "CREATE", "DESTROY")  # operations that convert resources
+SUPPORTED_OPERATIONS = ("LAUNCH", "LAUNCH_GROUP", *CONVERSIONS)
 
 
 def decode_call(body: bytes) -> Call:
@@ -150,7 +153,7 @@ def decode_call(body: bytes) -> Call:
                 raise ProtocolError(f"accept.operations[{i}]: expecting 'launch' to be present")
             if op.type == "LAUNCH_GROUP" and op.launch_group is None:
                 raise ProtocolError(f"accept.operations[{i}]: expecting 'launch_group' to be present")
-            if op.type in ("RESERVE", "UNRESERVE") and getattr(op, op.type.lower()) is None:
+            if op.type in CONVERSIONS and getattr(op, op.type.lower()) is None:
                 raise ProtocolError(f"accept.operations[{i}]: expecting '{op.type.lower()}' to be present")
     if call.type != "SUBSCRIBE" and call.framework_id is None:
         raise ProtocolError("Expecting 'framework_id' to be present")

@@ -52,6 +52,10 @@ FLAGS_PATHS = {"/flags", "/master/flags"}
 METRICS_PATHS = {"/metrics/snapshot", "/metrics"}
 OPERATOR_PATHS = {"/api/v1", "/api/v1/operator"}
 
+# Offer operations that convert resources: the ACL action guarding each and its field of resources.
+_CONVERSIONS = {"RESERVE": ("reserve_resources", "resources"), "UNRESERVE": ("unreserve_resources", "resources"),
+                "CREATE": ("create_volumes", "volumes"), "DESTROY": ("destroy_volumes", "volumes")}
+
 # Operator calls and the ACL action guarding them; None = any authenticated (or open) caller.
 OPERATOR_ACTIONS: dict[str, str | None] = {
     "GET_HEALTH": None, "GET_VERSION": None, "GET_MASTER": None, "GET_LOGGING_LEVEL": None,
@@ -61,6 +65,7 @@ OPERATOR_ACTIONS: dict[str, str | None] = {
     "UPDATE_WEIGHTS": "update_weights", "MARK_AGENT_GONE": "mark_agents_gone", "TEARDOWN": "teardown_frameworks",
     "GET_QUOTA": "get_quotas", "UPDATE_QUOTA": "update_quotas", "SET_QUOTA": "update_quotas", "REMOVE_QUOTA": "update_quotas",
     "RESERVE_RESOURCES": "reserve_resources", "UNRESERVE_RESOURCES": "unreserve_resources",
+    "CREATE_VOLUMES": "create_volumes", "DESTROY_VOLUMES": "destroy_volumes",
     "GET_MAINTENANCE_STATUS": "get_maintenance_statuses", "GET_MAINTENANCE_SCHEDULE": "get_maintenance_windows",
     "UPDATE_MAINTENANCE_SCHEDULE": "update_maintenance_schedules", "START_MAINTENANCE": "start_maintenances",
     "STOP_MAINTENANCE": "stop_maintenances", "DRAIN_AGENT": "drain_agents", "DEACTIVATE_AGENT": "deactivate_agents",
@@ -283,17 +288,23 @@ class MasterSecurity:
                     group["task_group"] = {"tasks": []}
 
     def _may_convert(self, framework: "Framework", op: Any, subject: str | None) -> bool:
-        """A RESERVE is authorized by each reservation's role, an UNRESERVE by the principal that
-        reserved; an unauthorized one is dropped (with the reason in the log), as Mesos drops it."""
-        if op.type not in ("RESERVE", "UNRESERVE"):
+        """A RESERVE or CREATE is authorized by each reservation's role, an UNRESERVE by the principal that
+        reserved, a DESTROY by the one that created; an unauthorized one is dropped (with the reason in
+        the log), as Mesos drops it."""
+        guard = _CONVERSIONS.get(op.type)
+        if guard is None:
             return True
-        action = "reserve_resources" if op.type == "RESERVE" else "unreserve_resources"
+        action, field = guard
         if not self.acls.has_rules(action):
             return True
-        body = (op.reserve if op.type == "RESERVE" else op.unreserve) or {}
-        resources = safe_resources(body.get("resources") if isinstance(body, dict) else None)
-        objects = (resources.reservation_roles() if op.type == "RESERVE"
-                   else {k[1].principal for k, _ in resources.items() if k[1] is not None})
+        body = getattr(op, op.type.lower()) or {}
+        resources = safe_resources(body.get(field) if isinstance(body, dict) else None)
+        if op.type in ("RESERVE", "CREATE"):
+            objects: set[str | None] = set(resources.reservation_roles())
+        elif op.type == "UNRESERVE":
+            objects = {k[1].principal for k, _ in resources.items() if k[1] is not None}
+        else:
+            objects = {k[2].principal for k, _ in resources.items() if k[2] is not None}
         denied = [o for o in objects if not self.acls.allowed(action, subject, o)]
         if denied:
             logger.info("Framework %s: dropping its %s operation: principal '%s' may not act on %s",
