@@ -14,13 +14,16 @@ roles, half of them with quota (a guarantee and a limit each) and every tenth
 agent holding a static reservation for one of them; the row before it is the
 same role layout without quota or reservations.  Target with quota: <= 0.3 s.
 
-    python runtime/benchmarks/allocator_round.py [--agents 1000,10000] [--frameworks 1,100,1000] [--quota]
+Each row is the median of `--repeat` rounds, with their spread.
+
+    python runtime/benchmarks/allocator_round.py [--agents 1000,10000] [--frameworks 1,100,1000] [--quota] [--repeat 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import statistics
 import time
 
 from corral.allocator import AllocatorOptions
@@ -63,15 +66,24 @@ def main() -> None:
     parser.add_argument("--agents", default="1000,10000")
     parser.add_argument("--frameworks", default="1,100,1000")
     parser.add_argument("--quota", action="store_true", help="Also the 10-role layout without and with quota and reservations")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="Rounds per row, the layouts interleaved so that a noisy neighbour hits them alike")
     args = parser.parse_args()
     layouts = ["star", "roles", "quota"] if args.quota else ["star"]
-    print(f"{'agents':>7} {'frameworks':>10} {'layout':>7} {'add agents s':>12} {'round s':>8} {'offers':>7} {'Mesos C++ s':>11}")
+    print(f"{'agents':>7} {'frameworks':>10} {'layout':>7} {'add agents s':>12} {'round s (median)':>16} "
+          f"{'min-max':>11} {'offers':>7} {'Mesos C++ s':>11}")
     for agents in map(int, args.agents.split(",")):
         for frameworks in map(int, args.frameworks.split(",")):
+            runs: dict[str, list[tuple[float, float, int]]] = {layout: [] for layout in layouts}
+            for _ in range(args.repeat):
+                for layout in layouts:
+                    runs[layout].append(one_round(agents, frameworks, layout))
             for layout in layouts:
-                added, elapsed, offers = one_round(agents, frameworks, layout)
+                added = statistics.median(r[0] for r in runs[layout])
+                rounds = [r[1] for r in runs[layout]]
                 ref = MESOS_REFERENCE_S.get((agents, frameworks)) if layout == "star" else None
-                print(f"{agents:>7} {frameworks:>10} {layout:>7} {added:>12.3f} {elapsed:>8.3f} {offers:>7} {ref if ref else '-':>11}")
+                print(f"{agents:>7} {frameworks:>10} {layout:>7} {added:>12.3f} {statistics.median(rounds):>16.3f} "
+                      f"{min(rounds):>5.3f}-{max(rounds):.3f} {runs[layout][0][2]:>7} {ref if ref else '-':>11}")
 
 
 if __name__ == "__main__":

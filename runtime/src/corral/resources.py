@@ -250,7 +250,21 @@ class Resources:
 
     # -- filtering ------------------------------------------------------------
 
+    def is_unreserved(self) -> bool:
+        for key in self._items:
+            if key[1] is not None:
+                return False
+        return True
+
+    def has_unreserved(self) -> bool:
+        for key in self._items:
+            if key[1] is None:
+                return True
+        return False
+
     def unreserved(self) -> "Resources":
+        if self.is_unreserved():
+            return self
         return Resources({k: v for k, v in self._items.items() if k[1] is None})
 
     def reserved(self, role: str | None = None) -> "Resources":
@@ -260,7 +274,7 @@ class Resources:
 
     def allocatable_to(self, role: str) -> "Resources":
         """Unreserved resources plus those reserved to `role` or one of its ancestors."""
-        if all(k[1] is None for k in self._items):
+        if self.is_unreserved():
             return self
         return Resources({k: v for k, v in self._items.items() if k[1] is None or is_same_or_ancestor(k[1].role, role)})
 

@@ -78,14 +78,42 @@ def test_a_satisfied_guarantee_frees_the_headroom():
     check_invariants(alloc)
 
 
-def test_reservations_count_against_the_limit():
+def test_reservations_count_toward_consumption_allocated_or_not_and_are_always_offered():
     alloc = make()
     alloc.add_agent("a", R("cpus(dev):3;cpus:4;mem:1024"))
     alloc.add_framework("f", ["dev"])
-    alloc.update_quota(QuotaConfig("dev", limits={"cpus": 2}))
+    alloc.update_quota(QuotaConfig("dev", limits={"cpus": 5}))
+    assert alloc.consumed_quota("dev") == {"cpus": 3}  # nothing allocated yet (Mesos 1.9)
     [offer] = alloc.allocate()
-    assert offer.resources.scalar("cpus") == 2
-    assert offer.resources.reserved("dev").scalar("cpus") == 2  # reservations are kept first
+    assert offer.resources.reserved("dev").scalar("cpus") == 3  # not charged twice: room for 2 more
+    assert offer.resources.unreserved().scalar("cpus") == 2
+    assert alloc.consumed_quota("dev")["cpus"] == 5
+    alloc.recover_resources("f", "a", "dev", offer.resources)
+    assert alloc.consumed_quota("dev") == {"cpus": 3}
+    alloc.remove_agent("a")
+    assert alloc.consumed_quota("dev") == {}
+
+
+def test_a_role_over_its_limit_by_its_reservations_is_offered_them_and_nothing_else():
+    alloc = make()
+    alloc.add_agent("a", R("cpus(dev):3;cpus:4;mem:1024"))
+    alloc.add_agent("b", R("cpus:4;mem:1024"))
+    alloc.add_framework("f", ["dev"])
+    alloc.update_quota(QuotaConfig("dev", limits={"cpus": 2}))
+    offers = alloc.allocate()
+    assert {o.agent_id: o.resources.scalar("cpus") for o in offers} == {"a": 3, "b": 0}  # (b: its mem alone)
+    assert all(o.resources.unreserved().scalar("cpus") == 0 for o in offers)
+
+
+def test_converted_reservations_move_the_consumption():
+    alloc = make()
+    alloc.add_agent("a", R("cpus:4;mem:1024"))
+    reserved = Resources.from_json([{"name": "cpus", "type": "SCALAR", "scalar": {"value": 1},
+                                     "reservations": [{"type": "DYNAMIC", "role": "dev"}]}])
+    alloc.convert_resources("a", R("cpus:1"), reserved)
+    assert alloc.consumed_quota("dev") == {"cpus": 1}
+    alloc.convert_resources("a", reserved, R("cpus:1"))
+    assert alloc.consumed_quota("dev") == {}
 
 
 def test_removing_a_quota_lifts_the_limit():

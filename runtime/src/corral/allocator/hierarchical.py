@@ -154,6 +154,7 @@ class HierarchicalAllocator(Allocator):
             raise ValueError(f"agent {agent_id} is already known to the allocator")
         agent = _Agent(total=total, available=total, attributes=dict(attributes or {}))
         self._agents[agent_id] = agent
+        self._book_reservations(total, 1.0)
         self._role_sorter.add_total(total.scalar_quantities())
         for sorter in self._framework_sorters.values():
             sorter.add_total(total.scalar_quantities())
@@ -172,6 +173,8 @@ class HierarchicalAllocator(Allocator):
         for sorter in self._framework_sorters.values():
             sorter.remove_total(agent.total.scalar_quantities())
             sorter.add_total(total.scalar_quantities())
+        self._book_reservations(agent.total, -1.0)
+        self._book_reservations(total, 1.0)
         agent.total = total
         agent.available = total - allocated
 
@@ -179,6 +182,8 @@ class HierarchicalAllocator(Allocator):
                           framework_id: str | None = None, role: str | None = None) -> None:
         agent = self._agents[agent_id]
         agent.total = agent.total - source + converted
+        self._book_reservations(source, -1.0)
+        self._book_reservations(converted, 1.0)
         if framework_id is None:
             agent.available = agent.available - source + converted
             return
@@ -196,9 +201,10 @@ class HierarchicalAllocator(Allocator):
                 quantities = resources.scalar_quantities()
                 self._role_sorter.unallocated(role, quantities)
                 self._framework_sorters[role].unallocated(framework_id, quantities)
-                self._quota.refund(role, quantities)
+                self._quota.refund(role, _unreserved_quantities(resources, quantities))
             for key in [k for k in fw.filters if k[1] == agent_id]:
                 del fw.filters[key]
+        self._book_reservations(agent.total, -1.0)
         self._role_sorter.remove_total(agent.total.scalar_quantities())
         for sorter in self._framework_sorters.values():
             sorter.remove_total(agent.total.scalar_quantities())
@@ -282,29 +288,30 @@ class HierarchicalAllocator(Allocator):
             for phase in (0, 1):
                 if phase == 0:
                     roles = self._role_sorter.sort()
-                elif available.is_empty() or _has_unreserved(available):
+                elif available.is_empty() or available.has_unreserved():
                     break  # the walk ended with nothing left or with nobody wanting the rest
                 else:
                     # Only reservations remain: visit just the roles they may go to.
                     roles = self._role_sorter.sort_within(available.reservation_roles())
                 for role in roles:
-                    if phase == 0 and not _has_unreserved(available):
+                    if phase == 0 and not available.has_unreserved():
                         break
-                    if role in visited or role in at_limit:
-                        continue
+                    if role in visited or (phase == 0 and role in at_limit):
+                        continue  # (a role at its limit still gets its reservations: they are consumed already)
                     visited.add(role)
                     offerable = available.allocatable_to(role)
                     if self._quota:
                         offerable = self._within_quota(role, offerable, free)
-                    framework_id = None if offerable.is_empty() else self._pick_framework(role, agent_id, offerable, now, agent.has_gpus)
+                    quantities = offerable.scalar_quantities()
+                    framework_id = (None if offerable.is_empty() else
+                                    self._pick_framework(role, agent_id, offerable, quantities, now, agent.has_gpus))
                     if framework_id is None:
                         if self._quota and self._at_limit(role):
                             at_limit.add(role)  # (limits only shrink within a round: no agent can change that)
                         continue
-                    quantities = offerable.scalar_quantities()
                     made.append((Allocation(framework_id, agent_id, role, offerable), quantities))
                     # Charged now, not when the agent is done: the next role's room depends on it.
-                    self._quota.charge(role, quantities)
+                    self._quota.charge(role, _unreserved_quantities(offerable, quantities))
                     if free is not None:
                         for name, value in _unreserved_quantities(offerable, quantities).items():
                             free[name] = free.get(name, 0.0) - value
@@ -326,14 +333,18 @@ class HierarchicalAllocator(Allocator):
         surplus of free resources above the headroom all unsatisfied guarantees require.
         """
         room = self._quota.limit_room(role)
-        if room is not None and exceeds(offerable.scalar_quantities(), room):
-            offerable = offerable.shrink(room)
         required = self._quota.required_headroom() if free is not None else {}
+        if room is None and not required:
+            return offerable
+        unreserved = _unreserved_quantities(offerable)
+        if room is not None and exceeds(unreserved, room):
+            offerable = offerable.shrink(room, only_unreserved=True)
+            unreserved = _unreserved_quantities(offerable)
         if required:
             assert free is not None
             covered = self._quota.unsatisfied(role)
             cap = {name: covered.get(name, 0.0) + max(0.0, free.get(name, 0.0) - need) for name, need in required.items()}
-            if exceeds(_unreserved_quantities(offerable), cap):  # (most offers are far inside it)
+            if exceeds(unreserved, cap):  # (most offers are far inside it)
                 offerable = offerable.shrink(cap, only_unreserved=True)
         return offerable
 
@@ -346,6 +357,16 @@ class HierarchicalAllocator(Allocator):
             return False
         return not any(all(room.get(name, math.inf) >= need for name, need in alt.items()) for alt in self._min_allocatable)
 
+    def _book_reservations(self, resources: Resources, sign: float) -> None:
+        """Reservations count toward their role's quota consumption, allocated or not (Mesos 1.9)."""
+        by_role: dict[str, dict[str, float]] = {}
+        for (name, reservation, _), amount in resources.items():
+            if reservation is not None and isinstance(amount, float):
+                quantities = by_role.setdefault(reservation.role, {})
+                quantities[name] = quantities.get(name, 0.0) + amount
+        for role, quantities in by_role.items():
+            (self._quota.charge if sign > 0 else self._quota.refund)(role, quantities)
+
     def _free_unreserved(self) -> dict[str, float]:
         free: dict[str, float] = {}
         for agent in self._agents.values():
@@ -354,8 +375,8 @@ class HierarchicalAllocator(Allocator):
                     free[name] = free.get(name, 0.0) + value
         return free
 
-    def _pick_framework(self, role: str, agent_id: str, offerable: Resources, now: float, gpu_agent: bool) -> str | None:
-        quantities: dict[str, float] | None = None
+    def _pick_framework(self, role: str, agent_id: str, offerable: Resources, quantities: dict[str, float], now: float,
+                        gpu_agent: bool) -> str | None:
         default_fits: bool | None = None  # the master's minimum, checked once for all who keep it
         for framework_id in self._framework_sorters[role].sort():
             fw = self._frameworks[framework_id]
@@ -366,10 +387,7 @@ class HierarchicalAllocator(Allocator):
                 if not default_fits:
                     continue
             else:
-                minimum = self._min_allocatable if own is None else own
-                if quantities is None and minimum:
-                    quantities = offerable.scalar_quantities()
-                fits = _fits_minimum(quantities or {}, minimum)
+                fits = _fits_minimum(quantities, self._min_allocatable if own is None else own)
                 if own is None:
                     default_fits = fits
                 if not fits:
@@ -485,7 +503,7 @@ class HierarchicalAllocator(Allocator):
             agent.available = agent.available - resources
         if quantities is None:
             quantities = resources.scalar_quantities()
-            self._quota.charge(role, quantities)
+            self._quota.charge(role, _unreserved_quantities(resources, quantities))
         self._role_sorter.allocated(role, quantities)
         self._framework_sorters[role].allocated(framework_id, quantities)
 
@@ -502,7 +520,7 @@ class HierarchicalAllocator(Allocator):
         quantities = resources.scalar_quantities()
         self._role_sorter.unallocated(role, quantities)
         self._framework_sorters[role].unallocated(framework_id, quantities)
-        self._quota.refund(role, quantities)
+        self._quota.refund(role, _unreserved_quantities(resources, quantities))
         if role not in fw.roles:
             self._untrack_role_if_unused(framework_id, role)
 
@@ -531,13 +549,9 @@ class PriorityAllocator(HierarchicalAllocator):
     role_sorter_factory = PrioritySorter
 
 
-def _has_unreserved(resources: Resources) -> bool:
-    return any(key[1] is None for key, _ in resources.items())
-
-
 def _unreserved_quantities(resources: Resources, quantities: dict[str, float] | None = None) -> dict[str, float]:
     """The scalar quantities of the unreserved part (`quantities`: those of the whole, when known)."""
-    if quantities is not None and not any(key[1] is not None for key, _ in resources.items()):
+    if quantities is not None and resources.is_unreserved():
         return quantities
     return resources.unreserved().scalar_quantities()
 

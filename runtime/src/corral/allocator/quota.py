@@ -1,9 +1,10 @@
 """Quota as Mesos 1.9 has it: per-role guarantees and limits of scalar resources.
 
-A role's *consumption* is what the allocator has allocated (offered or in use)
-to the role and to its descendants.  A **limit** caps that consumption: an
+A role's *consumption*, as in Mesos 1.9, is what its subtree (the role and its
+descendants) has reserved, allocated or not, plus the unreserved resources the
+allocator has allocated to it (offered or in use).  A **limit** caps that consumption: an
 offer to a role is shrunk so that neither the role nor any ancestor with a
-limit goes over.  A **guarantee** is held for the role: the allocator keeps
+limit goes over (reservations are consumed already).  A **guarantee** is held for the role: the allocator keeps
 back enough unreserved resources, cluster-wide, to cover every unsatisfied
 guarantee (the *required headroom*), so a greedy role gets only what is left
 above it.  Quota on nested roles is refused, as in Mesos (see
