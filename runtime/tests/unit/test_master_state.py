@@ -335,3 +335,38 @@ def test_a_recovered_framework_can_be_torn_down_by_an_operator(master):
     assert "FW-t" not in master.frameworks and agent_conn.of("SHUTDOWN_FRAMEWORK")
     with pytest.raises(CallError, match="has been removed"):
         resubscribe_as(master, info)
+
+
+def test_an_answered_inverse_offer_is_sent_again_once_its_filter_expires():
+    from corral.master.maintenance import Machine
+
+    clock = FakeClock()
+    options = MasterOptions(agent_ping_timeout=1000, allocation_batch=0, heartbeat_interval=1000)
+    master = MasterState(options, HierarchicalAllocator(AllocatorOptions(seed=1), clock), clock=clock, master_id="M")
+    master.test_clock = clock
+
+    agent, agent_conn = add_agent(master)
+    fw, conn = subscribe(master)
+    [offer] = offers(master, conn)
+    launch(master, fw, [offer], [task("t1", offer)])
+    master.update_maintenance_schedule([([Machine(hostname="h")], {"start": {"nanoseconds": 0}})])
+
+    def inverse_offers():
+        master.test_clock.now += 0.2  # past a health check
+        master.tick()
+        return [o for e in conn.of("INVERSE_OFFERS") for o in e["inverse_offers"]["inverse_offers"]]
+
+    [first] = inverse_offers()
+    assert inverse_offers() == [first]  # outstanding: not sent twice
+    master.answer_inverse_offers(fw.id, [first["id"]["value"]], False, refuse_seconds=10)
+    statuses = master.maintenance_status_json()["draining_machines"][0]["statuses"]
+    assert [s["status"] for s in statuses] == ["DECLINE"]
+    master.test_clock.now += 9
+    assert inverse_offers() == [first]  # filtered for 10 s
+    master.test_clock.now += 1
+    [_, second] = inverse_offers()
+    assert second["id"] != first["id"] and second["agent_id"] == first["agent_id"]
+    master.answer_inverse_offers(fw.id, [second["id"]["value"]], True)  # default filter: 5 s
+    assert [s["status"] for s in master.maintenance_status_json()["draining_machines"][0]["statuses"]] == ["ACCEPT"]
+    master.test_clock.now += 5
+    assert len(inverse_offers()) == 3

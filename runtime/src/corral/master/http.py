@@ -192,7 +192,8 @@ class MasterAPI:
         elif kind in ("ACCEPT_INVERSE_OFFERS", "DECLINE_INVERSE_OFFERS"):
             answer = call.accept_inverse_offers if kind == "ACCEPT_INVERSE_OFFERS" else call.decline_inverse_offers
             ids = [o.value for o in answer.inverse_offer_ids] if answer is not None else []
-            state.answer_inverse_offers(framework.id, ids, accept=kind == "ACCEPT_INVERSE_OFFERS")
+            refuse = answer.filters.refuse_seconds if answer is not None and answer.filters else None
+            state.answer_inverse_offers(framework.id, ids, kind == "ACCEPT_INVERSE_OFFERS", refuse)
         # REQUEST: accepted, nothing to do (Mesos's allocator ignores requests).
 
     # ------------------------------------------------------------ agent protocol

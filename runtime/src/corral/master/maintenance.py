@@ -103,6 +103,7 @@ class MaintenanceBook(DrainBook):
         self.maintenance_windows: list[tuple[list[Machine], dict[str, Any]]] = []
         self.down_machines: set[Machine] = set()
         self.inverse_offers: dict[str, tuple[str, str]] = {}  # inverse offer id -> (framework id, agent id)
+        self.inverse_offer_filters: dict[tuple[str, str], float] = {}  # (framework id, agent id) -> until (clock)
         # machine -> framework id -> (UNKNOWN | ACCEPT | DECLINE, when)
         self.inverse_statuses: dict[Machine, dict[str, tuple[str, float]]] = {}
         self._draining_agents: set[str] = set()  # agents of DRAINING machines: the timer looks at these only
@@ -146,11 +147,15 @@ class MaintenanceBook(DrainBook):
         self._save_maintenance()
         self._refresh_unavailability()
 
-    def answer_inverse_offers(self, framework_id: str, inverse_offer_ids: list[str], accept: bool) -> None:
+    def answer_inverse_offers(self, framework_id: str, inverse_offer_ids: list[str], accept: bool,
+                              refuse_seconds: float | None = None) -> None:
+        """ACCEPT_ or DECLINE_INVERSE_OFFERS: the answer is recorded, and the agent is sent the framework
+        again once the answer's filter (refuse_seconds, 5 s by default) expires, as Mesos does."""
         for offer_id in inverse_offer_ids:
             entry = self.inverse_offers.pop(offer_id, None)
             if entry is None or entry[0] != framework_id:
                 continue  # unknown or rescinded: ignored, as Mesos does
+            self.inverse_offer_filters[entry] = self.clock() + self._refuse(refuse_seconds)
             agent = self.agents.get(entry[1])
             machine = self._machine_of(agent) if agent is not None else None
             if machine is not None:
@@ -212,8 +217,12 @@ class MaintenanceBook(DrainBook):
         self._request_allocation()  # the next offers carry the new unavailability
 
     def _send_inverse_offers(self) -> None:
-        """One inverse offer per framework that uses an agent of a DRAINING machine and has not answered."""
+        """An inverse offer to each framework that uses an agent of a DRAINING machine, unless one is
+        outstanding or its last answer's filter holds."""
         pending = {(fid, aid) for fid, aid in self.inverse_offers.values()}
+        now = self.clock()
+        for key in [k for k, until in self.inverse_offer_filters.items() if until <= now]:
+            del self.inverse_offer_filters[key]
         for agent_id in list(self._draining_agents):
             agent = self.agents.get(agent_id)
             if agent is None:
@@ -227,11 +236,12 @@ class MaintenanceBook(DrainBook):
             statuses = self.inverse_statuses.setdefault(machine, {})
             for framework_id in set(agent.tasks) | set(agent.executors):
                 framework = self.frameworks.get(framework_id)
-                if framework is None or not framework.connected or (framework_id, agent.id) in pending or framework_id in statuses:
+                key = (framework_id, agent.id)
+                if framework is None or not framework.connected or key in pending or key in self.inverse_offer_filters:
                     continue
                 offer_id = f"{self.id}-I{uuid.uuid4().hex[:12]}"
-                self.inverse_offers[offer_id] = (framework_id, agent.id)
-                statuses[framework_id] = ("UNKNOWN", self.wallclock())
+                self.inverse_offers[offer_id] = key
+                statuses.setdefault(framework_id, ("UNKNOWN", self.wallclock()))
                 self._send_framework(framework, {"type": "INVERSE_OFFERS", "inverse_offers": {"inverse_offers": [{
                     "id": wrap(offer_id), "framework_id": wrap(framework_id), "agent_id": wrap(agent.id),
                     "url": {"scheme": "http", "address": {"hostname": agent.hostname, "ip": agent.info.get("ip", agent.hostname),

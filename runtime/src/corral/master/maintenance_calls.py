@@ -11,7 +11,7 @@ from aiohttp import web
 
 from corral.http_stream import error_response, json_response
 from corral.master.maintenance import Machine, parse_machines, parse_schedule
-from corral.master.operator import REFUSALS, OperatorCall, authorize, leading_state, refusal, register, require
+from corral.master.operator import REFUSALS, OperatorCall, authorize, committed, leading_state, refusal, register, require
 from corral.protocol.messages import ProtocolError
 
 if TYPE_CHECKING:
@@ -74,6 +74,9 @@ def add_routes(app: web.Application, master: "Master") -> None:
                 answer = handler(request, body)
             except REFUSALS as exc:
                 return refusal(exc)
+            uncommitted = await committed(master) if method == "POST" else None
+            if uncommitted is not None:
+                return uncommitted
             return json_response(answer) if answer is not None else web.Response(status=200)
         return serve
 

@@ -28,6 +28,7 @@ from aiohttp import web
 from corral.http_stream import StreamConnection, error_response, json_response
 from corral.ids import value_of, wrap
 from corral.master import metrics, render, viewcache, views
+from corral.master.registry import RegistryError
 from corral.master.state import CallError
 from corral.protocol.messages import ID, ProtocolError, decode_struct
 from corral.resources import Resources
@@ -361,12 +362,29 @@ async def handle(master: "Master", request: web.Request) -> web.StreamResponse:
         body = spec.handler(master, request, call)
     except REFUSALS as exc:
         return refusal(exc)
+    if not spec.readonly:
+        uncommitted = await committed(master)
+        if uncommitted is not None:
+            return uncommitted
     if body is None:
         return web.Response(status=200)
     return json_response({"type": kind, kind.lower(): body})
 
 
 register("SUBSCRIBE", lambda master, request, call: None, True)
+
+
+async def committed(master: "Master") -> web.Response | None:
+    """None once the registry holds what a call changed; else a 503 naming what failed (the change may
+    not survive a failover)."""
+    state = getattr(master, "state", None)
+    if state is None:
+        return None
+    try:
+        await state.registry.flush()
+    except RegistryError as exc:
+        return error_response(503, f"The change was made but not stored in the registry: {exc}")
+    return None
 
 
 def add_routes(app: web.Application, master: "Master") -> None:

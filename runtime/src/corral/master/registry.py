@@ -10,12 +10,17 @@ znode so that no node approaches ZooKeeper's 1 MB limit.  The ZooKeeper
 registry lives beside the election path (`<path>-registry`), never under it:
 pymesos reads the smallest child of the election path as the leader.
 
-Writes never block the master: the file is rewritten synchronously (it is
-small), ZooKeeper writes are asynchronous and their failures logged.
+Writes never block the master's state machine: the file is rewritten
+synchronously (it is small), ZooKeeper writes are asynchronous.  An operator
+call that changed the registry is answered only once its writes are committed
+(`flush`, as Mesos's registrar answers after the registry operation), so that a
+200 means the change survives a failover.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import json
 import logging
 import os
@@ -37,11 +42,18 @@ class RegistryData:
     maintenance: dict[str, Any] = field(default_factory=dict)  # {"schedule": Schedule JSON, "down": [MachineID]}
 
 
+class RegistryError(RuntimeError):
+    """A registry write that did not commit."""
+
+
 class Registry:
     """No persistence (unit tests and embedded use without a work directory)."""
 
     def load(self) -> RegistryData:
         return RegistryData()
+
+    async def flush(self, timeout: float = 10.0) -> None:
+        """Return once every write issued so far is committed; RegistryError if one failed."""
 
     def admit_agent(self, agent_id: str, info: dict[str, Any]) -> None: ...
 
@@ -133,6 +145,17 @@ class ZooKeeperRegistry(Registry):
     def __init__(self, client: Any, root: str) -> None:
         self.client = client
         self.root = root
+        self._inflight: list[concurrent.futures.Future[None]] = []
+
+    async def flush(self, timeout: float = 10.0) -> None:
+        pending, self._inflight = self._inflight, []
+        if not pending:
+            return
+        done, not_done = await asyncio.wait([asyncio.wrap_future(f) for f in pending], timeout=timeout)
+        if not_done:
+            raise RegistryError(f"{len(not_done)} ZooKeeper write(s) not confirmed within {timeout:g} s")
+        for future in done:
+            future.result()  # raises the RegistryError of a failed write
 
     def load(self) -> RegistryData:
         """Blocking: call from a thread."""
@@ -163,20 +186,42 @@ class ZooKeeperRegistry(Registry):
                 pass
         return data
 
+    def _track(self) -> "concurrent.futures.Future[None]":
+        """A write's completion, for the next `flush` (writes no call waits for are pruned once done)."""
+        if len(self._inflight) >= 1024:
+            self._inflight = [f for f in self._inflight if not f.done() or f.exception() is not None]
+        committed: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._inflight.append(committed)
+        return committed
+
     def _put(self, path: str, value: bytes) -> None:
-        def created(result: Any) -> None:
+        committed = self._track()
+
+        def created(result: Any) -> None:  # (on kazoo's thread)
             try:
                 result.get()
+                committed.set_result(None)
             except Exception as exc:  # noqa: BLE001 - kazoo raises NodeExists and friends
                 if type(exc).__name__ == "NodeExistsError":
-                    self.client.set_async(path, value).rawlink(_log_failure(path))
+                    self.client.set_async(path, value).rawlink(_settle(path, committed))
                 else:
-                    logger.warning("registry write %s failed: %s", path, exc)
+                    _fail(path, committed, exc)
 
         self.client.create_async(path, value, makepath=True).rawlink(created)
 
     def _delete(self, path: str) -> None:
-        self.client.delete_async(path).rawlink(lambda r: None)
+        committed = self._track()
+
+        def deleted(result: Any) -> None:
+            try:
+                result.get()
+            except Exception as exc:  # noqa: BLE001
+                if type(exc).__name__ != "NoNodeError":  # (already gone is deleted)
+                    _fail(path, committed, exc)
+                    return
+            committed.set_result(None)
+
+        self.client.delete_async(path).rawlink(deleted)
 
     def admit_agent(self, agent_id: str, info: dict[str, Any]) -> None:
         self._put(f"{self.root}/agents/{agent_id}", json.dumps(info).encode())
@@ -203,11 +248,17 @@ class ZooKeeperRegistry(Registry):
         self._put(f"{self.root}/maintenance", json.dumps(maintenance).encode())
 
 
-def _log_failure(path: str):
+def _settle(path: str, committed: "concurrent.futures.Future[None]"):
     def check(result: Any) -> None:
         try:
             result.get()
+            committed.set_result(None)
         except Exception as exc:  # noqa: BLE001
-            logger.warning("registry write %s failed: %s", path, exc)
+            _fail(path, committed, exc)
 
     return check
+
+
+def _fail(path: str, committed: "concurrent.futures.Future[None]", exc: BaseException) -> None:
+    logger.warning("registry write %s failed: %s", path, exc)
+    committed.set_exception(RegistryError(f"the registry write of {path} failed: {exc}"))
