@@ -62,6 +62,18 @@ def launch(m, fw, offer_list, tasks):
     m.accept(fw, [o["id"]["value"] for o in offer_list], [{"type": "LAUNCH", "launch": {"task_infos": tasks}}], None)
 
 
+def run_for(m, seconds, clock=None, each=None):
+    """Let `seconds` pass as a running master sees them: a tick every half second (a longer jump of the
+    clock is a stall of the master itself, which its peers are not blamed for)."""
+    clock = clock or m.test_clock
+    end = clock.now + seconds
+    while clock.now < end:
+        clock.now = min(end, clock.now + 0.5)
+        if each is not None:
+            each()
+        m.tick()
+
+
 def update(task_id, state, agent_id, uid=None):
     return {"framework_id": {"value": ""}, "status": {
         "task_id": {"value": task_id}, "state": state, "source": "SOURCE_EXECUTOR", "agent_id": {"value": agent_id},
@@ -150,11 +162,9 @@ def test_silent_agent_becomes_unreachable(master):
             launch(master, fw, [o], [task(name, o)])
         master.tick()
     assert set(plain.tasks) == {"p"} and set(aware.tasks) == {"a"}
-    master.test_clock.now += 2.5
-    master.tick()
+    run_for(master, 2.5)
     assert agent.id in master.agents  # 2.5 s < 3 pings of 1 s
-    master.test_clock.now += 1
-    master.tick()
+    run_for(master, 1)
     assert agent.id in master.unreachable_agents
     assert plain_conn.of("UPDATE")[-1]["update"]["status"]["state"] == "TASK_LOST"
     assert aware_conn.of("UPDATE")[-1]["update"]["status"]["state"] == "TASK_UNREACHABLE"
@@ -217,8 +227,7 @@ def test_reconciliation_waits_for_agents_that_may_still_reregister():
     m.reconcile(fw, [{"task_id": {"value": "t"}, "agent_id": {"value": "old-agent"}}])
     m.reconcile(fw, [{"task_id": {"value": "t"}}])
     assert conn.of("UPDATE") == []
-    clock.now += 11
-    m.tick()
+    run_for(m, 11, clock)
     assert "old-agent" in m.unreachable_agents
     m.reconcile(fw, [{"task_id": {"value": "t"}, "agent_id": {"value": "old-agent"}}])
     assert conn.of("UPDATE")[-1]["update"]["status"]["state"] == "TASK_LOST"
@@ -317,13 +326,9 @@ def test_a_recovered_framework_with_a_failover_timeout_is_removed_that_long_afte
     fw, conn = resubscribe_as(master, info)
     master.disconnect_framework(fw.id, conn)
     assert fw.failover_deadline == master.test_clock.now + 7 and not fw.recovered
-    master.test_clock.now += 6.5
-    master.agent_pong(agent)
-    master.tick()
+    run_for(master, 6.5, each=lambda: master.agent_pong(agent))
     assert master.frameworks.get("FW-7") is fw and fw.tasks["long"].state == "TASK_RUNNING"
-    master.test_clock.now += 1
-    master.agent_pong(agent)
-    master.tick()
+    run_for(master, 1, each=lambda: master.agent_pong(agent))
     assert "FW-7" not in master.frameworks and agent_conn.of("SHUTDOWN_FRAMEWORK")
     assert fw.completed_tasks[-1].state == "TASK_KILLED"
 
@@ -370,3 +375,16 @@ def test_an_answered_inverse_offer_is_sent_again_once_its_filter_expires():
     assert [s["status"] for s in master.maintenance_status_json()["draining_machines"][0]["statuses"]] == ["ACCEPT"]
     master.test_clock.now += 5
     assert len(inverse_offers()) == 3
+
+
+def test_a_master_that_was_stopped_does_not_blame_its_agents_and_frameworks_for_the_silence(master):
+    agent, _ = add_agent(master)
+    fw, conn = subscribe(master, failover_timeout=3)
+    master.disconnect_framework(fw.id, conn)
+    run_for(master, 1, each=lambda: master.agent_pong(agent))
+    master.test_clock.now += 10  # SIGSTOP for 10 s: no tick, nothing heard
+    master.tick()
+    assert agent.id in master.agents and agent.id not in master.unreachable_agents
+    assert fw.id in master.frameworks  # 1 s of its 3 s failover timeout had passed
+    run_for(master, 3.5)  # but silence after the stall counts
+    assert agent.id in master.unreachable_agents and fw.id not in master.frameworks

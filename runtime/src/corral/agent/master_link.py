@@ -74,7 +74,7 @@ class MasterLink:
             try:
                 address = redirect or await self._resolve()
                 redirect = None
-                redirect = await self._register(address)
+                redirect = await self._follow(address)
                 if redirect is not None:
                     continue
                 backoff = 0.1
@@ -90,6 +90,27 @@ class MasterLink:
                 return
             await asyncio.sleep(backoff * (0.5 + random.random()))
             backoff = min(backoff * 2, self.agent.flags["registration_backoff"])
+
+    async def _follow(self, address: str) -> str | None:
+        """`_register` with `address`, abandoned as soon as ZooKeeper names another leader: a master
+        that stalls (stopped, or cut off) keeps its connections open, and what it would send on
+        waking, before it learns that it was deposed, must not reach this agent."""
+        if not self.detector.dynamic:
+            return await self._register(address)
+        register = asyncio.ensure_future(self._register(address))
+        moved = asyncio.ensure_future(self.detector.moved_from(address))
+        try:
+            await asyncio.wait({register, moved}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            pending = [task for task in (register, moved) if not task.done()]
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+        if register.done() and not register.cancelled():
+            return register.result()
+        logger.warning("Another master leads now: leaving %s", address)
+        return None
 
     async def _register(self, address: str) -> str | None:
         """One registration and its event stream; returns a leader address to follow, if redirected."""

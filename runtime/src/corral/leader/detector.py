@@ -41,6 +41,10 @@ class MasterDetector(Protocol):
 
     async def detect(self) -> str: ...
 
+    async def moved_from(self, address: str) -> None:
+        """Return once another master than `address` leads (never, for a fixed master)."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -70,6 +74,9 @@ class StandaloneMasterDetector:
     async def detect(self) -> str:
         return self.address
 
+    async def moved_from(self, address: str) -> None:
+        await asyncio.Event().wait()
+
     async def close(self) -> None:
         return None
 
@@ -96,6 +103,12 @@ class ZooKeeperMasterDetector:
                 await loop.run_in_executor(None, detector.start)
                 self._session, self._detector = session, detector
         return address_of(await self._detector.wait_for_leader())
+
+    async def moved_from(self, address: str) -> None:
+        await self.detect()
+        assert self._detector is not None
+        while self._detector.current is None or address_of(self._detector.current) == address:
+            await self._detector.changed()
 
     async def close(self) -> None:
         if self._session is not None:

@@ -10,6 +10,7 @@ API calls with a 307 to the leader.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -84,7 +85,7 @@ class MasterAPI:
     async def scheduler(self, request: web.Request) -> web.StreamResponse:
         redirect = self.master.redirect_if_not_leading(request)
         if redirect is not None:
-            return redirect
+            return await self._deposed(request, redirect)
         bad = check_json_request(request)
         if bad is not None:
             return bad
@@ -103,6 +104,23 @@ class MasterAPI:
             return error_response(exc.status, exc.message)
         except ProtocolError as exc:
             return error_response(400, str(exc))
+        return web.Response(status=202)
+
+    async def _deposed(self, request: web.Request, redirect: web.StreamResponse) -> web.StreamResponse:
+        """A call on a subscription to this master after it stopped leading.  Those whose loss the
+        protocol already survives are answered 202 and dropped: an ACKNOWLEDGE (the agent sends the
+        update again, through the new leader), a DECLINE (offers do not outlive a leader) and a
+        RECONCILE (asked again later).  Clients that treat any other answer as fatal (pymesos on its
+        defaults) then live through the change of leader.  Everything else gets Mesos's answer."""
+        if STREAM_ID not in request.headers:
+            return redirect
+        try:
+            kind = json.loads(await request.read()).get("type")
+        except (ValueError, AttributeError):
+            return redirect
+        if kind not in DROPPED_WHEN_DEPOSED:
+            return redirect
+        logger.info("Dropping a %s sent to this master after it stopped leading", kind)
         return web.Response(status=202)
 
     async def _subscribe(self, request: web.Request, call: Call) -> web.StreamResponse:
@@ -319,6 +337,9 @@ class MasterAPI:
             return error_response(503, "No leading master is elected")
         address = leader["address"]
         raise web.HTTPTemporaryRedirect(f"//{address['hostname']}:{address['port']}")
+
+
+DROPPED_WHEN_DEPOSED = {"ACKNOWLEDGE", "ACKNOWLEDGE_OPERATION_STATUS", "DECLINE", "RECONCILE"}
 
 
 def value_of_id(obj: Any) -> str | None:

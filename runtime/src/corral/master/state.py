@@ -33,6 +33,9 @@ logger = logging.getLogger(__name__)
 
 # Timers for offers, heartbeats, failover and agent health run at most this often.
 HEALTH_CHECK_PERIOD = 0.1
+# A longer gap between two ticks means this master was stopped (SIGSTOP, a frozen VM) or starved:
+# during it, it heard nobody, so nobody's silence is counted against them.
+STALL = 1.0
 
 
 class MasterState(MaintenanceBook):
@@ -47,6 +50,7 @@ class MasterState(MaintenanceBook):
         recovered: RegistryData | None = None,
     ) -> None:
         super().__init__(options, allocator, clock, master_id, wallclock, registry)
+        self._last_tick = self.clock()
         if recovered is not None:
             self._recover(recovered)
 
@@ -141,6 +145,9 @@ class MasterState(MaintenanceBook):
     def tick(self) -> None:
         """Run every timer that is due.  Called often (every ~10 ms) by the server."""
         now = self.clock()
+        if now - self._last_tick > STALL:
+            self._forgive_stall(now - self._last_tick)
+        self._last_tick = now
         if now >= self._next_health_check:
             self._next_health_check = now + HEALTH_CHECK_PERIOD
             self._check_health(now)
@@ -148,6 +155,19 @@ class MasterState(MaintenanceBook):
             self._pending_agents = None
         if (self._pending_agents is None or self._pending_agents) and now >= self._allocation_due:
             self.allocate()
+
+    def _forgive_stall(self, gap: float) -> None:
+        """After this master stalled for `gap` seconds, agents and frameworks get their time back: a
+        master that was paused past its ZooKeeper session must not, on waking, remove the agents and
+        frameworks that only it could not hear (it learns within moments that it no longer leads)."""
+        logger.warning("This master stalled for %.1f s: agents and frameworks get that time back", gap)
+        for agent in self.agents.values():
+            agent.last_seen += gap
+        for framework in self.frameworks.values():
+            if framework.failover_deadline is not None:
+                framework.failover_deadline += gap
+        if self.recovered_agents:
+            self._reregister_deadline += gap
 
     def _check_health(self, now: float) -> None:
         """Offer timeouts, heartbeats, framework failover timeouts and agent pings."""

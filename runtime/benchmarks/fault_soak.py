@@ -1,0 +1,202 @@
+"""A fault-injection soak in the style of Jepsen: a steady workload while a nemesis strikes, then a checker.
+
+A 3-server ZooKeeper ensemble, 3 masters and 3 agents on 127.0.0.1 (soak/cluster.py) run two pymesos
+frameworks in their own processes (soak/framework.py): one on pymesos's default FrameworkInfo,
+one checkpointing with a 20 s failover_timeout.  They keep short and long tasks in flight while the
+seeded nemesis (soak/nemesis.py) kills and pauses masters, agents, ZooKeeper servers (rarely two
+of three) and the checkpointing scheduler (within and past its failover_timeout), one fault at a
+time.  A poller reads every master's endpoints.  At the end everything is healed, the frameworks
+finish their tasks, a fresh framework checks that the offers add up to the agents' totals, and the
+checker (soak/checker.py) proves Mesos's guarantees over the whole history.
+
+    python runtime/benchmarks/fault_soak.py --minutes 5 --seed 1 [--json history.json]
+
+Prints the faults by kind, the tasks and their terminal states, every violation with the history
+that shows it, the longest time without a leader and without offers; the last line is
+`soak: N tasks, N terminal, 0 lost, 0 duplicated, 0 violations` when all holds (exit 0, else 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "soak"))
+from checker import Verdict, check  # noqa: E402
+from cluster import Cluster, get_json  # noqa: E402
+from nemesis import Nemesis  # noqa: E402
+
+ENDPOINTS = ["/state", "/metrics/snapshot", "/master/tasks", "/health", "/roles"]
+
+
+class Poller(threading.Thread):
+    """Reads every master's endpoints twice a second: records 5xx answers and the leaderless gaps."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        super().__init__(daemon=True)
+        self.cluster = cluster
+        self.records: list[dict[str, Any]] = []
+        self.stopping = threading.Event()
+        self.longest_leaderless = 0.0
+
+    def run(self) -> None:
+        leaderless_since: float | None = None
+        while not self.stopping.wait(0.5):
+            led = False
+            for master in list(self.cluster.masters):
+                if not master.alive():
+                    continue
+                for path in ENDPOINTS:
+                    status, body = get_json(f"http://{master.address}{path}")
+                    if status >= 500:
+                        self.records.append({"kind": "http", "t": time.time(), "url": f"{master.address}{path}",
+                                             "status": status, "body": str(body)[:300]})
+                    if path == "/state" and status == 200 and body and body.get("elected"):
+                        led = True
+            now = time.time()
+            if led:
+                if leaderless_since is not None:
+                    self.longest_leaderless = max(self.longest_leaderless, now - leaderless_since)
+                leaderless_since = None
+            elif leaderless_since is None:
+                leaderless_since = now
+
+
+def final_offers(cluster: Cluster) -> dict[str, Any]:
+    """What a fresh framework is offered once every task has ended, beside each agent's total."""
+    from pymesos import MesosSchedulerDriver, Scheduler
+
+    leader = cluster.leader()
+    assert leader is not None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # executors finish after their tasks
+        _, state = get_json(f"http://{leader.address}/state")
+        if state and all(not any(s["used_resources"].get(n) for n in ("cpus", "mem")) for s in state["slaves"]):
+            break
+        time.sleep(0.5)
+    totals = {s["id"]: {n: s["resources"][n] for n in ("cpus", "mem")} for s in state["slaves"] if s.get("active")}
+    offered: dict[str, dict[str, float]] = {}
+    lock = threading.Lock()
+
+    class Collector(Scheduler):
+        def resourceOffers(self, driver, offers):
+            for offer in offers:
+                with lock:
+                    got = offered.setdefault(offer["agent_id"]["value"], {"cpus": 0.0, "mem": 0.0})
+                    for r in offer["resources"]:
+                        if r["name"] in got:
+                            got[r["name"]] = round(got[r["name"]] + r["scalar"]["value"], 3)
+                driver.declineOffer(offer["id"], {"refuse_seconds": 600})
+
+    driver = MesosSchedulerDriver(Collector(), {"user": "root", "name": "soak-final"}, cluster.zk_url, use_addict=False)
+    driver.start()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and set(offered) != set(totals):
+        time.sleep(0.2)
+    time.sleep(1)
+    driver.stop()
+    driver.join()
+    return {"kind": "final_offers", "t": time.time(),
+            "agents": {a: (offered.get(a, {"cpus": 0.0, "mem": 0.0}), totals[a]) for a in totals}}
+
+
+def read_history(cluster: Cluster) -> list[dict[str, Any]]:
+    out = []
+    with open(cluster.history) as fh:
+        for line in fh:
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue  # (a line a SIGKILL cut short)
+    for marker in cluster.runs.iterdir():
+        for _ in marker.read_text().splitlines():
+            out.append({"kind": "run", "t": marker.stat().st_mtime, "task": marker.name})
+    return out
+
+
+def longest_gap(times: list[float]) -> float:
+    times = sorted(times)
+    return max((b - a for a, b in zip(times, times[1:])), default=0.0)
+
+
+def report(verdict: Verdict, leaderless: float, offerless: float) -> None:
+    print("faults injected:")
+    for fault, count in sorted(verdict.faults.items()):
+        print(f"  {fault:<40} {count:>4}")
+    print(f"tasks launched: {verdict.tasks} (a provisional TASK_LOST superseded by the agent's update: {verdict.superseded})")
+    for state, count in sorted(verdict.terminal.items()):
+        print(f"  {state:<40} {count:>4}")
+    print(f"longest time without a leader: {leaderless:.1f} s; without offers (default framework): {offerless:.1f} s")
+    for v in verdict.violations:
+        print(f"VIOLATION [{v.rule}] {v.task or ''}: {v.detail}")
+        for record in v.excerpt[-8:]:
+            print("    " + json.dumps(record, sort_keys=True))
+    print(verdict.summary())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=5.0)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--agents", type=int, default=3)
+    parser.add_argument("--json", help="Write the whole history here (for replay)")
+    parser.add_argument("--work-dir", help="Keep the cluster's files here (default: a temporary directory)")
+    args = parser.parse_args()
+    root = Path(args.work_dir or tempfile.mkdtemp(prefix="corral-soak-"))
+    rng = random.Random(args.seed)
+    cluster = Cluster(root, args.agents, args.seed)
+    records: list[dict[str, Any]] = []
+    poller = Poller(cluster)
+    try:
+        cluster.start()
+        cluster.start_framework("default")
+        cluster.start_framework("checkpoint")
+        poller.start()
+        nemesis = Nemesis(cluster, rng)
+        started = time.time()
+        deadline = time.monotonic() + args.minutes * 60
+        while time.monotonic() < deadline:
+            time.sleep(rng.uniform(3, 8))
+            records += nemesis.strike()
+            records += nemesis.revive_crashed()
+        ended = time.time()
+        records += nemesis.revive_crashed()
+        bad = cluster.wait_healthy(90)
+        records += [{"kind": "unhealthy", "t": time.time(), "what": what} for what in bad]
+        time.sleep(5)
+        for proc in cluster.frameworks.values():
+            proc.send_signal(signal.SIGUSR1)
+        for kind, proc in cluster.frameworks.items():
+            try:
+                proc.wait(180)
+            except Exception:  # noqa: BLE001 - subprocess.TimeoutExpired
+                records.append({"kind": "unhealthy", "t": time.time(), "what": f"framework {kind} did not finish"})
+        poller.stopping.set()
+        records.append(final_offers(cluster))
+        records += poller.records
+    finally:
+        poller.stopping.set()
+        cluster.stop()
+    history = read_history(cluster) + records
+    offers = [r["t"] for r in history if r["kind"] == "offer" and r["framework"] == "default" and started <= r["t"] <= ended]
+    verdict = check(history)
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({"seed": args.seed, "minutes": args.minutes, "history": history}, fh)
+    report(verdict, poller.longest_leaderless, longest_gap(offers))
+    print(f"(cluster files in {root})", file=sys.stderr)
+    return 1 if verdict.violations else 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())

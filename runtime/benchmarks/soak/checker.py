@@ -1,0 +1,195 @@
+"""The soak's checker: Mesos's guarantees over a recorded history (pure: records in, verdict out).
+
+A history is a list of records (dicts with `t`, wall-clock seconds, and `kind`):
+
+- `launch`: a framework launched `task` (its `framework` kind and `incarnation`) on `agent_id`;
+- `update`: the framework received a status update (`task`, `state`, `uuid` or None for a
+  reconciliation answer, `reason`, `agent_id`);
+- `offer`: the framework received an offer (`agent_id`);
+- `fault`: the nemesis injected `fault` on `target` (an agent's `agent_ids`, when it is one) from
+  `t` to `healed`;
+- `removed`: a framework incarnation outlived its failover_timeout: the master may kill its tasks;
+- `run`: a task's command started (from the marker its command wrote), one per real run;
+- `http`: an endpoint answered `status` (only 5xx answers are recorded);
+- `leaderless` / `offerless`: the longest gaps the driver saw;
+- `final_offers`: per agent id, the resources offered after the soak and the agent's total.
+
+`check` returns the violations, each with the records that show it.
+
+A TASK_LOST the master sends on its own (no uuid) is provisional, as Mesos documents it (the
+high-availability framework guide: such updates "are not delivered reliably", and a framework
+"might see a TASK_LOST update for a task but then later discover that the task is running"):
+the agent's own terminal update may follow it and is then the task's one terminal state.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+TERMINAL = {"TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_ERROR", "TASK_LOST", "TASK_DROPPED",
+            "TASK_GONE", "TASK_GONE_BY_OPERATOR", "TASK_UNREACHABLE_TERMINAL"}
+# States a task may only reach when its agent (or, for DROPPED, the master) really went away.
+AGENT_LOSS = {"TASK_LOST", "TASK_UNREACHABLE", "TASK_GONE", "TASK_GONE_BY_OPERATOR", "TASK_DROPPED"}
+ORDER = {"TASK_STAGING": 0, "TASK_STARTING": 1, "TASK_RUNNING": 2, "TASK_UNREACHABLE": 2, "TASK_KILLING": 3}
+# Seconds before a fault and after it healed during which its consequences may show (an agent's loss
+# shows once the master's health checks or its re-registration timeout give up on it).
+GRACE_BEFORE, GRACE_AFTER = 2.0, 15.0
+
+
+@dataclass
+class Violation:
+    rule: str
+    task: str | None
+    detail: str
+    excerpt: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Verdict:
+    tasks: int
+    terminal: dict[str, int]
+    lost: int  # launched tasks with no terminal state (of frameworks that were not removed)
+    duplicated: int  # tasks whose command ran more than once
+    violations: list[Violation]
+    faults: dict[str, int]
+    superseded: int = 0  # provisional TASK_LOSTs that the agent's own terminal update followed
+
+    def summary(self) -> str:
+        ended = sum(self.terminal.values())
+        return (f"soak: {self.tasks} tasks, {ended} terminal, {self.lost} lost, {self.duplicated} duplicated, "
+                f"{len(self.violations)} violations")
+
+
+def check(history: list[dict[str, Any]]) -> Verdict:
+    by_kind: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for record in history:
+        by_kind[record["kind"]].append(record)
+    launches = {r["task"]: r for r in by_kind["launch"]}
+    updates: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for record in sorted(by_kind["update"], key=lambda r: r["t"]):
+        updates[record["task"]].append(record)
+    faults = by_kind["fault"]
+    removed = {(r["framework"], r["incarnation"]) for r in by_kind["removed"]}
+    violations: list[Violation] = []
+    terminal_counts: dict[str, int] = defaultdict(int)
+    lost = 0
+    superseded = 0
+    for task, launch in sorted(launches.items()):
+        seen = updates.get(task, [])
+        violations += _order(task, seen)
+        ends = {u["state"] for u in seen if u["state"] in TERMINAL and not _provisional(u)}
+        if not ends:
+            ends = {u["state"] for u in seen if _provisional(u)}
+        elif any(_provisional(u) for u in seen):
+            superseded += 1
+        if len(ends) > 1:
+            violations.append(Violation("one terminal state", task, f"reached {sorted(ends)}", seen))
+        if ends:
+            terminal_counts[min(ends)] += 1
+        elif (launch["framework"], launch["incarnation"]) not in removed:
+            lost += 1
+            violations.append(Violation("every task ends", task, "no terminal state reached its framework", [launch] + seen))
+        if (launch["framework"], launch["incarnation"]) not in removed:  # (the master ends those as it must)
+            violations += _explained(task, launch, seen, faults)
+    violations += _duplicate_deliveries(updates, faults)
+    runs: dict[str, int] = defaultdict(int)
+    for record in by_kind["run"]:
+        runs[record["task"]] += 1
+    duplicated = [t for t, n in runs.items() if n > 1]
+    for task in duplicated:
+        violations.append(Violation("no task runs twice", task, f"its command ran {runs[task]} times", updates.get(task, [])))
+    for record in by_kind["http"]:
+        # (a master that has just come back, or woken, and does not know the new leader yet answers 503
+        # "No leading master is elected", as Mesos's masters do)
+        if "No leading master is elected" in record.get("body", "") and _during(faults, (record["t"], record["t"])):
+            continue
+        violations.append(Violation("no 5xx", None, f"{record['url']} answered {record['status']}: "
+                                    f"{record.get('body', '')[:200]}", [record]))
+    for record in by_kind["final_offers"]:
+        for agent_id, (offered, total) in sorted(record["agents"].items()):
+            if offered != total:
+                violations.append(Violation("resources return", None, f"agent {agent_id}: offered {offered}, total {total}", [record]))
+    for record in by_kind["unhealthy"]:
+        violations.append(Violation("restarted processes end healthy", None, record["what"], [record]))
+    fault_counts: dict[str, int] = defaultdict(int)
+    for fault in faults:
+        fault_counts[fault["fault"]] += 1
+    return Verdict(len(launches), dict(terminal_counts), lost, len(duplicated), violations, dict(fault_counts), superseded)
+
+
+def _provisional(update: dict[str, Any]) -> bool:
+    return update["state"] == "TASK_LOST" and update.get("uuid") is None and update.get("source") == "SOURCE_MASTER"
+
+
+def _order(task: str, seen: list[dict[str, Any]]) -> list[Violation]:
+    """Updates of a task arrive in order: never back to an earlier state, nothing new after a terminal one
+    (after a provisional TASK_LOST, the agent's own updates may still come)."""
+    out = []
+    highest, ended = -1, None
+    for i, update in enumerate(seen):
+        state = update["state"]
+        if ended is not None and _provisional(ended) and not _provisional(update):
+            if state in TERMINAL:
+                ended = update
+            continue
+        if ended is not None and state != ended["state"]:
+            out.append(Violation("updates in order", task, f"{state} after {ended['state']}", seen[: i + 1]))
+            break
+        if state in TERMINAL:
+            ended = update
+            continue
+        rank = ORDER.get(state, 0)
+        if rank < highest and update.get("uuid") is not None:
+            out.append(Violation("updates in order", task, f"{state} after a later state", seen[: i + 1]))
+            break
+        highest = max(highest, rank)
+    return out
+
+
+def _explained(task: str, launch: dict[str, Any], seen: list[dict[str, Any]], faults: list[dict[str, Any]]) -> list[Violation]:
+    """A task ends FINISHED unless a fault explains it: loss only where its agent went away (DROPPED also
+    where the master did), and nothing is killed or fails without one."""
+    out = []
+    for update in seen:
+        state = update["state"]
+        if state in ("TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED", "TASK_KILLING"):
+            continue
+        window = (launch["t"], update["t"])
+        agent_faults = [f for f in _during(faults, window) if launch["agent_id"] in f.get("agent_ids", ())]
+        master_faults = [f for f in _during(faults, window) if f["fault"].startswith(("kill_leader", "pause_leader", "zk_"))]
+        if state in AGENT_LOSS or state in ("TASK_FAILED", "TASK_KILLED"):  # (an agent restart kills the
+            # tasks of frameworks that do not checkpoint)
+            if agent_faults or (state == "TASK_DROPPED" and master_faults):
+                continue
+            out.append(Violation("loss only where an agent went away", task,
+                                 f"{state} ({update.get('reason')}) with no fault of its agent {launch['agent_id']}",
+                                 [launch] + seen))
+        else:
+            out.append(Violation("nothing killed by a failover", task, f"{state} ({update.get('reason')}: "
+                                 f"{update.get('message', '')})", [launch] + seen + _during(faults, window)))
+        break
+    return out
+
+
+def _duplicate_deliveries(updates: dict[str, list[dict[str, Any]]], faults: list[dict[str, Any]]) -> list[Violation]:
+    """An update is delivered again only when a fault may have lost its acknowledgement."""
+    out = []
+    for task, seen in updates.items():
+        first: dict[str, dict[str, Any]] = {}
+        for update in seen:
+            uid = update.get("uuid")
+            if uid is None:
+                continue
+            if uid in first and not _during(faults, (first[uid]["t"], update["t"])):
+                out.append(Violation("acknowledged once", task, f"update {update['state']} {uid} delivered again "
+                                     f"{update['t'] - first[uid]['t']:.1f} s later with no fault between", [first[uid], update]))
+                break
+            first.setdefault(uid, update)
+    return out
+
+
+def _during(faults: Iterable[dict[str, Any]], window: tuple[float, float]) -> list[dict[str, Any]]:
+    begin, end = window
+    return [f for f in faults if f["t"] - GRACE_BEFORE <= end and f.get("healed", f["t"]) + GRACE_AFTER >= begin]
