@@ -34,6 +34,13 @@ if [ -d tests/toolkit ]; then
 fi
 run_stage "a node VM (QEMU, TCG): cgroups v2" -q runtime/tests/vm
 
+# The fault soak (runtime/benchmarks/fault_soak.py): a short run with a fixed seed; it exits non-zero
+# on any violation of Mesos's guarantees and prints the history that shows it.
+echo "=== fault soak: 3 minutes, seed 7"
+t0=$(date +%s)
+if "$PY" runtime/benchmarks/fault_soak.py --minutes 3 --seed 7; then rc=0; else rc=1; failed+=("fault soak"); fi
+echo "=== fault soak: exit $rc in $(( $(date +%s) - t0 ))s"
+
 if [ ${#failed[@]} -gt 0 ]; then
     echo "FAILED: ${failed[*]}"
     exit 1

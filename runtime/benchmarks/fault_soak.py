@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import signal
 import sys
 import tempfile
@@ -193,7 +194,10 @@ def main() -> int:
         with open(args.json, "w") as fh:
             json.dump({"seed": args.seed, "minutes": args.minutes, "history": history}, fh)
     report(verdict, poller.longest_leaderless, longest_gap(offers))
-    print(f"(cluster files in {root})", file=sys.stderr)
+    if verdict.violations or args.work_dir:
+        print(f"(the cluster's logs are in {root})", file=sys.stderr)
+    else:
+        shutil.rmtree(root, ignore_errors=True)
     return 1 if verdict.violations else 0
 
 
