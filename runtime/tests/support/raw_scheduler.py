@@ -79,7 +79,7 @@ class RawScheduler:
                         return event
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise AssertionError(f"no matching event; got {[e['type'] for e in self.events]}")
+                    raise AssertionError(f"no matching event; got {[_brief(e) for e in self.events]}")
                 self.cond.wait(left)
 
     def wait_event(self, kind: str, timeout: float = 20.0, after: int = 0) -> dict[str, Any]:
@@ -122,3 +122,12 @@ def task(task_id: str, offer: dict[str, Any], command: str = "true", resources: 
 
 def launch(offer_ids: list[dict[str, str]], tasks: list[dict[str, Any]]) -> dict[str, Any]:
     return {"type": "ACCEPT", "accept": {"offer_ids": offer_ids, "operations": [{"type": "LAUNCH", "launch": {"task_infos": tasks}}]}}
+
+
+def _brief(event: dict[str, Any]) -> str:
+    """An event's type, and for an update its task, state, reason and uuid (what a failed wait shows)."""
+    if event.get("type") != "UPDATE":
+        return event.get("type", "?")
+    status = event["update"]["status"]
+    return (f"UPDATE({status['task_id']['value']} {status['state']} {status.get('reason', '')} "
+            f"{status.get('uuid', '')[:8]})")

@@ -53,3 +53,13 @@ def test_duplicate_uuid_is_ignored_and_journal_sees_everything():
     s.resume()
     s.acknowledge("f", "t", "a")
     assert events == ["update", "ack"]
+
+
+def test_an_update_sent_again_after_its_acknowledgement_is_not_delivered_twice():
+    s, sent, clock = make()
+    s.resume()
+    s.add("f", "t", up("a"))
+    s.acknowledge("f", "t", "a")
+    assert not s.add("f", "t", up("a"))  # (an executor that resent it after a lost answer)
+    assert s.add("f", "t", up("b", "TASK_FINISHED"))
+    assert sent == [("a", "TASK_RUNNING"), ("b", "TASK_FINISHED")]

@@ -28,6 +28,7 @@ class _Stream:
     interval: float = RETRY_MIN
     latest_state: str | None = None
     terminated: bool = False  # the terminal update has been acknowledged
+    received: set[str] = field(default_factory=set)  # every uuid queued so far, acknowledged or not
 
 
 class StatusUpdateManager:
@@ -51,13 +52,17 @@ class StatusUpdateManager:
     # -- input ---------------------------------------------------------------------
 
     def add(self, framework_id: str, task_id: str, update: Update, replay: bool = False) -> bool:
-        """Queue an update; False for a duplicate (same uuid already queued)."""
+        """Queue an update; False for a duplicate (a uuid this stream already received, as Mesos's
+        status update stream drops it: an executor that sent it again after a lost answer, even
+        once it was acknowledged, must not have it delivered twice)."""
         stream = self._streams.get((framework_id, task_id))
         if stream is None:
             stream = self._streams[(framework_id, task_id)] = _Stream(interval=self._retry_min)
         uuid = update["status"].get("uuid")
-        if uuid is not None and any(u["status"].get("uuid") == uuid for u in stream.pending):
-            return False
+        if uuid is not None:
+            if uuid in stream.received:
+                return False
+            stream.received.add(uuid)
         stream.pending.append(update)
         stream.latest_state = update["status"]["state"]
         if self._journal is not None and not replay:
