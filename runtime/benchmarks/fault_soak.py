@@ -178,7 +178,9 @@ def main() -> int:
             proc.send_signal(signal.SIGUSR1)
         for kind, proc in cluster.frameworks.items():
             try:
-                proc.wait(180)
+                if proc.wait(180) != 0:
+                    records.append({"kind": "unhealthy", "t": time.time(), "what": f"framework {kind} exited with "
+                                    f"status {proc.returncode} (see framework-{kind}.log)"})
             except Exception:  # noqa: BLE001 - subprocess.TimeoutExpired
                 records.append({"kind": "unhealthy", "t": time.time(), "what": f"framework {kind} did not finish"})
         poller.stopping.set()

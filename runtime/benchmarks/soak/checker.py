@@ -161,7 +161,8 @@ def _explained(task: str, launch: dict[str, Any], seen: list[dict[str, Any]], fa
         master_faults = [f for f in _during(faults, window) if f["fault"].startswith(("kill_leader", "pause_leader", "zk_"))]
         if state in AGENT_LOSS or state in ("TASK_FAILED", "TASK_KILLED"):  # (an agent restart kills the
             # tasks of frameworks that do not checkpoint)
-            if agent_faults or (state == "TASK_DROPPED" and master_faults):
+            lost_launch = state == "TASK_DROPPED" or (state == "TASK_LOST" and update.get("reason") == "REASON_RECONCILIATION")
+            if agent_faults or (lost_launch and master_faults):  # (a launch lost with a deposed leader)
                 continue
             out.append(Violation("loss only where an agent went away", task,
                                  f"{state} ({update.get('reason')}) with no fault of its agent {launch['agent_id']}",

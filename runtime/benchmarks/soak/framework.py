@@ -161,8 +161,11 @@ def main() -> int:
             history.write("error", message=f"finishing: {len(live)} tasks never ended")
             break
         if live and time.monotonic() >= next_reconcile:  # what a careful framework does now and then
-            driver.reconcileTasks([{"task_id": {"value": t}} for t in live])
             next_reconcile = time.monotonic() + (1 if deadline is not None else 5)
+            try:
+                driver.reconcileTasks([{"task_id": {"value": t}} for t in live])
+            except (RuntimeError, OSError) as exc:  # (pymesos raises while it has no master: try later)
+                history.write("error", message=f"reconcile: {exc}"[:200])
     history.write("finished")
     driver.stop()  # (a teardown: the soak is over for this framework)
     driver.join()

@@ -88,7 +88,8 @@ def test_one_master_leads_standbys_redirect_and_pymesos_finds_it(zookeeper, clus
     assert redirect.value.headers["Location"] == f"//127.0.0.1:{leader.port}/api/v1/scheduler"
     # A call on a subscription to a master that no longer leads: dropped with a 202 when the protocol
     # survives its loss (pymesos treats any other answer as fatal), redirected otherwise.
-    for kind, expected in (("ACKNOWLEDGE", 202), ("DECLINE", 202), ("RECONCILE", 202), ("ACCEPT", 307)):
+    for kind, expected in (("ACKNOWLEDGE", 202), ("DECLINE", 202), ("RECONCILE", 202), ("ACCEPT", 202), ("KILL", 307),
+                           ("TEARDOWN", 307)):
         late = urllib.request.Request(
             f"http://{standby.address}/api/v1/scheduler", method="POST",
             data=json.dumps({"type": kind, "framework_id": {"value": "F"}}).encode(),

@@ -77,3 +77,9 @@ def test_5xx_answers_fail_except_no_leader_while_a_master_fault_heals():
 def test_offers_after_the_soak_add_up_to_the_agents_totals():
     short = {"kind": "final_offers", "t": 99, "agents": {"A": ({"cpus": 1.9, "mem": 1024}, {"cpus": 2, "mem": 1024})}}
     assert rules([short]) == ["resources return"]
+
+
+def test_a_launch_lost_with_a_deposed_leader_is_learnt_by_reconciliation():
+    unknown = update("TASK_LOST", 13, uid=None, source="SOURCE_MASTER", reason="REASON_RECONCILIATION")
+    assert rules([LAUNCH, unknown, fault("pause_leader", 9, 12)]) == []
+    assert rules([LAUNCH, unknown]) == ["loss only where an agent went away"]

@@ -109,9 +109,11 @@ class MasterAPI:
     async def _deposed(self, request: web.Request, redirect: web.StreamResponse) -> web.StreamResponse:
         """A call on a subscription to this master after it stopped leading.  Those whose loss the
         protocol already survives are answered 202 and dropped: an ACKNOWLEDGE (the agent sends the
-        update again, through the new leader), a DECLINE (offers do not outlive a leader) and a
-        RECONCILE (asked again later).  Clients that treat any other answer as fatal (pymesos on its
-        defaults) then live through the change of leader.  Everything else gets Mesos's answer."""
+        update again, through the new leader), a RECONCILE (asked again later), and what answers or
+        asks for offers, which do not outlive a leader (ACCEPT: its launches are lost with the offers,
+        and the framework's reconciliation learns TASK_LOST for them, as Mesos documents for a launch
+        lost in a failover).  Clients that treat any other answer as fatal (pymesos on its defaults)
+        then live through the change of leader.  KILL, TEARDOWN and MESSAGE get Mesos's answer."""
         if STREAM_ID not in request.headers:
             return redirect
         try:
@@ -339,7 +341,9 @@ class MasterAPI:
         raise web.HTTPTemporaryRedirect(f"//{address['hostname']}:{address['port']}")
 
 
-DROPPED_WHEN_DEPOSED = {"ACKNOWLEDGE", "ACKNOWLEDGE_OPERATION_STATUS", "DECLINE", "RECONCILE"}
+# Calls whose loss the protocol survives (see Scheduler._deposed).
+DROPPED_WHEN_DEPOSED = {"ACKNOWLEDGE", "ACKNOWLEDGE_OPERATION_STATUS", "RECONCILE", "ACCEPT", "DECLINE", "REVIVE",
+                        "SUPPRESS", "ACCEPT_INVERSE_OFFERS", "DECLINE_INVERSE_OFFERS"}
 
 
 def value_of_id(obj: Any) -> str | None:
