@@ -12,7 +12,7 @@ import signal
 import time
 from typing import Any
 
-from cluster import Cluster
+from cluster import Cluster, Daemon
 from framework import FAILOVER_TIMEOUT
 
 # (fault, weight): quorum loss and a scheduler kept away past its failover_timeout are rare.
@@ -42,23 +42,18 @@ class Nemesis:
     # -- masters ------------------------------------------------------------------------------
 
     def _kill_leader(self, record: dict[str, Any]) -> list[dict[str, Any]]:
-        leader = self.cluster.leader()
-        if leader is None:
-            record["skipped"] = True
-            return []
-        record["target"] = f"master {self.cluster.masters.index(leader)}"
-        leader.kill(signal.SIGKILL)
-        time.sleep(self.rng.uniform(1, 3))
-        leader.start()
-        return []
+        return self._kill_master(record, self.cluster.leader())
 
     def _kill_standby(self, record: dict[str, Any]) -> list[dict[str, Any]]:
         leader = self.cluster.leader()
         standbys = [m for m in self.cluster.masters if m is not leader and m.alive()]
-        if not standbys:
+        return self._kill_master(record, self.rng.choice(standbys) if standbys else None)
+
+    def _kill_master(self, record: dict[str, Any], master: Daemon | None) -> list[dict[str, Any]]:
+        """SIGKILL, and start again on the same work_dir after a second or three."""
+        if master is None:
             record["skipped"] = True
             return []
-        master = self.rng.choice(standbys)
         record["target"] = f"master {self.cluster.masters.index(master)}"
         master.kill(signal.SIGKILL)
         time.sleep(self.rng.uniform(1, 3))

@@ -604,7 +604,7 @@ def _resource_from_json(item: Any, where: str) -> tuple[Key, Amount]:
     else:
         raise ResourceError(f"{where}.type: must be SCALAR, RANGES or SET (got {rtype!r})")
     reservation = _reservation_from_json(item, where)
-    return (name, reservation, _volume_from_json(item, name, reservation, amount, where)), amount
+    return (name, reservation, _volume_from_json(item, name, reservation, where)), amount
 
 
 def _reservation_from_json(item: dict[str, Any], where: str) -> Reservation | None:
@@ -655,8 +655,7 @@ def _one_reservation(entry: Any, below: Reservation | None, where: str) -> Reser
     return Reservation(role, rtype, principal, labels, below)
 
 
-def _volume_from_json(item: dict[str, Any], name: str, reservation: Reservation | None, amount: Amount,
-                      where: str) -> Volume | None:
+def _volume_from_json(item: dict[str, Any], name: str, reservation: Reservation | None, where: str) -> Volume | None:
     """A persistent volume's DiskInfo, checked as Mesos checks it (validateDiskInfo)."""
     disk = item.get("disk")
     if disk is None:

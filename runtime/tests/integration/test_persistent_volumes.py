@@ -71,12 +71,25 @@ def agent_volumes(base, agent_id):
     return [r for r in total if r.get("disk")]
 
 
-def test_a_volume_outlives_its_task_and_the_agent_restart_and_goes_with_destroy(cluster):
+def one_agent(cluster, *flags):
+    """A master and one agent: the agent, the master's URL and the agent's id."""
     cluster.start_master()
-    agent = cluster.add_agent(AGENT)
-    base = f"http://{cluster.master.address}"
-    agent_id = cluster.agent_id(agent)
-    directory = os.path.join(str(cluster.root), "agent-0", "volumes", "roles", ROLE, "data")
+    agent = cluster.add_agent(AGENT, *flags)
+    return agent, f"http://{cluster.master.address}", cluster.agent_id(agent)
+
+
+def volume_dir(cluster, persistence_id):
+    return os.path.join(str(cluster.root), "agent-0", "volumes", "roles", ROLE, persistence_id)
+
+
+def volume_call(base, agent_id, kind, field, resources):
+    """An operator call (RESERVE_RESOURCES, CREATE_VOLUMES, ...) on the agent's resources."""
+    return operator(base, {"type": kind, kind.lower(): {"agent_id": {"value": agent_id}, field: resources}})
+
+
+def test_a_volume_outlives_its_task_and_the_agent_restart_and_goes_with_destroy(cluster):
+    agent, base, agent_id = one_agent(cluster)
+    directory = volume_dir(cluster, "data")
     sched = Planner()
     with pymesos_framework(cluster.master.address, sched, name="volumes", role=ROLE) as driver:
         # One ACCEPT reserves disk, makes a volume of it and launches a task that writes into it.
@@ -132,15 +145,11 @@ def test_a_volume_outlives_its_task_and_the_agent_restart_and_goes_with_destroy(
 
 
 def test_operator_volume_calls_create_destroy_and_name_what_is_wrong(cluster):
-    cluster.start_master()
-    agent = cluster.add_agent(AGENT)
-    base = f"http://{cluster.master.address}"
-    agent_id = cluster.agent_id(agent)
-    directory = os.path.join(str(cluster.root), "agent-0", "volumes", "roles", ROLE, "logs")
+    _, base, agent_id = one_agent(cluster)
+    directory = volume_dir(cluster, "logs")
 
     def call(kind, field, resources):
-        body = kind.lower()
-        return operator(base, {"type": kind, body: {"agent_id": {"value": agent_id}, field: resources}})
+        return volume_call(base, agent_id, kind, field, resources)
 
     assert call("RESERVE_RESOURCES", "resources", [disk(100)]).status == 200
     unreserved = [dict(disk(50, "logs"), role="*")]
@@ -168,12 +177,9 @@ def test_operator_volume_calls_create_destroy_and_name_what_is_wrong(cluster):
 
 
 def test_a_task_in_a_container_image_writes_into_its_volume(cluster, node_image):
-    cluster.start_master()
-    agent = cluster.add_agent(AGENT, "--containerizers", "mesos,docker")
-    base = f"http://{cluster.master.address}"
-    agent_id = cluster.agent_id(agent)
+    _, base, agent_id = one_agent(cluster, "--containerizers", "mesos,docker")
     for kind, field, resources in (("RESERVE_RESOURCES", "resources", [disk(64)]), ("CREATE_VOLUMES", "volumes", [disk(64, "data")])):
-        reply = operator(base, {"type": kind, kind.lower(): {"agent_id": {"value": agent_id}, field: resources}})
+        reply = volume_call(base, agent_id, kind, field, resources)
         assert reply.status == 200, reply.text
     image = {"type": "DOCKER", "docker": {"image": node_image, "network": "NONE"}}
     sched = Planner()
@@ -187,5 +193,5 @@ def test_a_task_in_a_container_image_writes_into_its_volume(cluster, node_image)
 
         sched.plan(write, driver)
         assert sched.wait_terminal("imaged", timeout=120)["state"] == "TASK_FINISHED"
-    with open(os.path.join(str(cluster.root), "agent-0", "volumes", "roles", ROLE, "data", "file")) as fh:
+    with open(os.path.join(volume_dir(cluster, "data"), "file")) as fh:
         assert fh.read() == "in-image\n"

@@ -311,9 +311,10 @@ class HierarchicalAllocator(Allocator):
                         continue
                     made.append((Allocation(framework_id, agent_id, role, offerable), quantities))
                     # Charged now, not when the agent is done: the next role's room depends on it.
-                    self._quota.charge(role, _unreserved_quantities(offerable, quantities))
+                    unreserved = _unreserved_quantities(offerable, quantities)
+                    self._quota.charge(role, unreserved)
                     if free is not None:
-                        for name, value in _unreserved_quantities(offerable, quantities).items():
+                        for name, value in unreserved.items():
                             free[name] = free.get(name, 0.0) - value
                     available = available - offerable
                     if available.is_empty():

@@ -341,7 +341,7 @@ class MasterAPI:
         raise web.HTTPTemporaryRedirect(f"//{address['hostname']}:{address['port']}")
 
 
-# Calls whose loss the protocol survives (see Scheduler._deposed).
+# Calls whose loss the protocol survives (see MasterAPI._deposed).
 DROPPED_WHEN_DEPOSED = {"ACKNOWLEDGE", "ACKNOWLEDGE_OPERATION_STATUS", "RECONCILE", "ACCEPT", "DECLINE", "REVIVE",
                         "SUPPRESS", "ACCEPT_INVERSE_OFFERS", "DECLINE_INVERSE_OFFERS"}
 

@@ -137,7 +137,7 @@ class OfferBook(TaskBook):
         """A RESERVE, UNRESERVE, CREATE or DESTROY in an ACCEPT: applied to what is left of the offers, or
         dropped (as Mesos drops an invalid operation) with the reason in the log."""
         body = operation.get(kind.lower())
-        field = "volumes" if kind in ("CREATE", "DESTROY") else "resources"
+        field = reservations.FIELD[kind]
         try:
             request = Resources.from_json(body.get(field) if isinstance(body, dict) else None, f"{kind.lower()}.{field}")
             principal = framework.info.get("principal") or None

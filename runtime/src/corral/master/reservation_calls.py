@@ -7,28 +7,18 @@ reservation, unreserve_resources by the principal that reserved, destroy_volumes
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
+from corral.master import reservations
 from corral.master.operator import OperatorCall, agent_id_of, authorize, leading_state, register, require
 from corral.protocol.messages import ProtocolError
 from corral.resources import ResourceError, Resources
 from corral.security.middleware import principal_of
 
 
-def _roles(resources: Resources) -> set[str]:
-    return resources.reservation_roles()
-
-
-def _reservers(resources: Resources) -> set[str]:
-    return {k[1].principal or "" for k, _ in resources.items() if k[1] is not None}
-
-
-def _creators(resources: Resources) -> set[str]:
-    return {k[2].principal or "" for k, _ in resources.items() if k[2] is not None}
-
-
-def _call(action: str, field: str, operation: str, objects: Callable[[Resources], set[str]], what: str):
-    """The handler of the call whose body is `action` (also its ACL action), holding `field`."""
+def _call(action: str, operation: str, what: str):
+    """The handler of the call whose body is `action` (also its ACL action)."""
+    field = reservations.FIELD[operation]
 
     def handler(master, request, call: OperatorCall):
         raw = require(getattr(call, action), action)
@@ -37,7 +27,7 @@ def _call(action: str, field: str, operation: str, objects: Callable[[Resources]
             resources = Resources.from_json(raw.get(field), f"{action}.{field}")
         except ResourceError as exc:
             raise ProtocolError(str(exc)) from None
-        for obj in sorted(objects(resources)):
+        for obj in sorted(reservations.acl_objects(operation, resources), key=lambda o: o or ""):
             authorize(master, request, action, obj or None, what)
         leading_state(master).convert_free_resources(agent_id, operation, resources, principal_of(request))
         return None
@@ -49,9 +39,7 @@ def _register(call: str, *args: Any) -> None:
     register(call, _call(*args), readonly=False)
 
 
-_register("RESERVE_RESOURCES", "reserve_resources", "resources", "RESERVE", _roles, "reserve resources for role '{obj}'")
-_register("UNRESERVE_RESOURCES", "unreserve_resources", "resources", "UNRESERVE", _reservers,
-          "unreserve resources reserved by principal '{obj}'")
-_register("CREATE_VOLUMES", "create_volumes", "volumes", "CREATE", _roles, "create volumes for role '{obj}'")
-_register("DESTROY_VOLUMES", "destroy_volumes", "volumes", "DESTROY", _creators,
-          "destroy volumes created by principal '{obj}'")
+_register("RESERVE_RESOURCES", "reserve_resources", "RESERVE", "reserve resources for role '{obj}'")
+_register("UNRESERVE_RESOURCES", "unreserve_resources", "UNRESERVE", "unreserve resources reserved by principal '{obj}'")
+_register("CREATE_VOLUMES", "create_volumes", "CREATE", "create volumes for role '{obj}'")
+_register("DESTROY_VOLUMES", "destroy_volumes", "DESTROY", "destroy volumes created by principal '{obj}'")

@@ -13,6 +13,19 @@ from __future__ import annotations
 
 from corral.resources import Resources, is_same_or_ancestor
 
+# Each operation's field of resources, in an offer operation's body and in its operator call's.
+FIELD = {"RESERVE": "resources", "UNRESERVE": "resources", "CREATE": "volumes", "DESTROY": "volumes"}
+
+
+def acl_objects(kind: str, resources: Resources) -> set[str | None]:
+    """What the operation's ACL authorizes (as Mesos's): the roles reserved or created for, the
+    principals that reserved (UNRESERVE) or created (DESTROY) the resources."""
+    if kind in ("RESERVE", "CREATE"):
+        return set(resources.reservation_roles())
+    if kind == "UNRESERVE":
+        return {k[1].principal for k, _ in resources.items() if k[1] is not None}
+    return {k[2].principal for k, _ in resources.items() if k[2] is not None}
+
 
 def reserve(request: Resources, have: Resources, role: str | None, principal: str | None) -> tuple[Resources, Resources]:
     """RESERVE `request` (resources carrying their new reservation) out of `have`.

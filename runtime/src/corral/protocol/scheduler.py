@@ -95,7 +95,6 @@ class Message(msgspec.Struct, omit_defaults=True):
 class InverseOffers(msgspec.Struct, omit_defaults=True):
     inverse_offer_ids: list[ID] = []
     filters: Filters | None = None
-    filters: Filters | None = None
 
 
 class Call(msgspec.Struct, omit_defaults=True):

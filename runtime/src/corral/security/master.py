@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import msgspec
 from aiohttp import web
 
+from corral.master import reservations
 from corral.master.render import task_user
 from corral.resources import safe_resources
 from corral.security import views as view_filters
@@ -52,9 +53,9 @@ FLAGS_PATHS = {"/flags", "/master/flags"}
 METRICS_PATHS = {"/metrics/snapshot", "/metrics"}
 OPERATOR_PATHS = {"/api/v1", "/api/v1/operator"}
 
-# Offer operations that convert resources: the ACL action guarding each and its field of resources.
-_CONVERSIONS = {"RESERVE": ("reserve_resources", "resources"), "UNRESERVE": ("unreserve_resources", "resources"),
-                "CREATE": ("create_volumes", "volumes"), "DESTROY": ("destroy_volumes", "volumes")}
+# Offer operations that convert resources, and the ACL action guarding each.
+_CONVERSIONS = {"RESERVE": "reserve_resources", "UNRESERVE": "unreserve_resources",
+                "CREATE": "create_volumes", "DESTROY": "destroy_volumes"}
 
 # Operator calls and the ACL action guarding them; None = any authenticated (or open) caller.
 OPERATOR_ACTIONS: dict[str, str | None] = {
@@ -291,21 +292,12 @@ class MasterSecurity:
         """A RESERVE or CREATE is authorized by each reservation's role, an UNRESERVE by the principal that
         reserved, a DESTROY by the one that created; an unauthorized one is dropped (with the reason in
         the log), as Mesos drops it."""
-        guard = _CONVERSIONS.get(op.type)
-        if guard is None:
-            return True
-        action, field = guard
-        if not self.acls.has_rules(action):
+        action = _CONVERSIONS.get(op.type)
+        if action is None or not self.acls.has_rules(action):
             return True
         body = getattr(op, op.type.lower()) or {}
-        resources = safe_resources(body.get(field) if isinstance(body, dict) else None)
-        if op.type in ("RESERVE", "CREATE"):
-            objects: set[str | None] = set(resources.reservation_roles())
-        elif op.type == "UNRESERVE":
-            objects = {k[1].principal for k, _ in resources.items() if k[1] is not None}
-        else:
-            objects = {k[2].principal for k, _ in resources.items() if k[2] is not None}
-        denied = [o for o in objects if not self.acls.allowed(action, subject, o)]
+        resources = safe_resources(body.get(reservations.FIELD[op.type]) if isinstance(body, dict) else None)
+        denied = [o for o in reservations.acl_objects(op.type, resources) if not self.acls.allowed(action, subject, o)]
         if denied:
             logger.info("Framework %s: dropping its %s operation: principal '%s' may not act on %s",
                         framework.id, op.type, subject, ", ".join(sorted(str(o) for o in denied)))
