@@ -30,6 +30,10 @@ ACLS = {
     "register_agents": [{"principals": {"values": ["agent"]}, "agents": ANY}],
     "teardown_frameworks": [{"principals": OPS, "framework_principals": ANY}],
     "update_weights": [{"principals": OPS, "roles": ANY}],
+    "reserve_resources": [{"principals": OPS, "roles": ANY}],
+    "unreserve_resources": [{"principals": OPS, "reserver_principals": ANY}],
+    "create_volumes": [{"principals": OPS, "roles": ANY}],
+    "destroy_volumes": [{"principals": OPS, "creator_principals": ANY}],
     "mark_agents_gone": [{"principals": OPS, "agents": ANY}],
     "view_flags": [{"principals": OPS, "flags": ANY}],
     "get_endpoints": [{"principals": OPS, "paths": ANY}],
@@ -119,6 +123,17 @@ def test_each_protected_operator_call_is_refused_to_an_unauthorized_principal(gu
             "GET_FLAGS": ({"type": "GET_FLAGS"}, "is not authorized to view the flags"),
             "GET_METRICS": ({"type": "GET_METRICS"}, "is not authorized to GET '/metrics/snapshot'"),
         }
+        reserved = {"name": "disk", "type": "SCALAR", "scalar": {"value": 64},
+                    "reservations": [{"type": "DYNAMIC", "role": "analytics", "principal": "ops"}]}
+        volume = dict(reserved, disk={"persistence": {"id": "data", "principal": "ops"},
+                                      "volume": {"container_path": "data", "mode": "RW"}})
+        for kind, field, resources, reason in (
+                ("RESERVE_RESOURCES", "resources", reserved, "reserve resources for role 'analytics'"),
+                ("CREATE_VOLUMES", "volumes", volume, "create volumes for role 'analytics'"),
+                ("DESTROY_VOLUMES", "volumes", volume, "destroy volumes created by principal 'ops'"),
+                ("UNRESERVE_RESOURCES", "resources", reserved, "unreserve resources reserved by principal 'ops'")):
+            calls[kind] = ({"type": kind, kind.lower(): {"agent_id": {"value": agent_id}, field: [resources]}},
+                           f"is not authorized to {reason}")
         for name, (call, reason) in calls.items():
             reply = guarded.call(call, auth=opskit.basic("viewer"))
             assert reply.status == 403, (name, reply.status, reply.text)
@@ -131,8 +146,10 @@ def test_each_protected_operator_call_is_refused_to_an_unauthorized_principal(gu
                                 {"Authorization": opskit.basic("viewer"), "Content-Type": "application/x-www-form-urlencoded"})
         assert legacy.status == 403, legacy.text
         # The same calls from 'ops' go through.
-        for name in ("UPDATE_WEIGHTS", "SET_LOGGING_LEVEL", "GET_FLAGS", "GET_METRICS"):
-            assert guarded.call(calls[name][0]).status == 200, name
+        for name in ("UPDATE_WEIGHTS", "SET_LOGGING_LEVEL", "GET_FLAGS", "GET_METRICS",
+                     "RESERVE_RESOURCES", "CREATE_VOLUMES", "DESTROY_VOLUMES", "UNRESERVE_RESOURCES"):
+            reply = guarded.call(calls[name][0])
+            assert reply.status == 200, (name, reply.text)
         assert guarded.get("/flags").status == 200
         assert guarded.call(calls["TEARDOWN"][0]).status == 200
         opskit.wait_for(lambda: not guarded.state()["frameworks"], what="the framework to be torn down")
