@@ -125,11 +125,22 @@ def _provisional(update: dict[str, Any]) -> bool:
 
 def _order(task: str, seen: list[dict[str, Any]]) -> list[Violation]:
     """Updates of a task arrive in order: never back to an earlier state, nothing new after a terminal one
-    (after a provisional TASK_LOST, the agent's own updates may still come)."""
+    (after a provisional TASK_LOST, the agent's own updates may still come).
+
+    A reconciliation answer stands outside that stream: the master answers with the task's latest
+    state (Mesos's master keeps the `latest_state` its agent reported), so the stream may still
+    redeliver an unacknowledged TASK_RUNNING after the answer said TASK_FINISHED. An answer must
+    not be behind a terminal state the stream has already delivered."""
     out = []
     highest, ended = -1, None
     for i, update in enumerate(seen):
         state = update["state"]
+        if _reconciliation(update):
+            if ended is not None and not _provisional(ended) and state not in TERMINAL:
+                out.append(Violation("reconciliation reports the latest state", task,
+                                     f"{state} after {ended['state']}", seen[: i + 1]))
+                break
+            continue
         if ended is not None and _provisional(ended) and not _provisional(update):
             if state in TERMINAL:
                 ended = update
@@ -146,6 +157,10 @@ def _order(task: str, seen: list[dict[str, Any]]) -> list[Violation]:
             break
         highest = max(highest, rank)
     return out
+
+
+def _reconciliation(update: dict[str, Any]) -> bool:
+    return update.get("uuid") is None and update.get("reason") == "REASON_RECONCILIATION"
 
 
 def _explained(task: str, launch: dict[str, Any], seen: list[dict[str, Any]], faults: list[dict[str, Any]]) -> list[Violation]:

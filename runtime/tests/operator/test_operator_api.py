@@ -215,6 +215,9 @@ def test_pymesos_operator_driver(cluster):
         driver.updateWeights([{"role": "spark", "weight": 3.0}])
         assert {"role": "spark", "weight": 3.0} in driver.getWeights()["get_weights"]["weight_infos"]
         assert driver.getMaster()["get_master"]["master_info"]["port"] == cluster.master.port
+        # (the driver subscribes on its own thread; a framework added before that is in its snapshot, not an event)
+        opskit.wait_for(lambda: cluster.get("/metrics/snapshot").json()["master/operator_event_stream_subscribers"] == 1,
+                        what="the operator driver's subscription")
         sched = running_framework(cluster, name="watched", command="echo hi")
         with recorder.cond:
             assert recorder.cond.wait_for(lambda: {"taskAdded", "frameworkAdded"} <= {k for k, _ in recorder.events}

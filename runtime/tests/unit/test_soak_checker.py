@@ -83,3 +83,11 @@ def test_a_launch_lost_with_a_deposed_leader_is_learnt_by_reconciliation():
     unknown = update("TASK_LOST", 13, uid=None, source="SOURCE_MASTER", reason="REASON_RECONCILIATION")
     assert rules([LAUNCH, unknown, fault("pause_leader", 9, 12)]) == []
     assert rules([LAUNCH, unknown]) == ["loss only where an agent went away"]
+
+
+def test_a_reconciliation_answer_gives_the_latest_state_ahead_of_the_stream():
+    answer = update("TASK_FINISHED", 12, uid=None, source="SOURCE_MASTER", reason="REASON_RECONCILIATION")
+    # (the stream still redelivers its unacknowledged TASK_RUNNING, as Mesos's agents do)
+    assert rules([LAUNCH, answer, update("TASK_RUNNING", 13), update("TASK_FINISHED", 14)]) == []
+    behind = update("TASK_RUNNING", 15, uid=None, source="SOURCE_MASTER", reason="REASON_RECONCILIATION")
+    assert rules([LAUNCH, update("TASK_FINISHED", 14), behind]) == ["reconciliation reports the latest state"]
