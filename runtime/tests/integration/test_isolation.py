@@ -6,11 +6,12 @@ cgroups fails these tests instead of quietly running them unisolated."""
 from __future__ import annotations
 
 import subprocess
+import urllib.request
 from pathlib import Path
 
 import pytest
 
-from support.cluster import http_error, http_json, read_sandbox_file, sandbox_of, wait_for
+from support.cluster import free_port, http_error, http_json, read_sandbox_file, sandbox_of, wait_for
 from support.pymesos_harness import RecordingScheduler, command_task, pymesos_framework
 
 pytestmark = pytest.mark.integration
@@ -184,3 +185,53 @@ def test_a_task_runs_in_a_local_image_with_its_sandbox_and_limits_and_a_missing_
         failed = sched.wait_terminal("nowhere", timeout=60)
     assert (failed["state"], failed["reason"]) == ("TASK_FAILED", "REASON_CONTAINER_LAUNCH_FAILED"), failed
     assert "image 'localhost/no-such-image:1' is not in the agent's local image storage" in failed["message"], failed
+
+
+@pytest.fixture
+def bridge_network():
+    """A bridge network of the test's own (podman's default one would do; this one is removed after)."""
+    name = "corral-test-bridge"
+    subprocess.run(["podman", "network", "rm", "-f", name], capture_output=True)
+    subprocess.run(["podman", "network", "create", "--subnet", "10.231.7.0/24", name], capture_output=True, check=True)
+    yield name
+    subprocess.run(["podman", "network", "rm", "-f", name], capture_output=True)
+
+
+def test_a_bridge_container_serves_on_its_mapped_host_port_of_the_agents_ip(cluster, node_image, bridge_network):
+    port = free_port()
+    cluster.start_master()
+    cluster.add_agent(f"cpus:1;mem:512;ports:[{port}-{port}]", "--containerizers", "mesos,docker",
+                      "--docker_bridge_network", bridge_network)
+    sched = RecordingScheduler()
+    container = {"type": "DOCKER", "hostname": "bridged-web",
+                 "docker": {"image": node_image, "network": "BRIDGE",
+                            "port_mappings": [{"host_port": port, "container_port": 8080, "protocol": "tcp"}]}}
+    ports = {"name": "ports", "type": "RANGES", "ranges": {"range": [{"begin": port, "end": port}]}}
+    serve = "cd $MESOS_SANDBOX && cat /etc/hostname > name && exec python3 -m http.server 8080"
+
+    def web(offer):
+        task = command_task("web", offer, serve, container=container)
+        task["resources"].append(ports)
+        return task
+
+    with pymesos_framework(cluster.master.address, sched) as driver:
+        sched.submit(0.1, 64, web, driver)
+        sched.wait_state("web", "TASK_RUNNING", timeout=120)
+        # (loopback: the agent's --ip; the container is reached through the port podman publishes there)
+        body = wait_for(lambda: _fetch(f"http://127.0.0.1:{port}/name"), timeout=60, what="the mapped port to answer")
+        assert body.strip() == "bridged-web", body
+        driver.killTask({"value": "web"})
+        assert sched.wait_terminal("web", timeout=60)["state"] == "TASK_KILLED"
+
+        wrong = dict(container, docker=dict(container["docker"], port_mappings=[{"host_port": 1, "container_port": 80}]))
+        sched.submit(0.1, 32, lambda o: command_task("unmapped", o, "true", container=wrong), driver)
+        failed = sched.wait_terminal("unmapped", timeout=60)
+    assert failed["state"] == "TASK_FAILED" and "Port [1] not included in resources" in failed["message"], failed
+
+
+def _fetch(url):
+    try:
+        with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(url, timeout=5) as answer:
+            return answer.read().decode()
+    except OSError:
+        return None

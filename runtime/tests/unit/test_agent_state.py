@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from corral.agent.checkpoint import Recovered
-from corral.agent.isolators.posix import memory_limitation
+from corral.agent.limitations import disk_limitation, memory_limitation
 from corral.agent.model import Executor
 from corral.agent.registration import registration_payload
 from corral.agent.state import AgentOptions, AgentState
@@ -666,7 +666,6 @@ def test_a_mesos_container_without_an_image_runs(agent):
 
 
 def test_a_container_over_a_limit_the_agent_watches_fails_its_tasks_and_is_destroyed(agent):
-    from corral.agent.isolators.disk import disk_limitation
     executor = run_task(agent, "t1")
     conn = start(agent, executor)
     agent.executor_update(executor, status("t1", "TASK_RUNNING"))

@@ -17,6 +17,7 @@ import psutil
 
 from corral.agent import isolators, volumes
 from corral.agent.isolators import disk
+from corral.agent.limitations import disk_limitation
 from corral.agent.launcher import LaunchError, Launcher
 from corral.agent.model import CUSTOM, Executor, FrameworkRecord, Limitation
 from corral.executor import image_run
@@ -154,6 +155,7 @@ class Containerizer:
                 env[var["name"]] = str(var.get("value", ""))
         if "docker" in flags["containerizers"]:
             env["CORRAL_DOCKER"] = flags["docker"]  # the command executor runs image tasks with it
+            env["CORRAL_DOCKER_BRIDGE"] = flags["docker_bridge_network"]
         env.update(self.agent.security.executor_env(fw, executor))
         return env
 
@@ -210,7 +212,7 @@ class Containerizer:
                 self.disk_used[executor.container_id] = used
                 quota = _disk_quota(executor)
                 if enforce and quota and used > quota:
-                    state.container_limited(executor, disk.disk_limitation(quota, used))
+                    state.container_limited(executor, disk_limitation(quota, used))
 
     def disk_statistics(self, executor: Executor) -> dict[str, Any]:
         used = self.disk_used.get(executor.container_id)

@@ -28,6 +28,8 @@ AGENT_FLAGS = [
     Flag("containerizers", config.text(parse_containerizers), "mesos",
          "mesos, or mesos,docker to run tasks in container images (from local storage) with --docker"),
     Flag("docker", config.as_str, "podman", "The docker-compatible CLI that runs container images"),
+    Flag("docker_bridge_network", config.as_str, "podman",
+         "The --docker network of a BRIDGE container (podman's own bridge by default, as Docker's 'bridge')"),
     Flag("cgroups_enable_cfs", config.as_bool, False, "Hard-limit CPU with CFS quotas (cgroups isolation)"),
     Flag("cgroups_pids_max", config.as_non_negative_int, 0,
          "Most processes and threads a container may have (pids.max; cgroups v2 isolation); 0: no limit"),

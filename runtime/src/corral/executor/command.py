@@ -299,7 +299,9 @@ class CommandExecutor:
                           for path in image_run.persistent_volume_paths(task)
                           if os.path.islink(os.path.join(self.sandbox, path))]
             argv = image_run.run_argv(task, tool, running.container, container_id, self.sandbox,
-                                      {**own, "MESOS_TASK_ID": env["MESOS_TASK_ID"]}, persistent)
+                                      {**own, "MESOS_TASK_ID": env["MESOS_TASK_ID"]}, persistent,
+                                      bridge=self.env["CORRAL_DOCKER_BRIDGE"],
+                                      host_ip=self.env["MESOS_AGENT_ENDPOINT"].rsplit(":", 1)[0])
             with open(os.path.join(self.sandbox, "stdout"), "ab") as out, open(os.path.join(self.sandbox, "stderr"), "ab") as err:
                 return subprocess.Popen(argv, cwd=self.sandbox, env=env, start_new_session=True,
                                         stdin=subprocess.DEVNULL, stdout=out, stderr=err)

@@ -3,8 +3,10 @@
 As Mesos's Docker containerizer drives `docker run`, the command executor runs the task as
 `<tool> run` of the image named by its ContainerInfo (type DOCKER, or MESOS with a DOCKER
 image): the sandbox mounted at /mnt/mesos/sandbox (MESOS_SANDBOX inside), the task's cpus
-and mem as the container's limits, the network HOST or NONE, the ContainerInfo's volumes
-and docker parameters, and images only from local storage (`--pull=never`: registries are
+and mem as the container's limits, the network HOST, NONE, BRIDGE (the agent's
+--docker_bridge_network, with the DockerInfo's port_mappings published on the agent's IP
+from the task's own `ports`) or USER (the network its NetworkInfo names), the
+ContainerInfo's volumes and docker parameters, and images only from local storage (`--pull=never`: registries are
 not reached).  Kills go to the container (`<tool> stop -t GRACE`), since signals to the
 CLI's process would leave it running.  Pure: task JSON in, argv out; a ValueError names a
 field that cannot be honoured.
@@ -16,7 +18,8 @@ import re
 from typing import Any, Sequence
 
 CONTAINER_SANDBOX = "/mnt/mesos/sandbox"
-NETWORKS = {"HOST": "host", "NONE": "none"}
+NETWORKS = ("HOST", "NONE", "BRIDGE", "USER")
+PROTOCOLS = ("tcp", "udp")
 
 
 def image_name(container: dict[str, Any] | None) -> str | None:
@@ -53,19 +56,17 @@ def persistent_volume_paths(task: dict[str, Any]) -> list[str]:
 
 
 def run_argv(task: dict[str, Any], tool: str, name: str, container_id: str, sandbox: str, env: dict[str, str],
-             persistent: Sequence[tuple[str, str]] = ()) -> list[str]:
+             persistent: Sequence[tuple[str, str]] = (), bridge: str = "podman", host_ip: str = "127.0.0.1") -> list[str]:
     """`<tool> run ...` for the task (its ContainerInfo names an image).  `persistent`: (directory on the
-    agent, container_path) of each persistent volume, mounted at that path inside the sandbox."""
+    agent, container_path) of each persistent volume, mounted at that path inside the sandbox;
+    `bridge`: the tool's network for BRIDGE; `host_ip`: the agent's address, where ports are published."""
     container = task.get("container") or {}
     image = image_name(container)
     if not image:
         raise ValueError("container: the image has no name")
     docker = (container.get("docker") or {}) if container.get("type") == "DOCKER" else {}
-    network = docker.get("network", "HOST")
-    if network not in NETWORKS:
-        raise ValueError(f"container.docker.network {network}: this agent runs containers on the HOST network or NONE")
-    argv = [tool, "run", "--rm", "--pull=never", "--name", name, "--label", f"{LABEL}={container_id}", "--network", NETWORKS[network],
-            "-v", f"{sandbox}:{CONTAINER_SANDBOX}", "-w", CONTAINER_SANDBOX]
+    argv = [tool, "run", "--rm", "--pull=never", "--name", name, "--label", f"{LABEL}={container_id}",
+            *_network_options(task, docker, bridge, host_ip), "-v", f"{sandbox}:{CONTAINER_SANDBOX}", "-w", CONTAINER_SANDBOX]
     resources = _scalars(task.get("resources") or [])
     if resources.get("cpus"):
         argv += ["--cpus", f"{resources['cpus']:g}"]
@@ -93,6 +94,51 @@ def run_argv(task: dict[str, Any], tool: str, name: str, container_id: str, sand
         if program:  # without one, the image's own command runs
             argv += [program] + arguments[1:]
     return argv
+
+
+def _network_options(task: dict[str, Any], docker: dict[str, Any], bridge: str, host_ip: str) -> list[str]:
+    """--network, --hostname and -p options, refused with the errors of Mesos's Docker containerizer."""
+    container = task.get("container") or {}
+    network = docker.get("network", "HOST")
+    if network not in NETWORKS:
+        raise ValueError(f"container.docker.network: Unsupported Network mode: {network}")
+    if network == "USER":
+        infos = container.get("network_infos") or []
+        if not infos:
+            raise ValueError("container.network_infos: No network info found in container info")
+        if len(infos) > 1:
+            raise ValueError("container.network_infos: Only a single network can be defined in Docker run")
+        name = infos[0].get("name") if isinstance(infos[0], dict) else None
+        if not isinstance(name, str) or not name:
+            raise ValueError("container.network_infos[0].name: No network name found in network info")
+        options = ["--network", name]
+    else:
+        options = ["--network", {"HOST": "host", "NONE": "none", "BRIDGE": bridge}[network]]
+    if container.get("hostname"):
+        if network == "HOST":
+            raise ValueError("container.hostname: Unable to set hostname with host network mode")
+        options += ["--hostname", str(container["hostname"])]
+    mappings = docker.get("port_mappings") or []
+    if mappings and network in ("HOST", "NONE"):
+        raise ValueError("container.docker.port_mappings: Port mappings are only supported for bridge and user-defined networks")
+    offered = _ranges(task.get("resources") or [], "ports")
+    for i, mapping in enumerate(mappings):
+        where = f"container.docker.port_mappings[{i}]"
+        host, inside = (mapping.get("host_port"), mapping.get("container_port")) if isinstance(mapping, dict) else (None, None)
+        if not isinstance(host, int) or not isinstance(inside, int):
+            raise ValueError(f"{where}: host_port and container_port are required port numbers")
+        if not any(begin <= host <= end for begin, end in offered):
+            raise ValueError(f"{where}: Port [{host}] not included in resources")
+        protocol = str(mapping.get("protocol", "tcp")).lower()
+        if protocol not in PROTOCOLS:
+            raise ValueError(f"{where}.protocol {mapping.get('protocol')}: tcp or udp")
+        options += ["-p", f"{host_ip}:{host}:{inside}/{protocol}"]
+    return options
+
+
+def _ranges(resources: list[Any], name: str) -> list[tuple[int, int]]:
+    return [(int(r["begin"]), int(r["end"])) for res in resources if isinstance(res, dict) and res.get("name") == name
+            for r in (res.get("ranges") or {}).get("range", []) if isinstance(r, dict)]
 
 
 def _volume(volume: Any, where: str) -> str:

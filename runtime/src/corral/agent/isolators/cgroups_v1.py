@@ -11,7 +11,8 @@ import time
 from typing import Any
 
 from corral.agent.isolators.posix import (CFS_PERIOD_US, CGROUP_ROOT, CPU_SHARES_PER_CPU, MIN_MEMORY_MB, PosixIsolator,
-                                    memory_limitation, read, read_keyed, write)
+                                          read, read_keyed, write)
+from corral.agent.limitations import memory_limitation
 from corral.agent.model import Limitation
 from corral.resources import Resources
 

@@ -1,14 +1,10 @@
 """Mesos's `disk/du` isolator: the disk a container's sandbox uses, measured like `du` (the
-blocks its files hold), and the limitation when it exceeds the container's `disk`
-resources (with --enforce_container_disk_quota)."""
+blocks its files hold); over the container's `disk` resources (with
+--enforce_container_disk_quota), limitations.disk_limitation."""
 
 from __future__ import annotations
 
 import os
-
-from corral.agent.isolators.posix import bytes_text
-from corral.agent.model import Limitation
-from corral.resources import Resources
 
 
 def du(path: str) -> int:
@@ -25,12 +21,3 @@ def du(path: str) -> int:
                 seen.add((st.st_dev, st.st_ino))
                 total += st.st_blocks * 512
     return total
-
-
-def disk_limitation(quota: int, used: int) -> Limitation:
-    """The limitation Mesos's disk/du isolator reports, with the disk used (MB)."""
-    return Limitation(
-        "REASON_CONTAINER_LIMITATION_DISK",
-        f"Disk usage ({bytes_text(used)}) exceeds quota ({bytes_text(quota)})",
-        Resources.scalars(disk=used / 2**20).to_json(),
-    )

@@ -1,0 +1,52 @@
+"""executor/image_run.py: a task's ContainerInfo networks as `<tool> run` options, refused with
+the errors of Mesos's Docker containerizer."""
+
+import pytest
+
+from corral.executor import image_run
+from corral.resources import Resources
+
+PORTS = Resources.parse("cpus:0.1;mem:32;ports:[31000-31009]").to_json()
+
+
+def argv(docker, **container):
+    task = {"container": {"type": "DOCKER", "docker": {"image": "img", **docker}, **container}, "resources": PORTS,
+            "command": {"value": "true"}}
+    return image_run.run_argv(task, "podman", "n", "c", "/s", {}, bridge="corral-bridge", host_ip="10.0.0.5")
+
+
+def option(args, name):
+    return [args[i + 1] for i, a in enumerate(args) if a == name]
+
+
+def test_host_is_the_default_and_bridge_is_the_agents_bridge_network_with_ports_on_the_agents_ip():
+    assert option(argv({}), "--network") == ["host"]
+    bridged = argv({"network": "BRIDGE", "port_mappings": [{"host_port": 31003, "container_port": 80},
+                                                           {"host_port": 31004, "container_port": 53, "protocol": "UDP"}]},
+                   hostname="web")
+    assert option(bridged, "--network") == ["corral-bridge"] and option(bridged, "--hostname") == ["web"]
+    assert option(bridged, "-p") == ["10.0.0.5:31003:80/tcp", "10.0.0.5:31004:53/udp"]
+
+
+def test_a_user_network_is_the_one_its_network_info_names():
+    assert option(argv({"network": "USER"}, network_infos=[{"name": "tenant-a"}]), "--network") == ["tenant-a"]
+
+
+@pytest.mark.parametrize("docker, container, error", [
+    ({"network": "USER"}, {}, "container.network_infos: No network info found in container info"),
+    ({"network": "USER"}, {"network_infos": [{"name": "a"}, {"name": "b"}]}, "Only a single network can be defined in Docker run"),
+    ({"network": "USER"}, {"network_infos": [{}]}, "container.network_infos[0].name: No network name found in network info"),
+    ({"network": "HOST", "port_mappings": [{"host_port": 31000, "container_port": 80}]}, {},
+     "Port mappings are only supported for bridge and user-defined networks"),
+    ({"network": "BRIDGE", "port_mappings": [{"host_port": 8080, "container_port": 80}]}, {},
+     "container.docker.port_mappings[0]: Port [8080] not included in resources"),
+    ({"network": "BRIDGE", "port_mappings": [{"host_port": 31000, "container_port": 80, "protocol": "sctp"}]}, {},
+     "container.docker.port_mappings[0].protocol sctp: tcp or udp"),
+    ({"network": "BRIDGE", "port_mappings": [{"host_port": 31000}]}, {}, "host_port and container_port are required"),
+    ({"network": "HOST"}, {"hostname": "web"}, "Unable to set hostname with host network mode"),
+    ({"network": "OVERLAY"}, {}, "container.docker.network: Unsupported Network mode: OVERLAY"),
+])
+def test_what_cannot_be_honoured_is_named(docker, container, error):
+    with pytest.raises(ValueError) as exc:
+        argv(docker, **container)
+    assert error in str(exc.value)
