@@ -154,7 +154,7 @@ def podman_names():
     return set(out.stdout.split())
 
 
-def test_a_task_runs_in_a_local_image_with_its_sandbox_and_limits_and_a_missing_image_is_named(cluster, node_image):
+def test_a_task_runs_in_a_local_image_with_its_sandbox_and_limits_over_which_it_fails_and_a_missing_image_is_named(cluster, node_image):
     cluster.start_master()
     cluster.add_agent("cpus:1;mem:512", "--containerizers", "mesos,docker")
     sched = RecordingScheduler()
@@ -179,6 +179,15 @@ def test_a_task_runs_in_a_local_image_with_its_sandbox_and_limits_and_a_missing_
         driver.killTask({"value": "long"})
         assert sched.wait_terminal("long", timeout=60)["state"] == "TASK_KILLED"
         wait_for(lambda: not any(n.startswith("mesos-long.") for n in podman_names()), what="the container to go")
+
+        # Over its memory, the kernel kills it in its container: the agent reports Mesos's memory limitation.
+        sched.submit(0.1, 64, lambda o: command_task("imaged-hog", o, HOG, mem=64, container=image), driver)
+        hog = sched.wait_terminal("imaged-hog", timeout=120)
+        assert (hog["state"], hog["reason"], hog["source"]) == (
+            "TASK_FAILED", "REASON_CONTAINER_LIMITATION_MEMORY", "SOURCE_AGENT"), hog
+        assert hog["message"].startswith("Memory limit exceeded: Requested: 64MB Maximum Used: "), hog
+        [used] = hog["limitation"]["resources"]
+        assert used["name"] == "mem" and 0 < used["scalar"]["value"] <= 64, used
 
         missing = {"type": "DOCKER", "docker": {"image": "localhost/no-such-image:1"}}
         sched.submit(0.1, 32, lambda o: command_task("nowhere", o, "true", container=missing), driver)

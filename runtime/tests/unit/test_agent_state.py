@@ -478,6 +478,25 @@ def test_a_task_killed_by_its_containers_memory_limit_fails_with_the_limitation_
     ack(agent, "t1")
 
 
+def test_an_image_container_killed_for_memory_is_the_agents_memory_limitation_for_a_built_in_executor_only(agent):
+    used = Resources.parse("mem:100").to_json()
+    executor = run_task(agent, "t1")
+    start(agent, executor)
+    oom = dict(status("t1", "TASK_FAILED"), message="The container's memory limit (134217728 bytes) was exceeded",
+               reason="REASON_CONTAINER_LIMITATION_MEMORY", limitation={"resources": used})
+    agent.executor_update(executor, oom)  # (executor/oom_watch.py saw it: the container runs outside the executor's cgroups)
+    sent = last_update(agent)
+    assert (sent["state"], sent["reason"], sent["source"]) == ("TASK_FAILED", "REASON_CONTAINER_LIMITATION_MEMORY", "SOURCE_AGENT")
+    assert sent["message"] == "Memory limit exceeded: Requested: 128MB Maximum Used: 100MB"
+    assert sent["limitation"] == {"resources": used}
+    ack(agent, "t1")
+    custom = run_task(agent, "t2", executor="E2")
+    start(agent, custom)
+    agent.executor_update(custom, dict(status("t2", "TASK_FAILED"), message=oom["message"], reason=oom["reason"]))
+    sent = last_update(agent, "t2")  # a framework's own executor speaks for itself
+    assert (sent["source"], sent["message"]) == ("SOURCE_EXECUTOR", oom["message"])
+
+
 def test_memory_limitation_messages_write_bytes_as_mesos_does():
     assert memory_limitation(1 << 30, 1536 << 10).message == "Memory limit exceeded: Requested: 1GB Maximum Used: 1536KB"
     assert memory_limitation(100, 0).message == "Memory limit exceeded: Requested: 100B Maximum Used: 0B"

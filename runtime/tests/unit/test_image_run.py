@@ -50,3 +50,11 @@ def test_what_cannot_be_honoured_is_named(docker, container, error):
     with pytest.raises(ValueError) as exc:
         argv(docker, **container)
     assert error in str(exc.value)
+
+
+def test_the_oom_watch_reads_a_containers_v1_memory_cgroup_and_its_kill_counter():
+    from corral.executor.oom_watch import oom_kills, v1_memory_cgroup
+
+    proc = "12:pids:/libpod_parent/libpod-ab\n5:memory:/libpod_parent/libpod-ab\n1:name=systemd:/x\n0::/\n"
+    assert v1_memory_cgroup(proc) == "/libpod_parent/libpod-ab" and v1_memory_cgroup("0::/machine.slice/x\n") is None
+    assert oom_kills("oom_kill_disable 0\nunder_oom 0\noom_kill 2\n") == 2 and oom_kills("") == 0

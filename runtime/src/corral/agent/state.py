@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from corral.agent import container_info, drain, volumes
+from corral.agent.limitations import memory_limitation
 from corral.agent.model import COMMAND, CUSTOM, DEFAULT, AgentTask, Executor, FrameworkRecord, Limitation
 from corral.agent.ports import CheckpointWriter, Connection, Containers, MasterSink
 from corral.agent.status_updates import StatusUpdateManager
@@ -317,7 +318,7 @@ class AgentState:
             if task.terminal:
                 return  # the task already ended (e.g. killed while the executor was exiting)
             if status["state"] in S.TERMINAL_STATES:
-                limitation = self.containers.limitation(executor.container_id)
+                limitation = self.containers.limitation(executor.container_id) or _image_limitation(executor, task, status)
                 if limitation is not None:
                     # As Mesos: the container is destroyed and its task fails with the limitation
                     # (the executor only saw its task's process die, e.g. with status 137).
@@ -626,3 +627,14 @@ class AgentState:
                 logger.info("Executor %s of framework %s ended while the agent was down", executor_id, framework_id)
                 executor.pid = None
                 self._executor_terminated(executor, None, failure=(S.REASON_EXECUTOR_TERMINATED, "Executor terminated while the agent was down"))
+
+
+def _image_limitation(executor: Executor, task: AgentTask, status: dict[str, Any]) -> Limitation | None:
+    """A built-in executor's word that the kernel killed its task's image container for memory
+    (executor/oom_watch.py: the container runs outside the executor's cgroups): the task's
+    memory is the container's limit; the executor measured the most it used."""
+    if executor.kind == CUSTOM or status.get("reason") != S.REASON_CONTAINER_LIMITATION_MEMORY:
+        return None
+    limit = int(safe_resources(task.info.get("resources", [])).scalar("mem") * 2**20)
+    used = safe_resources((status.get("limitation") or {}).get("resources", [])).scalar("mem")
+    return memory_limitation(limit, int(used * 2**20) if used else limit)

@@ -26,6 +26,7 @@ import time
 import uuid
 
 from corral.executor import image_run
+from corral.executor.oom_watch import OomWatch
 from corral.protocol.recordio import Decoder
 
 # Keep this module's imports to the bare standard library: every module the
@@ -52,12 +53,13 @@ def _log(message: str) -> None:
 
 
 class RunningTask:
-    __slots__ = ("task", "process", "kill_requested", "grace", "terminal_sent", "group", "container")
+    __slots__ = ("task", "process", "kill_requested", "grace", "terminal_sent", "group", "container", "oom_watch")
 
     def __init__(self, task: dict[str, Any], grace: float, group: list[str]) -> None:
         self.task = task
         self.process: subprocess.Popen | None = None
         self.container: str | None = None  # the name of its image container (executor/image_run.py)
+        self.oom_watch: OomWatch | None = None  # for an image container
         self.kill_requested = False
         self.grace = grace
         self.terminal_sent = False
@@ -303,8 +305,10 @@ class CommandExecutor:
                                       bridge=self.env["CORRAL_DOCKER_BRIDGE"],
                                       host_ip=self.env["MESOS_AGENT_ENDPOINT"].rsplit(":", 1)[0])
             with open(os.path.join(self.sandbox, "stdout"), "ab") as out, open(os.path.join(self.sandbox, "stderr"), "ab") as err:
-                return subprocess.Popen(argv, cwd=self.sandbox, env=env, start_new_session=True,
-                                        stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+                process = subprocess.Popen(argv, cwd=self.sandbox, env=env, start_new_session=True,
+                                           stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+            running.oom_watch = OomWatch(tool, running.container, lambda: process.poll() is None)
+            return process
         if command.get("shell", True):
             argv = ["/bin/sh", "-c", command["value"]]
         else:
@@ -332,10 +336,19 @@ class CommandExecutor:
     def _wait(self, running: RunningTask) -> None:
         assert running.process is not None
         code = running.process.wait()
+        oom = None
+        if running.oom_watch is not None:
+            running.oom_watch.join(2.0)
+            oom = running.oom_watch.killed
         if running.kill_requested:
             self.finish(running, "TASK_KILLED", "Command terminated by a kill request", None)
         elif code == 0:
             self.finish(running, "TASK_FINISHED", "Command exited with status 0", None)
+        elif oom is not None:
+            # (the agent reports it as its own memory limitation, as Mesos's memory isolator does)
+            used = {"name": "mem", "type": "SCALAR", "scalar": {"value": oom[1] / 2**20}}
+            self.finish(running, "TASK_FAILED", f"The container's memory limit ({oom[0]} bytes) was exceeded",
+                        "REASON_CONTAINER_LIMITATION_MEMORY", limitation={"resources": [used]})
         elif code < 0:
             self.finish(running, "TASK_FAILED", f"Command terminated with signal {signal.Signals(-code).name}", "REASON_COMMAND_EXECUTOR_FAILED")
         else:
@@ -396,12 +409,13 @@ class CommandExecutor:
 
     # -- updates -----------------------------------------------------------------
 
-    def finish(self, running: RunningTask, state: str, message: str, reason: str | None) -> None:
+    def finish(self, running: RunningTask, state: str, message: str, reason: str | None,
+               limitation: dict[str, Any] | None = None) -> None:
         with self.lock:
             if running.terminal_sent:
                 return
             running.terminal_sent = True
-        self.update(running, state, message, reason=reason)
+        self.update(running, state, message, reason=reason, limitation=limitation)
         if running.group and state in ("TASK_FAILED", "TASK_KILLED"):
             # Default executor semantics: one task of a group failing takes the group down.
             for other in running.group:
@@ -411,7 +425,8 @@ class CommandExecutor:
             if self.launched_any and all(r.terminal_sent for r in self.tasks.values()):
                 self.done.set()
 
-    def update(self, running: RunningTask, state: str, message: str | None, reason: str | None = None, executor_pid: int | None = None) -> None:
+    def update(self, running: RunningTask, state: str, message: str | None, reason: str | None = None, executor_pid: int | None = None,
+               limitation: dict[str, Any] | None = None) -> None:
         status: dict[str, Any] = {
             "task_id": {"value": running.task_id},
             "executor_id": {"value": self.executor_id},
@@ -426,6 +441,8 @@ class CommandExecutor:
             status["reason"] = reason
         if executor_pid is not None:
             status["container_status"] = {"executor_pid": executor_pid}
+        if limitation is not None:
+            status["limitation"] = limitation
         for attempt in range(60):
             try:
                 self.client.post({"type": "UPDATE", "update": {"status": status}})
