@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from corral.agent.checkpoint import Recovered
+from corral.agent.checkpoint import CheckpointModel, Recovered
 from corral.agent.limitations import disk_limitation, memory_limitation
 from corral.agent.model import Executor
 from corral.agent.registration import registration_payload
@@ -56,52 +56,40 @@ class Containers:
         self.watched.append(executor)
 
 
-class Checkpoint:
-    """The checkpoint files in memory, readable back as what `Checkpointer.load` returns."""
+class Checkpoint(CheckpointModel):
+    """The checkpoint log in memory (the real model, without the file), readable back as
+    what `Checkpointer.load` returns."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.agent: str | None = None
-        self.frameworks: dict[str, dict] = {}
-        self.executors: dict[tuple[str, str], dict] = {}
-        self.tasks: dict[tuple[str, str], dict[str, dict]] = {}
-        self.journals: dict[tuple[str, str], list] = {}
 
     def agent_id(self, agent_id):
         self.agent = agent_id
 
     def framework(self, framework_id, info):
-        self.frameworks[framework_id] = info
+        self.apply(["framework", framework_id, info])
 
     def executor(self, framework_id, executor_id, record):
-        self.executors[(framework_id, executor_id)] = record
+        self.apply(["executor", framework_id, executor_id, record])
 
     def task(self, framework_id, executor_id, task):
-        self.tasks.setdefault((framework_id, executor_id), {})[task["task_id"]["value"]] = task
+        self.apply(["task", framework_id, executor_id, task])
 
     def journal(self, framework_id, task_id, kind, data):
-        self.journals.setdefault((framework_id, task_id), []).append((kind, data))
+        self.apply([kind, framework_id, task_id, data])
 
     def forget_executor(self, framework_id, executor_id, task_ids):
-        self.executors.pop((framework_id, executor_id), None)
-        self.tasks.pop((framework_id, executor_id), None)
-        for task_id in task_ids:
-            self.journals.pop((framework_id, task_id), None)
+        self.apply(["forget_executor", framework_id, executor_id, task_ids])
 
     def forget_tasks(self, framework_id, executor_id, task_ids):
-        for task_id in task_ids:
-            self.tasks.get((framework_id, executor_id), {}).pop(task_id, None)
-            self.journals.pop((framework_id, task_id), None)
+        self.apply(["forget_tasks", framework_id, executor_id, task_ids])
 
     def forget_all(self):
-        self.frameworks, self.executors, self.tasks, self.journals = {}, {}, {}, {}
+        CheckpointModel.__init__(self)
 
     def load(self) -> Recovered:
-        return Recovered(
-            frameworks=dict(self.frameworks),
-            executors={k: v for k, v in self.executors.items() if k[0] in self.frameworks},
-            tasks={k: list(v.values()) for k, v in self.tasks.items() if k in self.executors},
-            journals={k: list(v) for k, v in self.journals.items()},
-        )
+        return self.recovered()
 
 
 def make_state(checkpoint=None, **options):
