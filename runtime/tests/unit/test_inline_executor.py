@@ -63,7 +63,8 @@ async def _zygote_runs(tmp_path) -> None:
             "argv": ["/bin/sh", "-c", command], "env": {"PATH": os.defpath}, "cwd": str(sandbox), "cgroups": [],
             "stdout": str(sandbox / "stdout"), "stderr": str(sandbox / "stderr"), "exit_file": str(sandbox / EXIT_FILE),
         })
-        assert os.getsid(pid) == pid  # its own session, so that a kill of its group reaches all it started
+        if name == "slow":  # (the quick one may be gone already)
+            assert os.getsid(pid) == pid  # its own session, so that a kill of its group reaches all it started
     deadline = time.monotonic() + 10
     while not exits and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
