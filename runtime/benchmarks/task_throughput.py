@@ -9,8 +9,9 @@ task to its TASK_RUNNING, and the CPU per task of the master, the agents
 (with their zygotes), the tasks (and any executors) and the framework.
 
 Slurm, the peer (slurm_peer.py): Debian's slurm-wlm 22.05 installed and
-started by the benchmark itself, four emulated nodes of 2 CPUs on this host,
-tuned for throughput; 1,000 `sbatch --wrap` jobs submitted one by one.
+started by the benchmark itself, four emulated nodes on this host declaring 100
+CPUs in all (as many jobs in flight as Corral's tasks), tuned for throughput;
+1,000 `sbatch --wrap` jobs submitted one by one.
 
 Targets (issue 15): >= 300 tasks/s, >= 4x Slurm, <= 5 ms of CPU per task,
 p99 ACCEPT->RUNNING < 100 ms with 100 in flight.
