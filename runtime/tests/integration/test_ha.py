@@ -249,29 +249,6 @@ def test_agent_killed_and_restarted_keeps_its_tasks(cluster):
     assert "Recovered executor survivor-0" in agent.log.read_text()
 
 
-@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM], ids=["killed", "stopped"])
-def test_tasks_that_end_while_their_agent_is_down_report_how_they_ended(cluster, stop):
-    """Plain command tasks run without an executor process: the zygote that spawned them
-    outlives the agent, killed or stopped (as `systemctl restart` does), and records their
-    exits for its successor."""
-    cluster.start_master("--max_agent_ping_timeouts", "40")  # (the agent is away for seconds)
-    agent = cluster.add_agent("cpus:1;mem:512;disk:0")
-    sched = RecordingScheduler()
-    with pymesos_framework(cluster.master.address, sched, failover_timeout=60) as driver:
-        # (longer than the 5 s an agent used to give its zygote when stopped)
-        sched.submit(0.1, 32, lambda o: command_task("ok", o, "sleep 6"), driver)
-        sched.submit(0.1, 32, lambda o: command_task("bad", o, "sleep 6; exit 3"), driver)
-        for name in ("ok", "bad"):
-            sched.wait_state(name, "TASK_RUNNING")
-        agent.kill(stop)
-        time.sleep(7)  # both end while no agent runs
-        agent.start()
-        ok, bad = sched.wait_terminal("ok", timeout=60), sched.wait_terminal("bad", timeout=60)
-    assert (ok["state"], ok["source"]) == ("TASK_FINISHED", "SOURCE_EXECUTOR"), ok
-    assert (bad["state"], bad["message"], bad["reason"]) == (
-        "TASK_FAILED", "Command exited with status 3", "REASON_COMMAND_EXECUTOR_FAILED"), bad
-
-
 def test_agent_restarted_with_recover_cleanup_kills_what_ran(cluster):
     cluster.start_master()
     agent = cluster.add_agent("cpus:1;mem:512;disk:0")

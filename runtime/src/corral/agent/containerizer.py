@@ -3,8 +3,7 @@
 Processes are started by the zygote (`Launcher`), isolated by the isolator
 (`isolators/`), and their exits reported back to the state machine: by
 the zygote for our children, by a pidfd (or polling) for executors
-recovered after an agent restart.  A plain command task runs without an
-executor process, its executor played by the agent (`inline_executor`).
+recovered after an agent restart.
 """
 
 from __future__ import annotations
@@ -16,13 +15,12 @@ from typing import TYPE_CHECKING, Any, Coroutine, Protocol
 
 import psutil
 
-from corral.agent import inline_executor, isolators, volumes
+from corral.agent import isolators, volumes
 from corral.agent.isolators import disk
 from corral.agent.limitations import disk_limitation
 from corral.agent.launcher import LaunchError, Launcher
-from corral.agent.model import COMMAND, CUSTOM, Executor, FrameworkRecord, Limitation
+from corral.agent.model import CUSTOM, Executor, FrameworkRecord, Limitation
 from corral.executor import image_run
-from corral.executor.command import PRIVATE_ENV
 from corral.resources import Resources
 
 if TYPE_CHECKING:
@@ -55,8 +53,6 @@ class Containerizer:
         self.isolator: isolators.Isolator = isolators.PosixIsolator()
         self.launcher = Launcher(on_exit=self._process_exited)
         self.by_pid: dict[int, Executor] = {}
-        self.inline: dict[str, inline_executor.InlineExecutor] = {}  # container_id -> the agent-played executor
-        self._early_exits: dict[int, int] = {}  # pid -> wait status of a child that ended before its launch returned
         self.disk_used: dict[str, int] = {}  # container_id -> bytes its sandbox holds (disk/du)
 
     async def start(self) -> None:
@@ -81,15 +77,12 @@ class Containerizer:
             os.makedirs(executor.directory, exist_ok=True)
             _link_volumes(executor, state.options.work_dir)
             cgroups = self.isolator.prepare(executor.container_id, executor.total_resources())
-            command = inline_executor.task_command(executor, fw.info.get("user", "")) if executor.kind == COMMAND else None
             request: dict[str, Any] = {
-                "env": self._executor_env(fw, executor, secured=command is None),
+                "env": self._executor_env(fw, executor),
                 "cwd": executor.directory,
                 "cgroups": cgroups,
             }
-            if command is not None:
-                request.update(_inline_request(executor, command, request["env"]))
-            elif executor.kind == CUSTOM:
+            if executor.kind == CUSTOM:
                 request["argv"] = _command_argv(executor.info.get("command") or {})
                 request["stdout"] = os.path.join(executor.directory, "stdout")
                 request["stderr"] = os.path.join(executor.directory, "stderr")
@@ -102,22 +95,11 @@ class Containerizer:
             state.executor_launch_failed(executor, str(exc))
             return
         self.by_pid[pid] = executor
-        executor.inline = command is not None
         try:
             pid_start: float | None = psutil.Process(pid).create_time()
         except psutil.Error:
             pid_start = None
         state.executor_started(executor, pid, pid_start, self.isolator.slot_of(executor.container_id))
-        if executor.inline and not executor.ended:
-            self._attach_inline(executor, pid, set())
-        early = self._early_exits.pop(pid, None)
-        if early is not None:
-            self._process_exited(pid, early)
-
-    def _attach_inline(self, executor: Executor, pid: int, unacknowledged: set[str]) -> None:
-        """The agent plays the task's executor: it subscribes (and so gets its LAUNCH) at once."""
-        conn = self.inline[executor.container_id] = inline_executor.InlineExecutor(self.agent.state, executor, pid)
-        self.agent.state.executor_subscribed(executor, conn, unacknowledged)
 
     async def _missing_image(self, executor: Executor) -> str | None:
         """Why a task's image cannot be run here: it is not in local storage (registries are not
@@ -142,7 +124,7 @@ class Containerizer:
                 return f"image '{image}' is not in the agent's local image storage{pull}"
         return None
 
-    def _executor_env(self, fw: FrameworkRecord, executor: Executor, secured: bool = True) -> dict[str, str]:
+    def _executor_env(self, fw: FrameworkRecord, executor: Executor) -> dict[str, str]:
         flags = self.agent.flags
         endpoint = self.agent.state.endpoint
         agent_id = self.agent.state.agent_id or ""
@@ -174,8 +156,7 @@ class Containerizer:
         if "docker" in flags["containerizers"]:
             env["CORRAL_DOCKER"] = flags["docker"]  # the command executor runs image tasks with it
             env["CORRAL_DOCKER_BRIDGE"] = flags["docker_bridge_network"]
-        if secured:  # (an inline task gets no executor token: it calls nothing)
-            env.update(self.agent.security.executor_env(fw, executor))
+        env.update(self.agent.security.executor_env(fw, executor))
         return env
 
     def update_limits(self, container_id: str, resources: Resources) -> None:
@@ -244,13 +225,8 @@ class Containerizer:
 
     def _process_exited(self, pid: int, wait_status: int) -> None:
         executor = self.by_pid.pop(pid, None)
-        if executor is None:
-            self._early_exits[pid] = wait_status  # (the zygote's reply with its pid is still on its way)
-            return
-        conn = self.inline.pop(executor.container_id, None)
-        if conn is not None:
-            conn.exited(wait_status)
-        self.agent.state.executor_exited(executor, wait_status)
+        if executor is not None:
+            self.agent.state.executor_exited(executor, wait_status)
 
     # ------------------------------------------------------------------ recovered executors
 
@@ -265,11 +241,6 @@ class Containerizer:
     def watch(self, executor: Executor) -> None:
         """A recovered executor is not our child: learn of its exit through a pidfd."""
         assert executor.pid is not None
-        if executor.inline:
-            self._attach_inline(executor, executor.pid, set(executor.tasks))
-            if not _alive(executor.pid, executor.pid_start):
-                self.agent.spawn(self._recovered_exit(executor), "inline task ended")
-                return
         loop = asyncio.get_running_loop()
         try:
             fd = os.pidfd_open(executor.pid)
@@ -280,26 +251,13 @@ class Containerizer:
         def exited() -> None:
             loop.remove_reader(fd)
             os.close(fd)
-            self.agent.spawn(self._recovered_exit(executor), "executor ended")
+            self.agent.state.recovered_executor_exited(executor)
 
         loop.add_reader(fd, exited)
 
     async def _poll(self, executor: Executor) -> None:
         while _alive(executor.pid, executor.pid_start):
             await asyncio.sleep(1.0)
-        await self._recovered_exit(executor)
-
-    async def _recovered_exit(self, executor: Executor) -> None:
-        conn = self.inline.pop(executor.container_id, None)
-        if conn is not None:
-            # The zygote that forked the task writes its wait status once it has reaped it.
-            for _ in range(20):
-                status = inline_executor.read_exit_file(executor.directory)
-                if status is not None:
-                    conn.exited(status)
-                    break
-                await asyncio.sleep(0.1)
-            conn.close()
         self.agent.state.recovered_executor_exited(executor)
 
 
@@ -324,24 +282,6 @@ def _link_volumes(executor: Executor, work_dir: str) -> None:
         if os.path.lexists(link):
             os.unlink(link)
         os.symlink(directory, link)
-
-
-def _inline_request(executor: Executor, command: inline_executor.TaskCommand, executor_env: dict[str, str]) -> dict[str, Any]:
-    """The zygote's request for a task run without an executor: its environment is the one the
-    command executor gives its task (executor/command.py)."""
-    task = next(iter(executor.tasks.values())).info
-    env = {k: v for k, v in executor_env.items() if k not in PRIVATE_ENV}
-    env["MESOS_TASK_ID"] = task["task_id"]["value"]
-    for var in ((task.get("command") or {}).get("environment") or {}).get("variables", []):
-        if isinstance(var, dict) and isinstance(var.get("name"), str):
-            env[var["name"]] = str(var.get("value", ""))
-    if command.home is not None:
-        env.setdefault("HOME", command.home)
-    return {
-        "argv": command.argv, "env": env, "user": command.user,
-        "stdout": os.path.join(executor.directory, "stdout"), "stderr": os.path.join(executor.directory, "stderr"),
-        "exit_file": os.path.join(executor.directory, inline_executor.EXIT_FILE),
-    }
 
 
 def _command_argv(command: dict[str, Any]) -> list[str]:

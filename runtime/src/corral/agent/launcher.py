@@ -35,17 +35,15 @@ class Launcher:
         self._reader = asyncio.ensure_future(self._read())
 
     async def stop(self) -> None:
-        """Let the zygote go: it exits at once, or once the inline tasks it spawned have ended
-        (it records their exits for the next agent), so it is never killed here."""
         if self._reader is not None:
             self._reader.cancel()
         if self._process is not None and self._process.returncode is None:
             assert self._process.stdin is not None
             self._process.stdin.close()
             try:
-                await asyncio.wait_for(asyncio.shield(self._process.wait()), 1)
+                await asyncio.wait_for(self._process.wait(), 5)
             except asyncio.TimeoutError:
-                logger.info("The zygote (pid %s) stays until its inline tasks have ended", self._process.pid)
+                self._process.kill()
 
     async def launch(self, request: dict[str, Any]) -> int:
         async with self._lock:

@@ -61,7 +61,6 @@ class Executor:
     terminating: bool = False
     killed_by_agent: bool = False
     recovered: bool = False  # found running after an agent restart
-    inline: bool = False  # a command task the agent runs itself, without an executor process (agent/inline_executor.py)
     pid_start: float | None = None  # the process's start time, so a reused pid is not mistaken for it
     kill_at: float | None = None  # when its shutdown grace period ends (clock time)
     ended: bool = False  # its tasks were ended and it left fw.executors

@@ -48,9 +48,7 @@ class Containers(Protocol):
         """Is `pid` still the process started at `pid_start`?"""
 
     def watch(self, executor: Executor) -> None:
-        """Report the exit of a recovered executor (not our child) with `recovered_executor_exited`;
-        an inline task (even one that ended while the agent was down) is reattached and its
-        terminal update sent first."""
+        """Report the exit of a recovered executor (not our child) with `recovered_executor_exited`."""
 
 
 class CheckpointWriter(Protocol):

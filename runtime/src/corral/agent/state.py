@@ -244,7 +244,7 @@ class AgentState:
             {
                 "executor_id": executor.executor_id, "info": executor.info, "kind": executor.kind,
                 "container_id": executor.container_id, "directory": executor.directory, "pid": executor.pid,
-                "pid_start": executor.pid_start, "cgroup": cgroup, "inline": executor.inline,
+                "pid_start": executor.pid_start, "cgroup": cgroup,
             },
         )
         logger.debug("Executor %s of framework %s started as pid %s", executor.executor_id, executor.framework_id, pid)
@@ -612,7 +612,7 @@ class AgentState:
                 framework_id=framework_id, executor_id=executor_id, info=record["info"], kind=record["kind"],
                 container_id=record["container_id"], directory=record["directory"],
                 resources=safe_resources(record["info"].get("resources", [])), launched_at=now,
-                pid=record.get("pid"), pid_start=record.get("pid_start"), recovered=True, inline=record.get("inline", False),
+                pid=record.get("pid"), pid_start=record.get("pid_start"), recovered=True,
             )
             for task in recovered.tasks.get((framework_id, executor_id), []):
                 state = last_state.get((framework_id, task["task_id"]["value"]), S.TASK_STAGING)
@@ -620,8 +620,7 @@ class AgentState:
             fw.executors[executor_id] = executor
             if record.get("cgroup"):
                 self.containers.adopt(executor.container_id, record["cgroup"])
-            if executor.inline or self.containers.alive(executor.pid, executor.pid_start):
-                # (an inline task that ended meanwhile left its exit status to be read)
+            if self.containers.alive(executor.pid, executor.pid_start):
                 logger.info("Recovered executor %s of framework %s (pid %s)", executor_id, framework_id, executor.pid)
                 self.containers.watch(executor)
             else:

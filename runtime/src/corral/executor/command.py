@@ -247,7 +247,7 @@ class CommandExecutor:
             self.launch(event["launch_group"]["task_group"]["tasks"])
         elif kind == "KILL":
             kill = event["kill"]
-            grace = grace_period((kill.get("kill_policy") or {}))
+            grace = _grace((kill.get("kill_policy") or {}))
             self.kill(kill["task_id"]["value"], grace)
         elif kind == "SHUTDOWN":
             _log("shutdown requested by the agent")
@@ -265,7 +265,7 @@ class CommandExecutor:
     def launch(self, tasks: list[dict[str, Any]]) -> None:
         group = [t["task_id"]["value"] for t in tasks] if len(tasks) > 1 else []
         for task in tasks:
-            grace = grace_period(task.get("kill_policy") or {})
+            grace = _grace(task.get("kill_policy") or {})
             running = RunningTask(task, DEFAULT_KILL_GRACE if grace is None else grace, group)
             with self.lock:
                 self.tasks[running.task_id] = running
@@ -309,7 +309,13 @@ class CommandExecutor:
                                            stdin=subprocess.DEVNULL, stdout=out, stderr=err)
             running.oom_watch = OomWatch(tool, running.container, lambda: process.poll() is None)
             return process
-        argv = task_argv(command)
+        if command.get("shell", True):
+            argv = ["/bin/sh", "-c", command["value"]]
+        else:
+            arguments = list(command.get("arguments") or [])
+            program = command.get("value") or arguments[0]
+            argv = arguments or [program]
+            argv = [program] + argv[1:]
         user = command.get("user") or self.framework_user
         kwargs: dict[str, Any] = {}
         if user and os.geteuid() == 0 and user != "root":
@@ -334,13 +340,19 @@ class CommandExecutor:
         if running.oom_watch is not None:
             running.oom_watch.join(2.0)
             oom = running.oom_watch.killed
-        if oom is not None and not running.kill_requested and code != 0:
+        if running.kill_requested:
+            self.finish(running, "TASK_KILLED", "Command terminated by a kill request", None)
+        elif code == 0:
+            self.finish(running, "TASK_FINISHED", "Command exited with status 0", None)
+        elif oom is not None:
             # (the agent reports it as its own memory limitation, as Mesos's memory isolator does)
             used = {"name": "mem", "type": "SCALAR", "scalar": {"value": oom[1] / 2**20}}
             self.finish(running, "TASK_FAILED", f"The container's memory limit ({oom[0]} bytes) was exceeded",
                         "REASON_CONTAINER_LIMITATION_MEMORY", limitation={"resources": [used]})
+        elif code < 0:
+            self.finish(running, "TASK_FAILED", f"Command terminated with signal {signal.Signals(-code).name}", "REASON_COMMAND_EXECUTOR_FAILED")
         else:
-            self.finish(running, *exit_outcome(code, running.kill_requested))
+            self.finish(running, "TASK_FAILED", f"Command exited with status {code}", "REASON_COMMAND_EXECUTOR_FAILED")
 
     def _expire(self, running: RunningTask) -> None:
         if running.terminal_sent or running.process is None or running.process.poll() is not None:
@@ -415,8 +427,20 @@ class CommandExecutor:
 
     def update(self, running: RunningTask, state: str, message: str | None, reason: str | None = None, executor_pid: int | None = None,
                limitation: dict[str, Any] | None = None) -> None:
-        status = task_status(running.task_id, state, message, reason, executor_pid)
-        status["executor_id"] = {"value": self.executor_id}
+        status: dict[str, Any] = {
+            "task_id": {"value": running.task_id},
+            "executor_id": {"value": self.executor_id},
+            "state": state,
+            "source": "SOURCE_EXECUTOR",
+            "uuid": base64.b64encode(uuid.uuid4().bytes).decode(),
+            "timestamp": time.time(),
+        }
+        if message:
+            status["message"] = message
+        if reason:
+            status["reason"] = reason
+        if executor_pid is not None:
+            status["container_status"] = {"executor_pid": executor_pid}
         if limitation is not None:
             status["limitation"] = limitation
         for attempt in range(60):
@@ -435,45 +459,6 @@ class CommandExecutor:
             return [r.task for t, r in self.tasks.items() if t not in self.acknowledged]
 
 
-def task_status(task_id: str, state: str, message: str | None, reason: str | None, executor_pid: int | None = None) -> dict[str, Any]:
-    """A new TaskStatus from an executor (its own uuid and timestamp)."""
-    status: dict[str, Any] = {
-        "task_id": {"value": task_id},
-        "state": state,
-        "source": "SOURCE_EXECUTOR",
-        "uuid": base64.b64encode(uuid.uuid4().bytes).decode(),
-        "timestamp": time.time(),
-    }
-    if message:
-        status["message"] = message
-    if reason:
-        status["reason"] = reason
-    if executor_pid is not None:
-        status["container_status"] = {"executor_pid": executor_pid}
-    return status
-
-
-def task_argv(command: dict[str, Any]) -> list[str]:
-    """The program and arguments of a task's CommandInfo (`sh -c value` unless shell is false)."""
-    if command.get("shell", True):
-        return ["/bin/sh", "-c", command["value"]]
-    arguments = list(command.get("arguments") or [])
-    program = command.get("value") or arguments[0]
-    return [program] + arguments[1:]
-
-
-def exit_outcome(code: int, kill_requested: bool) -> tuple[str, str, str | None]:
-    """The terminal state, message and reason of a task whose command exited with `code`
-    (as subprocess gives it: -N for signal N)."""
-    if kill_requested:
-        return "TASK_KILLED", "Command terminated by a kill request", None
-    if code == 0:
-        return "TASK_FINISHED", "Command exited with status 0", None
-    if code < 0:
-        return "TASK_FAILED", f"Command terminated with signal {signal.Signals(-code).name}", "REASON_COMMAND_EXECUTOR_FAILED"
-    return "TASK_FAILED", f"Command exited with status {code}", "REASON_COMMAND_EXECUTOR_FAILED"
-
-
 def _signal_group(process: subprocess.Popen, sig: signal.Signals) -> None:
     try:
         os.killpg(process.pid, sig)
@@ -481,7 +466,7 @@ def _signal_group(process: subprocess.Popen, sig: signal.Signals) -> None:
         pass
 
 
-def grace_period(kill_policy: dict[str, Any]) -> float | None:
+def _grace(kill_policy: dict[str, Any]) -> float | None:
     nanos = (kill_policy.get("grace_period") or {}).get("nanoseconds")
     return None if nanos is None else max(0.0, nanos / 1e9)
 
