@@ -39,6 +39,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -252,16 +253,15 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def measure(jobs: int, nodes: int = 4, slots: int = 100, array: bool = True) -> dict[str, float]:
+def measure(jobs: int, nodes: int = 4, slots: int = 100, array: bool = True) -> dict[str, Any]:
     """Start a cluster, time `jobs` one-by-one sbatch jobs (and optionally one array), stop it.
     The nodes declare `slots` CPUs in all (one per job): as many jobs in flight as Corral's tasks."""
     with SlurmCluster(nodes, cpus_per_node=max(1, slots // nodes), max_jobs=max(10_000, 4 * jobs)) as cluster:
         cluster.time_jobs(1)  # warm-up: every daemon has served a job before the clock starts
-        result = cluster.time_jobs(jobs)
-        result["emulated_nodes"] = float(len([n for n in cluster.procs if n.startswith("slurmd")]))
+        result: dict[str, Any] = dict(cluster.time_jobs(jobs))
         if array:
             result.update({f"array_{k}": v for k, v in cluster.time_jobs(jobs, array=True).items()})
-        result["emulation"] = cluster.emulation  # type: ignore[assignment]
+        result["emulation"] = cluster.emulation
     return result
 
 

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from corral.agent.checkpoint import CheckpointModel, Recovered
+from corral.agent.checkpoint import Checkpointer, Recovered
 from corral.agent.limitations import disk_limitation, memory_limitation
 from corral.agent.model import Executor
 from corral.agent.registration import registration_payload
@@ -56,40 +56,28 @@ class Containers:
         self.watched.append(executor)
 
 
-class Checkpoint(CheckpointModel):
-    """The checkpoint log in memory (the real model, without the file), readable back as
-    what `Checkpointer.load` returns."""
+class Checkpoint(Checkpointer):
+    """The real checkpointer without its file: every entry goes to its model only, which
+    `load` returns (its frameworks, executors, tasks and journals are read as its own)."""
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__("/nonexistent")
         self.agent: str | None = None
+
+    def __getattr__(self, name):
+        return getattr(self.model, name)
+
+    def _write(self, entry):
+        self.model.apply(entry)
+
+    def _rewrite(self):
+        pass
 
     def agent_id(self, agent_id):
         self.agent = agent_id
 
-    def framework(self, framework_id, info):
-        self.apply(["framework", framework_id, info])
-
-    def executor(self, framework_id, executor_id, record):
-        self.apply(["executor", framework_id, executor_id, record])
-
-    def task(self, framework_id, executor_id, task):
-        self.apply(["task", framework_id, executor_id, task])
-
-    def journal(self, framework_id, task_id, kind, data):
-        self.apply([kind, framework_id, task_id, data])
-
-    def forget_executor(self, framework_id, executor_id, task_ids):
-        self.apply(["forget_executor", framework_id, executor_id, task_ids])
-
-    def forget_tasks(self, framework_id, executor_id, task_ids):
-        self.apply(["forget_tasks", framework_id, executor_id, task_ids])
-
-    def forget_all(self):
-        CheckpointModel.__init__(self)
-
     def load(self) -> Recovered:
-        return self.recovered()
+        return self.model.recovered()
 
 
 def make_state(checkpoint=None, **options):

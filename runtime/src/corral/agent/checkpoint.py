@@ -29,7 +29,8 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 LOG = "checkpoint.log"
-# Rewrite the log once it holds this many lines more than the live records (and twice them).
+# Rewrite the log once this many lines, and twice the live records, have been appended since
+# it was last rewritten: each rewrite is paid for by the appends before it.
 COMPACT_SLACK = 2000
 
 
@@ -79,10 +80,6 @@ class CheckpointModel:
         for task_id in task_ids:
             self.journals.pop((framework_id, task_id), None)
 
-    def size(self) -> int:
-        return (len(self.frameworks) + len(self.executors) + sum(len(t) for t in self.tasks.values())
-                + sum(len(j) for j in self.journals.values()))
-
     def entries(self) -> list[list[Any]]:
         """The live records as log lines, in an order that replays to this model."""
         out: list[list[Any]] = [["framework", fid, info] for fid, info in self.frameworks.items()]
@@ -106,6 +103,7 @@ class Checkpointer:
         self.model = CheckpointModel()
         self._fd: int | None = None  # the log, opened (and a stale one dropped) by the first write unless loaded
         self._lines = 0  # in the log file
+        self._compact_at = 0  # lines at which to rewrite it, set by each rewrite
 
     def _write(self, entry: list[Any]) -> None:
         self.model.apply(entry)
@@ -114,7 +112,7 @@ class Checkpointer:
             return
         os.write(self._fd, (json.dumps(entry) + "\n").encode())
         self._lines += 1
-        if self._lines > COMPACT_SLACK + 2 * self.model.size():
+        if self._lines > self._compact_at:
             self._rewrite()
 
     def _rewrite(self) -> None:
@@ -129,6 +127,7 @@ class Checkpointer:
             os.close(self._fd)
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND)
         self._lines = len(entries)
+        self._compact_at = COMPACT_SLACK + 3 * len(entries)
 
     @staticmethod
     def _write_json(path: str, data: Any) -> None:
