@@ -1,8 +1,10 @@
 """A fault-injection soak in the style of Jepsen: a steady workload while a nemesis strikes, then a checker.
 
-A 3-server ZooKeeper ensemble, 3 masters and 3 agents on 127.0.0.1 (soak/cluster.py) run two pymesos
-frameworks in their own processes (soak/framework.py): one on pymesos's default FrameworkInfo,
-one checkpointing with a 20 s failover_timeout.  They keep short and long tasks in flight while the
+A 3-server ZooKeeper ensemble, 3 masters and 3 agents on 127.0.0.1 (soak/cluster.py) run three
+frameworks in their own processes: two with pymesos (soak/framework.py), one on pymesos's default
+FrameworkInfo and one checkpointing with a 20 s failover_timeout, and one with Corral's scheduler
+SDK on its defaults (soak/sdk_framework.py); and Corral's Spark dispatcher runs one small supervised
+PySpark application after another (soak/spark_workload.py).  They keep short and long tasks in flight while the
 seeded nemesis (soak/nemesis.py) kills and pauses masters, agents, ZooKeeper servers (rarely two
 of three) and the checkpointing scheduler (within and past its failover_timeout), one fault at a
 time.  A poller reads every master's endpoints.  At the end everything is healed, the frameworks
@@ -35,8 +37,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "soak"))
 from checker import Verdict, check  # noqa: E402
 from cluster import Cluster, get_json  # noqa: E402
 from nemesis import Nemesis  # noqa: E402
+from spark_workload import SparkWorkload  # noqa: E402
 
 ENDPOINTS = ["/state", "/metrics/snapshot", "/master/tasks", "/health", "/roles"]
+FRAMEWORKS = ("default", "checkpoint", "sdk")
 
 
 class Poller(threading.Thread):
@@ -136,6 +140,8 @@ def report(verdict: Verdict, leaderless: float, offerless: float) -> None:
     print(f"tasks launched: {verdict.tasks} (a provisional TASK_LOST superseded by the agent's update: {verdict.superseded})")
     for state, count in sorted(verdict.terminal.items()):
         print(f"  {state:<40} {count:>4}")
+    if verdict.applications:
+        print("Spark applications: " + ", ".join(f"{n} {state}" for state, n in sorted(verdict.applications.items())))
     print(f"longest time without a leader: {leaderless:.1f} s; without offers (default framework): {offerless:.1f} s")
     for v in verdict.violations:
         print(f"VIOLATION [{v.rule}] {v.task or ''}: {v.detail}")
@@ -157,12 +163,14 @@ def main() -> int:
     cluster = Cluster(root, args.agents, args.seed)
     records: list[dict[str, Any]] = []
     poller = Poller(cluster)
+    spark = SparkWorkload(root, cluster.zk_url)
     try:
         cluster.start()
-        cluster.start_framework("default")
-        cluster.start_framework("checkpoint")
+        for kind in FRAMEWORKS:
+            cluster.start_framework(kind)
+        spark.start()
         poller.start()
-        nemesis = Nemesis(cluster, rng)
+        nemesis = Nemesis(cluster, spark, rng)
         started = time.time()
         deadline = time.monotonic() + args.minutes * 60
         while time.monotonic() < deadline:
@@ -172,10 +180,13 @@ def main() -> int:
         ended = time.time()
         records += nemesis.revive_crashed()
         bad = cluster.wait_healthy(90)
+        if not spark.subscribed():
+            bad.append("the Spark dispatcher (not subscribed)")
         records += [{"kind": "unhealthy", "t": time.time(), "what": what} for what in bad]
         time.sleep(5)
         for proc in cluster.frameworks.values():
             proc.send_signal(signal.SIGUSR1)
+        spark.finish()
         for kind, proc in cluster.frameworks.items():
             try:
                 if proc.wait(180) != 0:
@@ -188,8 +199,9 @@ def main() -> int:
         records += poller.records
     finally:
         poller.stopping.set()
+        spark.stop()
         cluster.stop()
-    history = read_history(cluster) + records
+    history = read_history(cluster) + spark.history() + records
     offers = [r["t"] for r in history if r["kind"] == "offer" and r["framework"] == "default" and started <= r["t"] <= ended]
     verdict = check(history)
     if args.json:

@@ -12,7 +12,9 @@ A history is a list of records (dicts with `t`, wall-clock seconds, and `kind`):
 - `run`: a task's command started (from the marker its command wrote), one per real run;
 - `http`: an endpoint answered `status` (only 5xx answers are recorded);
 - `leaderless` / `offerless`: the longest gaps the driver saw;
-- `final_offers`: per agent id, the resources offered after the soak and the agent's total.
+- `final_offers`: per agent id, the resources offered after the soak and the agent's total;
+- `spark_submit` / `spark_state` / `spark_run`: a Spark application was submitted to the dispatcher,
+  was seen in `state` (with its `retries`), and its driver started (one record per start).
 
 `check` returns the violations, each with the records that show it.
 
@@ -30,6 +32,7 @@ from typing import Any, Iterable
 
 TERMINAL = {"TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_ERROR", "TASK_LOST", "TASK_DROPPED",
             "TASK_GONE", "TASK_GONE_BY_OPERATOR", "TASK_UNREACHABLE_TERMINAL"}
+APPLICATION_FINAL = {"FINISHED", "FAILED", "KILLED"}
 # States a task may only reach when its agent (or, for DROPPED, the master) really went away.
 AGENT_LOSS = {"TASK_LOST", "TASK_UNREACHABLE", "TASK_GONE", "TASK_GONE_BY_OPERATOR", "TASK_DROPPED"}
 ORDER = {"TASK_STAGING": 0, "TASK_STARTING": 1, "TASK_RUNNING": 2, "TASK_UNREACHABLE": 2, "TASK_KILLING": 3}
@@ -55,10 +58,13 @@ class Verdict:
     violations: list[Violation]
     faults: dict[str, int]
     superseded: int = 0  # provisional TASK_LOSTs that the agent's own terminal update followed
+    applications: dict[str, int] = field(default_factory=dict)  # Spark applications by final state
 
     def summary(self) -> str:
-        ended = sum(self.terminal.values())
-        return (f"soak: {self.tasks} tasks, {ended} terminal, {self.lost} lost, {self.duplicated} duplicated, "
+        """(Spark applications count as tasks here: each must end once, and its driver run once per attempt.)"""
+        tasks = self.tasks + sum(self.applications.values())
+        ended = sum(self.terminal.values()) + sum(n for state, n in self.applications.items() if state != "none")
+        return (f"soak: {tasks} tasks, {ended} terminal, {self.lost} lost, {self.duplicated} duplicated, "
                 f"{len(self.violations)} violations")
 
 
@@ -113,10 +119,47 @@ def check(history: list[dict[str, Any]]) -> Verdict:
                 violations.append(Violation("resources return", None, f"agent {agent_id}: offered {offered}, total {total}", [record]))
     for record in by_kind["unhealthy"]:
         violations.append(Violation("restarted processes end healthy", None, record["what"], [record]))
+    applications, app_violations = _applications(by_kind, faults)
+    violations += app_violations
+    lost += applications.get("none", 0)
+    duplicated_apps = sum(1 for v in app_violations if v.rule == "no task runs twice")
     fault_counts: dict[str, int] = defaultdict(int)
     for fault in faults:
         fault_counts[fault["fault"]] += 1
-    return Verdict(len(launches), dict(terminal_counts), lost, len(duplicated), violations, dict(fault_counts), superseded)
+    return Verdict(len(launches), dict(terminal_counts), lost, len(duplicated) + duplicated_apps, violations,
+                   dict(fault_counts), superseded, applications)
+
+
+def _applications(by_kind: dict[str, list[dict[str, Any]]], faults: list[dict[str, Any]]) -> tuple[dict[str, int], list[Violation]]:
+    """Each Spark application ends once, FINISHED unless a fault explains it, its driver started at most
+    once per attempt (a supervised driver is retried after a failure). Final states by count ("none": never ended)."""
+    counts: dict[str, int] = defaultdict(int)
+    out = []
+    states: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for record in sorted(by_kind["spark_state"], key=lambda r: r["t"]):
+        states[record["submission"]].append(record)
+    runs: dict[str, int] = defaultdict(int)
+    for record in by_kind["spark_run"]:
+        runs[record["submission"]] += 1
+    for submit in by_kind["spark_submit"]:
+        app = submit["submission"]
+        seen = states.get(app, [])
+        finals = [r for r in seen if r["state"] in APPLICATION_FINAL]
+        if not finals:
+            counts["none"] += 1
+            out.append(Violation("every task ends", app, "the Spark application never reached a final state", [submit] + seen))
+            continue
+        end = finals[0]
+        counts[end["state"]] += 1
+        later = [r for r in seen if r["t"] > end["t"] and r["state"] != end["state"]]
+        if later:
+            out.append(Violation("one terminal state", app, f"{later[0]['state']} after {end['state']}", seen))
+        if end["state"] != "FINISHED" and not _during(faults, (submit["t"], end["t"])):
+            out.append(Violation("nothing killed by a failover", app, f"{end['state']} with no fault: {end.get('reason', '')}", seen))
+        attempts = 1 + max(r.get("retries", 0) for r in seen)
+        if runs[app] > attempts:
+            out.append(Violation("no task runs twice", app, f"its driver ran {runs[app]} times in {attempts} attempts", seen))
+    return dict(counts), out
 
 
 def _provisional(update: dict[str, Any]) -> bool:

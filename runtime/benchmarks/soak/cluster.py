@@ -1,5 +1,6 @@
 """The soak's cluster: a 3-server ZooKeeper ensemble, 3 masters and agents on 127.0.0.1, and the
-workload's framework processes, each of which the nemesis can kill, pause and start again."""
+workload's framework processes, each of which the nemesis can kill, pause and start again
+(the Spark dispatcher is soak/spark_workload.py's)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,9 @@ from support.zookeeper import ZooKeeperEnsemble  # noqa: E402
 MASTER_FLAGS = ["--zk_session_timeout", "2", "--agent_reregister_timeout", "20", "--agent_ping_timeout", "0.5",
                 "--max_agent_ping_timeouts", "6", "--allocation_interval", "0.2", "--heartbeat_interval", "1"]
 AGENT_FLAGS = ["--status_update_retry_interval", "1", "--registration_backoff", "0.5"]
-AGENT_RESOURCES = "cpus:2;mem:1024;disk:0"
+AGENT_RESOURCES = "cpus:2;mem:4096;disk:0"  # (a Spark application's master, driver and worker take ~2.5 GB)
+# The workload's framework processes by kind: pymesos on its defaults, pymesos checkpointing, Corral's SDK.
+FRAMEWORK_SCRIPTS = {"default": "framework.py", "checkpoint": "framework.py", "sdk": "sdk_framework.py"}
 
 
 def get_json(url: str, timeout: float = 2.0) -> tuple[int, Any]:
@@ -93,9 +96,11 @@ class Cluster:
         return out
 
     def start_framework(self, kind: str, incarnation: int = 0, framework_id: str | None = None) -> None:
-        argv = [sys.executable, str(HERE / "framework.py"), "--kind", kind, "--master", self.zk_url,
+        argv = [sys.executable, str(HERE / FRAMEWORK_SCRIPTS[kind]), "--master", self.zk_url,
                 "--history", str(self.history), "--runs", str(self.runs), "--incarnation", str(incarnation),
                 "--seed", str(self.seed)]
+        if FRAMEWORK_SCRIPTS[kind] == "framework.py":
+            argv += ["--kind", kind]
         if framework_id:
             argv += ["--framework-id", framework_id]
         log = open(self.root / f"framework-{kind}.log", "ab")

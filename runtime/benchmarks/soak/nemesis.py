@@ -13,17 +13,18 @@ import time
 from typing import Any
 
 from cluster import Cluster, Daemon
-from framework import FAILOVER_TIMEOUT
+from spark_workload import SparkWorkload
+from workload import FAILOVER_TIMEOUT
 
 # (fault, weight): quorum loss and a scheduler kept away past its failover_timeout are rare.
 FAULTS = [("kill_leader", 3.0), ("kill_standby", 2.0), ("kill_agent", 3.0), ("kill_agent_new_work_dir", 1.0),
           ("zk_kill_server", 2.0), ("zk_quorum_loss", 0.5), ("pause_agent", 2.0), ("pause_leader", 1.5),
-          ("kill_scheduler", 2.0), ("kill_scheduler_past_failover_timeout", 0.6)]
+          ("kill_scheduler", 2.0), ("kill_scheduler_past_failover_timeout", 0.6), ("kill_dispatcher", 1.0)]
 
 
 class Nemesis:
-    def __init__(self, cluster: Cluster, rng: random.Random) -> None:
-        self.cluster, self.rng = cluster, rng
+    def __init__(self, cluster: Cluster, spark: SparkWorkload, rng: random.Random) -> None:
+        self.cluster, self.spark, self.rng = cluster, spark, rng
         self.incarnation = 0  # of the checkpointing framework
         self.lineage = [0]  # its incarnations that share the current framework id
         self.default_incarnation = 0
@@ -148,6 +149,18 @@ class Nemesis:
 
     def _kill_scheduler_past_failover_timeout(self, record: dict[str, Any]) -> list[dict[str, Any]]:
         return self._kill_scheduler(record, past_timeout=True)
+
+    def _kill_dispatcher(self, record: dict[str, Any]) -> list[dict[str, Any]]:
+        """The Spark dispatcher is a framework's scheduler too: SIGKILL, back on the same queue (its
+        failover_timeout is a week, so its applications' tasks must keep running meanwhile)."""
+        record["target"] = "Spark dispatcher"
+        self.spark.dispatcher.stop(signal.SIGKILL)
+        time.sleep(self.rng.uniform(1, 5))
+        try:
+            self.spark.dispatcher.start(wait=True)
+        except AssertionError as exc:  # (it did not subscribe within wait_for's timeout)
+            return [{"kind": "unhealthy", "t": time.time(), "what": f"the restarted Spark dispatcher: {exc}"}]
+        return []
 
     def revive_crashed(self) -> list[dict[str, Any]]:
         """A framework process that died by itself (not by the nemesis) is a violation; it is started

@@ -19,9 +19,9 @@ pytestmark = pytest.mark.integration
 ZK_MASTER = ["--zk_session_timeout", "2", "--agent_reregister_timeout", "30"]
 
 
-def start_masters(cluster, zk_url, n, *extra):
+def start_masters(cluster, zk_url, n, *extra, first=0):
     masters = []
-    for i in range(n):
+    for i in range(first, first + n):
         port = free_port()
         args = ["--ip", "127.0.0.1", "--port", str(port), "--work_dir", str(cluster.root / f"master-{i}"),
                 "--zk", zk_url, *ZK_MASTER, "--agent_ping_timeout", "0.5", "--max_agent_ping_timeouts", "6",
@@ -333,3 +333,37 @@ def test_losing_zookeeper_quorum_is_safe_mode_and_service_resumes(zookeeper3, cl
         wait_for(lambda: metrics()["master/safe_mode"] == 0.0, timeout=60, what="safe mode to end")
         assert sched.wait_terminal("blocked", timeout=30)["state"] == "TASK_FINISHED"
         assert sched.wait_terminal("steady", timeout=30)["state"] == "TASK_FINISHED"
+
+
+def test_the_scheduler_sdk_waits_out_a_master_without_a_leader(zookeeper, cluster):
+    """Corral's SDK given one master's address: while no master leads (here: a quorum of two, one up) that
+    master answers SUBSCRIBE with 503; a client without reconnect gets the error that says so, a
+    reconnecting one asks again and subscribes once a leader is elected (through the 307 to it)."""
+    import asyncio
+
+    from corral.scheduler import SchedulerClient
+    from corral.scheduler.client import NoLeaderYet
+
+    url = zookeeper.url("/corral")
+    (lone,) = start_masters(cluster, url, 1, "--quorum", "2")
+    wait_for(lambda: urllib.request.urlopen(f"http://{lone.address}/health", timeout=1).status == 200, what="/health")
+    info = {"user": "root", "name": "sdk-defaults"}
+
+    async def subscribe(reconnect):
+        async with SchedulerClient(lone.address, info, reconnect=reconnect) as client:
+            async for event in client.events():
+                if event["type"] == "SUBSCRIBED":
+                    return client.master_info["address"]["port"]
+
+    with pytest.raises(NoLeaderYet, match="HTTP 503: No leading master"):
+        asyncio.run(subscribe(reconnect=False))
+
+    async def subscribe_while_a_second_master_starts():
+        waiting = asyncio.ensure_future(subscribe(reconnect=True))
+        await asyncio.sleep(1.5)
+        assert not waiting.done()
+        masters = [lone] + start_masters(cluster, url, 1, "--quorum", "2", first=1)
+        return await asyncio.wait_for(waiting, 60), masters
+
+    port, masters = asyncio.run(subscribe_while_a_second_master_starts())
+    assert port == wait_for(lambda: leader_among(masters), what="a leader").port

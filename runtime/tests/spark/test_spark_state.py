@@ -154,6 +154,19 @@ def test_supervised_driver_is_retried_with_backoff() -> None:
     assert unsupervised.state == model.FAILED
 
 
+def test_an_attempt_whose_tasks_all_end_is_retried_once() -> None:
+    """A lost agent (or a reconciliation after a failover) ends the master, driver and workers of an
+    attempt one update after another: the first ends the attempt, the rest are one retry, not three."""
+    state, _ = make_state()
+    sub = submit(state, **{"spark.driver.supervise": "true"})
+    state.offers([offer("a1")])
+    start(state, sub)
+    state.update(status(sub.task(model.MASTER).task_id, "TASK_UNKNOWN", "Reconciliation: Task is unknown"))
+    driver = next(t for t in sub.tasks.values() if t.kind == model.DRIVER)
+    state.update(status(driver.task_id, "TASK_GONE", "Reconciliation: Task is unknown to the agent"))
+    assert sub.state == model.RETRYING and sub.retries == 1 and "Spark master task ended" in sub.reason
+
+
 def test_kill_queued_and_running() -> None:
     state, _ = make_state()
     queued = submit(state, **{"spark.mesos.constraints": "rack:none"})

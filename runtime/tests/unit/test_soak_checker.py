@@ -91,3 +91,36 @@ def test_a_reconciliation_answer_gives_the_latest_state_ahead_of_the_stream():
     assert rules([LAUNCH, answer, update("TASK_RUNNING", 13), update("TASK_FINISHED", 14)]) == []
     behind = update("TASK_RUNNING", 15, uid=None, source="SOURCE_MASTER", reason="REASON_RECONCILIATION")
     assert rules([LAUNCH, update("TASK_FINISHED", 14), behind]) == ["reconciliation reports the latest state"]
+
+
+def app(state, t, retries=0, app_id="d1"):
+    return {"kind": "spark_state", "t": t, "submission": app_id, "state": state, "retries": retries, "reason": ""}
+
+
+SUBMIT = {"kind": "spark_submit", "t": 10.0, "submission": "d1", "marker": "/m"}
+DRIVER_RUN = {"kind": "spark_run", "t": 11.0, "submission": "d1"}
+
+
+def test_a_spark_application_counts_as_a_task_that_ends_once():
+    verdict = check([SUBMIT, app("QUEUED", 10), app("RUNNING", 11), app("FINISHED", 20), DRIVER_RUN])
+    assert verdict.violations == [] and verdict.applications == {"FINISHED": 1}
+    assert verdict.summary() == "soak: 1 tasks, 1 terminal, 0 lost, 0 duplicated, 0 violations"
+
+
+def test_a_spark_application_that_never_ends_is_lost():
+    verdict = check([SUBMIT, app("RUNNING", 11)])
+    assert verdict.lost == 1 and [v.rule for v in verdict.violations] == ["every task ends"]
+
+
+def test_a_spark_application_fails_only_with_a_fault():
+    failed = [SUBMIT, app("RUNNING", 11), app("FAILED", 20)]
+    assert rules(failed) == ["nothing killed by a failover"]
+    assert rules(failed + [fault("kill_agent", 15, 16, agent_ids=["A"])]) == []
+    assert rules([SUBMIT, app("FINISHED", 20), app("RUNNING", 21)]) == ["one terminal state"]
+
+
+def test_a_driver_runs_once_per_attempt():
+    twice = [SUBMIT, DRIVER_RUN, dict(DRIVER_RUN, t=15.0)]
+    assert rules(twice + [app("FINISHED", 20)]) == ["no task runs twice"]
+    assert check(twice + [app("FINISHED", 20)]).duplicated == 1
+    assert rules(twice + [app("RETRYING", 14, retries=1), app("FINISHED", 20, retries=1)]) == []

@@ -7,8 +7,8 @@
                 await client.accept([offer_id], [task_info])
 
 The client re-subscribes with its framework id when the stream breaks
-(master restart or failover; 307 redirects are followed) for as long as
-`failover_timeout` allows, and acknowledges status updates unless
+(master restart or failover; 307 redirects are followed, and a master that
+has no leader yet is asked again) for as long as `failover_timeout` allows, and acknowledges status updates unless
 `auto_acknowledge=False`.
 """
 
@@ -33,6 +33,11 @@ STREAM_ID = "Mesos-Stream-Id"
 
 class SchedulerError(RuntimeError):
     pass
+
+
+class NoLeaderYet(SchedulerError):
+    """SUBSCRIBE met a change of leader: a 5xx ("no leading master is elected yet"), or masters that
+    redirect to each other while their views of ZooKeeper catch up.  A reconnecting client tries again."""
 
 
 def _authorization(principal: str | None, secret: str | None, token: str | None) -> dict[str, str] | None:
@@ -117,9 +122,15 @@ class SchedulerClient:
                     yield event
             except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
                 logger.info("scheduler stream broke: %s", exc)
+            except NoLeaderYet as exc:
+                if not self.reconnect:
+                    raise
+                logger.info("no leading master to subscribe to yet: %s", exc)
             if not self.reconnect:
                 return
             self.stream_id = None
+            if not self.detector.dynamic:
+                self._address = ""  # (start again from the configured master, not the last redirect)
             await asyncio.sleep(backoff * (0.5 + random.random()))
             backoff = min(backoff * 2, 5.0)
 
@@ -141,6 +152,8 @@ class SchedulerClient:
                     location = response.headers.get("Location", "")
                     self._address = location.removeprefix("http:").removeprefix("https:").lstrip("/").split("/")[0] or self._address
                     continue
+                if response.status >= 500:
+                    raise NoLeaderYet(f"SUBSCRIBE failed: HTTP {response.status}: {(await response.text())[:300]}")
                 if response.status != 200:
                     raise SchedulerError(f"SUBSCRIBE failed: HTTP {response.status}: {(await response.text())[:300]}")
                 self.stream_id = response.headers.get(STREAM_ID)
@@ -161,7 +174,7 @@ class SchedulerClient:
                             if "uuid" in status:
                                 self._in_background(self.acknowledge(status))
                 return
-        raise SchedulerError("too many redirects")
+        raise NoLeaderYet(f"too many redirects (the last to {self._address})")
 
     # -- calls --------------------------------------------------------------------
 

@@ -353,8 +353,8 @@ class DispatcherState:
         rec.state, rec.message = state, message or rec.message
         if changed:
             self._touch(sub)
-        if rec.attempt != sub.attempt or sub.final:
-            return
+        if rec.attempt != sub.attempt or sub.state not in ACTIVE:
+            return  # (an attempt that has ended, retrying or final, ends once: its other tasks' ends change nothing)
         if rec.kind == DRIVER:
             if state == "TASK_RUNNING":
                 self._maybe_running(sub)
