@@ -3,15 +3,17 @@
 A 3-server ZooKeeper ensemble, 3 masters and 3 agents on 127.0.0.1 (soak/cluster.py) run three
 frameworks in their own processes: two with pymesos (soak/framework.py), one on pymesos's default
 FrameworkInfo and one checkpointing with a 20 s failover_timeout, and one with Corral's scheduler
-SDK on its defaults (soak/sdk_framework.py); and Corral's Spark dispatcher runs one small supervised
-PySpark application after another (soak/spark_workload.py).  They keep short and long tasks in flight while the
-seeded nemesis (soak/nemesis.py) kills and pauses masters, agents, ZooKeeper servers (rarely two
-of three) and the checkpointing scheduler (within and past its failover_timeout), one fault at a
-time.  A poller reads every master's endpoints.  At the end everything is healed, the frameworks
-finish their tasks, a fresh framework checks that the offers add up to the agents' totals, and the
-checker (soak/checker.py) proves Mesos's guarantees over the whole history.
+SDK on its defaults (soak/sdk_framework.py); and Corral's Spark dispatcher runs one small
+supervised PySpark application after another (soak/spark_workload.py).  They keep short and long
+tasks in flight while the seeded nemesis (soak/nemesis.py) kills and pauses masters, agents,
+ZooKeeper servers (rarely two of three), the checkpointing scheduler (within and past its
+failover_timeout) and the dispatcher, one fault at a time.  A poller reads the endpoints of every
+master, agent and the dispatcher.  At the end everything is healed, the frameworks finish their
+tasks, a fresh framework checks that the offers add up to the agents' totals, and the checker
+(soak/checker.py) proves Mesos's guarantees over the whole history.
 
     python runtime/benchmarks/fault_soak.py --minutes 5 --seed 1 [--json history.json]
+    python runtime/benchmarks/fault_soak.py --check history.json   # the checker and report again, on a saved run
 
 Prints the faults by kind, the tasks and their terminal states, every violation with the history
 that shows it, the longest time without a leader and without offers; the last line is
@@ -38,17 +40,21 @@ from checker import Verdict, check  # noqa: E402
 from cluster import Cluster, get_json  # noqa: E402
 from nemesis import Nemesis  # noqa: E402
 from spark_workload import SparkWorkload  # noqa: E402
+from support.sparkkit import Dispatcher  # noqa: E402
 
 ENDPOINTS = ["/state", "/metrics/snapshot", "/master/tasks", "/health", "/roles"]
+AGENT_ENDPOINTS = ["/state", "/health", "/monitor/statistics"]
+DISPATCHER_ENDPOINTS = ["/api/v1/state", "/health"]
 FRAMEWORKS = ("default", "checkpoint", "sdk")
 
 
 class Poller(threading.Thread):
-    """Reads every master's endpoints twice a second: records 5xx answers and the leaderless gaps."""
+    """Reads the endpoints of every master, agent and the dispatcher twice a second: records 5xx answers
+    and the leaderless gaps."""
 
-    def __init__(self, cluster: Cluster) -> None:
+    def __init__(self, cluster: Cluster, dispatcher: Dispatcher) -> None:
         super().__init__(daemon=True)
-        self.cluster = cluster
+        self.cluster, self.dispatcher = cluster, dispatcher
         self.records: list[dict[str, Any]] = []
         self.stopping = threading.Event()
         self.longest_leaderless = 0.0
@@ -61,12 +67,14 @@ class Poller(threading.Thread):
                 if not master.alive():
                     continue
                 for path in ENDPOINTS:
-                    status, body = get_json(f"http://{master.address}{path}")
-                    if status >= 500:
-                        self.records.append({"kind": "http", "t": time.time(), "url": f"{master.address}{path}",
-                                             "status": status, "body": str(body)[:300]})
+                    status, body = self._get(f"{master.address}{path}")
                     if path == "/state" and status == 200 and body and body.get("elected"):
                         led = True
+            for agent in self.cluster.agents:
+                for path in AGENT_ENDPOINTS:
+                    self._get(f"127.0.0.1:{agent.port}{path}")
+            for path in DISPATCHER_ENDPOINTS:
+                self._get(f"{self.dispatcher.address}{path}")
             now = time.time()
             if led:
                 if leaderless_since is not None:
@@ -74,6 +82,12 @@ class Poller(threading.Thread):
                 leaderless_since = None
             elif leaderless_since is None:
                 leaderless_since = now
+
+    def _get(self, url: str) -> tuple[int, Any]:
+        status, body = get_json(f"http://{url}")
+        if status >= 500:
+            self.records.append({"kind": "http", "t": time.time(), "url": url, "status": status, "body": str(body)[:300]})
+        return status, body
 
 
 def final_offers(cluster: Cluster) -> dict[str, Any]:
@@ -157,13 +171,17 @@ def main() -> int:
     parser.add_argument("--agents", type=int, default=3)
     parser.add_argument("--json", help="Write the whole history here (for replay)")
     parser.add_argument("--work-dir", help="Keep the cluster's files here (default: a temporary directory)")
+    parser.add_argument("--check", metavar="HISTORY_JSON", help="Check a history written by --json again, and report")
     args = parser.parse_args()
+    if args.check:
+        with open(args.check) as fh:
+            return 1 if judge(json.load(fh)) else 0
     root = Path(args.work_dir or tempfile.mkdtemp(prefix="corral-soak-"))
     rng = random.Random(args.seed)
     cluster = Cluster(root, args.agents, args.seed)
     records: list[dict[str, Any]] = []
-    poller = Poller(cluster)
     spark = SparkWorkload(root, cluster.zk_url)
+    poller = Poller(cluster, spark.dispatcher)
     try:
         cluster.start()
         for kind in FRAMEWORKS:
@@ -203,16 +221,24 @@ def main() -> int:
         cluster.stop()
     history = read_history(cluster) + spark.history() + records
     offers = [r["t"] for r in history if r["kind"] == "offer" and r["framework"] == "default" and started <= r["t"] <= ended]
-    verdict = check(history)
+    run = {"seed": args.seed, "minutes": args.minutes, "leaderless": poller.longest_leaderless,
+           "offerless": longest_gap(offers), "history": history}
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump({"seed": args.seed, "minutes": args.minutes, "history": history}, fh)
-    report(verdict, poller.longest_leaderless, longest_gap(offers))
-    if verdict.violations or args.work_dir:
+            json.dump(run, fh)
+    violations = judge(run)
+    if violations or args.work_dir:
         print(f"(the cluster's logs are in {root})", file=sys.stderr)
     else:
         shutil.rmtree(root, ignore_errors=True)
-    return 1 if verdict.violations else 0
+    return 1 if violations else 0
+
+
+def judge(run: dict[str, Any]) -> int:
+    """Check a run's history and print the report; the number of violations."""
+    verdict = check(run["history"])
+    report(verdict, run["leaderless"], run["offerless"])
+    return len(verdict.violations)
 
 
 if __name__ == "__main__":
