@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import pytest
 
 from support.cluster import Cluster
@@ -40,3 +43,12 @@ def zookeeper3(tmp_path):
     zk = ZooKeeperEnsemble(tmp_path, size=3).start()
     yield zk
     zk.stop()
+
+
+@pytest.fixture(scope="session")
+def node_image():
+    """The node image the images recipe builds into local storage (cached by its recipe)."""
+    repo = Path(__file__).resolve().parents[3]
+    proc = subprocess.run([str(repo / "images/build-local.sh")], capture_output=True, text=True, timeout=3600, cwd=repo)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return "localhost/corral-node:latest"

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import subprocess
 import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -135,18 +134,6 @@ def test_a_sandbox_over_its_disk_fails_its_task_with_the_disk_limitation(cluster
     assert update["message"].startswith("Disk usage (") and update["message"].endswith(") exceeds quota (10MB)"), update
     [used] = update["limitation"]["resources"]
     assert used["name"] == "disk" and used["scalar"]["value"] > 10
-
-
-NODE_IMAGE = "localhost/corral-node:latest"
-
-
-@pytest.fixture(scope="module")
-def node_image():
-    """The node image the images recipe builds into local storage (cached by its recipe)."""
-    repo = Path(__file__).resolve().parents[3]
-    proc = subprocess.run([str(repo / "images/build-local.sh")], capture_output=True, text=True, timeout=3600, cwd=repo)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return NODE_IMAGE
 
 
 def podman_names():

@@ -13,7 +13,6 @@ import pytest
 from support.cluster import http_json, wait_for
 from support.opskit import operator
 from support.pymesos_harness import RecordingScheduler, command_task, pymesos_framework
-from test_isolation import node_image  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.integration
 

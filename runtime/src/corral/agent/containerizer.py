@@ -20,6 +20,7 @@ from corral.agent.isolators import disk
 from corral.agent.limitations import disk_limitation
 from corral.agent.launcher import LaunchError, Launcher
 from corral.agent.model import CUSTOM, Executor, FrameworkRecord, Limitation
+from corral.agent.sessions import Sessions
 from corral.executor import image_run
 from corral.resources import Resources
 
@@ -54,11 +55,21 @@ class Containerizer:
         self.launcher = Launcher(on_exit=self._process_exited)
         self.by_pid: dict[int, Executor] = {}
         self.disk_used: dict[str, int] = {}  # container_id -> bytes its sandbox holds (disk/du)
+        self.sessions = Sessions(self)
+
+    @property
+    def state(self) -> AgentState:
+        return self.agent.state
+
+    @property
+    def docker(self) -> str:
+        return self.agent.flags["docker"]
 
     async def start(self) -> None:
         await self.launcher.start()
 
     async def stop(self) -> None:
+        await self.sessions.close()
         await self.launcher.stop()
         self.isolator.close()
 
@@ -172,6 +183,7 @@ class Containerizer:
 
     def cleanup(self, container_id: str) -> None:
         self.disk_used.pop(container_id, None)
+        self.sessions.parent_gone(container_id)
         if "docker" in self.agent.flags["containerizers"]:
             self.agent.spawn(self._cleanup_with_images(container_id), "clean up a container")
         else:

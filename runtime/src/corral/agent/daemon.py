@@ -75,7 +75,7 @@ class Agent(Server):
         self.app.router.add_get("/health", lambda r: web.Response(status=200))
         self.app.router.add_get("/version", lambda r: json_response({"version": MESOS_API_VERSION, "corral_version": __version__}))
         self.app.router.add_get("/flags", lambda r: json_response({"flags": self.public_flags()}))
-        operator_api.add_routes(self.app, self)
+        operator_api.add_routes(self.app, self, self.containers.sessions)
 
     # ------------------------------------------------------------------ lifecycle
 

@@ -365,7 +365,10 @@ class AgentState:
         self._report(executor, status)
 
     def _report(self, executor: Executor, status: dict[str, Any]) -> None:
-        """Queue a task's status update for the master (rewritten as Mesos does while draining)."""
+        """Queue a task's status update for the master (rewritten as Mesos does while draining), naming
+        the task's container as Mesos's agent does (the Mesos CLI's `task exec` looks for it there)."""
+        status = {**status, "container_status": {**(status.get("container_status") or {}),
+                                                 "container_id": wrap(executor.container_id)}}
         if self.drain_config is not None:
             fw = self.frameworks.get(executor.framework_id)
             status = drain.draining_status(status, self.drain_config, fw.info if fw else {})

@@ -100,7 +100,7 @@ def task_json(task: Task, resources_json: list[dict[str, Any]] | None = None) ->
         "name": task.name,
         "state": task.state,
         "resources": task.resources.to_json(allocation_role=task.role) if resources_json is None else resources_json,
-        "statuses": [{"state": s.get("state"), "timestamp": s.get("timestamp")} for s in task.statuses],
+        "statuses": list(task.statuses),
         "role": task.role,
     }
     if task.executor_id:
@@ -213,9 +213,7 @@ def task_state(task: Task) -> dict[str, Any]:
         "state": task.state,
         "resources": task.resources.legacy_dict(),
         "role": task.role,
-        "statuses": [
-            {"state": s.get("state"), "timestamp": s.get("timestamp")} for s in task.statuses
-        ],
+        "statuses": list(task.statuses),
     }
     if task.status is not None:
         for key in ("message", "reason", "source"):

@@ -20,6 +20,9 @@ from corral.resources import Resources
 
 logger = logging.getLogger(__name__)
 
+# What a task's `statuses` keep of each TaskStatus besides its state and time, as Mesos's master summarizes them.
+STATUS_SUMMARY_KEYS = ("container_status", "labels", "healthy")
+
 
 class TaskBook(MasterCore):
     def _create_task(self, framework, agent_id, role, task_json, executor_id) -> None:
@@ -38,7 +41,6 @@ class TaskBook(MasterCore):
         framework.tasks[task.task_id] = task
         if agent is not None:
             agent.tasks.setdefault(framework.id, {})[task.task_id] = task
-        task.statuses.append({"state": S.TASK_STAGING, "timestamp": self.wallclock()})
         self.metrics["master/tasks_launched"] += 1
         self._operator_event({"type": "TASK_ADDED", "task_added": {"task": render.task_json(task)}})
 
@@ -65,7 +67,11 @@ class TaskBook(MasterCore):
         task.status = status
         if not was_terminal:
             task.state = latest_state
-            task.statuses.append({"state": status["state"], "timestamp": status.get("timestamp", self.wallclock())})
+            summary = {"state": status["state"], "timestamp": status.get("timestamp", self.wallclock())}
+            for key in STATUS_SUMMARY_KEYS:  # (the Mesos CLI finds a task's container in container_status)
+                if key in status:
+                    summary[key] = status[key]
+            task.statuses.append(summary)
             if len(task.statuses) > 20:
                 del task.statuses[1:-19]
         if task.terminal and not was_terminal:

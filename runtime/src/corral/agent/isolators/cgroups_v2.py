@@ -77,6 +77,10 @@ class Cgroups2Isolator(PosixIsolator):
     def slot_of(self, container_id: str) -> str | None:
         return self._slots.get(container_id)
 
+    def cgroup_paths(self, container_id: str) -> list[str]:
+        slot = self._slots.get(container_id)
+        return [] if slot is None else [self._dir(slot)]
+
     def adopt(self, container_id: str, slot: str) -> None:
         """A container recovered after an agent restart keeps its cgroup."""
         self._slots[container_id] = slot

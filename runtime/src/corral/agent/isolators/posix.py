@@ -35,6 +35,10 @@ class PosixIsolator:
     def prepare(self, container_id: str, resources: Resources) -> list[str]:
         return []
 
+    def cgroup_paths(self, container_id: str) -> list[str]:
+        """The cgroup directories a process joins to run inside the container (a nested session's)."""
+        return []
+
     def limitation(self, container_id: str) -> Limitation | None:
         return None
 
