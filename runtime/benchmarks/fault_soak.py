@@ -46,6 +46,7 @@ ENDPOINTS = ["/state", "/metrics/snapshot", "/master/tasks", "/health", "/roles"
 AGENT_ENDPOINTS = ["/state", "/health", "/monitor/statistics"]
 DISPATCHER_ENDPOINTS = ["/api/v1/state", "/health"]
 FRAMEWORKS = ("default", "checkpoint", "sdk")
+AGENT_BUDGET = 3.0  # the masters' agent_ping_timeout x max_agent_ping_timeouts (soak/cluster.py's MASTER_FLAGS)
 
 
 class Poller(threading.Thread):
@@ -58,11 +59,15 @@ class Poller(threading.Thread):
         self.records: list[dict[str, Any]] = []
         self.stopping = threading.Event()
         self.longest_leaderless = 0.0
+        self.leader_id: str | None = None
+        self.reregistered: dict[str, float | None] = {}  # agent id -> its last re-registration, as the leader saw it
+        self.safe_since: float | None = None
 
     def run(self) -> None:
         leaderless_since: float | None = None
         while not self.stopping.wait(0.5):
             led = False
+            safe_mode = False
             for master in list(self.cluster.masters):
                 if not master.alive():
                     continue
@@ -70,6 +75,10 @@ class Poller(threading.Thread):
                     status, body = self._get(f"{master.address}{path}")
                     if path == "/state" and status == 200 and body and body.get("elected"):
                         led = True
+                        self._observe_agents(body)
+                    if path == "/metrics/snapshot" and status == 200 and body and body.get("master/safe_mode") == 1.0:
+                        safe_mode = True
+            self._observe_safe_mode(safe_mode)
             for agent in self.cluster.agents:
                 for path in AGENT_ENDPOINTS:
                     self._get(f"127.0.0.1:{agent.port}{path}")
@@ -83,6 +92,29 @@ class Poller(threading.Thread):
             elif leaderless_since is None:
                 leaderless_since = now
 
+    def _observe_agents(self, state: dict[str, Any]) -> None:
+        """An agent that re-registered with the same leader had lost its connection: it went away, whether the
+        nemesis made it or the machine's load did (a loaded 2-core machine stalls processes for seconds)."""
+        leader, before = state.get("id"), self.reregistered
+        self.reregistered = {s["id"]: s.get("reregistered_time") for s in state.get("slaves", [])}
+        if leader != self.leader_id:
+            self.leader_id = leader  # (agents re-register with every new leader: that is not their going away)
+            return
+        for agent_id, when in self.reregistered.items():
+            if when and before.get(agent_id) not in (None, when):
+                self.records.append({"kind": "observed", "fault": "agent reconnected to its leader", "t": when - AGENT_BUDGET,
+                                     "healed": when, "agent_ids": [agent_id]})
+
+    def _observe_safe_mode(self, safe_mode: bool) -> None:
+        """A master in safe mode lost its ZooKeeper quorum: its offers are rescinded, as with an injected quorum loss."""
+        now = time.time()
+        if safe_mode and self.safe_since is None:
+            self.safe_since = now
+        elif not safe_mode and self.safe_since is not None:
+            self.records.append({"kind": "observed", "fault": "zk_safe_mode (a master lost its quorum)", "t": self.safe_since - 1,
+                                 "healed": now})
+            self.safe_since = None
+
     def _get(self, url: str) -> tuple[int, Any]:
         status, body = get_json(f"http://{url}")
         if status >= 500:
@@ -94,14 +126,19 @@ def final_offers(cluster: Cluster) -> dict[str, Any]:
     """What a fresh framework is offered once every task has ended, beside each agent's total."""
     from pymesos import MesosSchedulerDriver, Scheduler
 
-    leader = cluster.leader()
-    assert leader is not None
+    deadline = time.monotonic() + 60
+    while (leader := cluster.leader()) is None and time.monotonic() < deadline:
+        time.sleep(0.5)
+    if leader is None:
+        return {"kind": "unhealthy", "t": time.time(), "what": "no leading master to make the final offers"}
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # executors finish after their tasks
         _, state = get_json(f"http://{leader.address}/state")
         if state and all(not any(s["used_resources"].get(n) for n in ("cpus", "mem")) for s in state["slaves"]):
             break
         time.sleep(0.5)
+    if not state:
+        return {"kind": "unhealthy", "t": time.time(), "what": f"the leader {leader.address} did not answer /state"}
     totals = {s["id"]: {n: s["resources"][n] for n in ("cpus", "mem")} for s in state["slaves"] if s.get("active")}
     offered: dict[str, dict[str, float]] = {}
     lock = threading.Lock()
@@ -126,6 +163,20 @@ def final_offers(cluster: Cluster) -> dict[str, Any]:
     driver.join()
     return {"kind": "final_offers", "t": time.time(),
             "agents": {a: (offered.get(a, {"cpus": 0.0, "mem": 0.0}), totals[a]) for a in totals}}
+
+
+def leftovers(cluster: Cluster) -> list[dict[str, Any]]:
+    """Each task still on an agent once every framework has finished (after final_offers waited for the
+    resources to come back): one that never ended."""
+    out = []
+    for agent in cluster.agents:
+        _, state = get_json(f"http://127.0.0.1:{agent.port}/state")
+        for framework in (state or {}).get("frameworks", []):
+            for executor in framework.get("executors", []):
+                for task in executor.get("tasks", []) + executor.get("queued_tasks", []):
+                    out.append({"kind": "leftover", "t": time.time(), "task": task["id"], "agent": agent.index,
+                                "state": task["state"], "framework_id": framework["id"]})
+    return out
 
 
 def read_history(cluster: Cluster) -> list[dict[str, Any]]:
@@ -156,6 +207,10 @@ def report(verdict: Verdict, leaderless: float, offerless: float) -> None:
         print(f"  {state:<40} {count:>4}")
     if verdict.applications:
         print("Spark applications: " + ", ".join(f"{n} {state}" for state, n in sorted(verdict.applications.items())))
+    if verdict.observed:
+        print("seen by the poller, injected or not (they explain losses as faults do):")
+        for what, count in sorted(verdict.observed.items()):
+            print(f"  {what:<40} {count:>4}")
     print(f"longest time without a leader: {leaderless:.1f} s; without offers (default framework): {offerless:.1f} s")
     for v in verdict.violations:
         print(f"VIOLATION [{v.rule}] {v.task or ''}: {v.detail}")
@@ -214,6 +269,7 @@ def main() -> int:
                 records.append({"kind": "unhealthy", "t": time.time(), "what": f"framework {kind} did not finish"})
         poller.stopping.set()
         records.append(final_offers(cluster))
+        records += leftovers(cluster)
         records += poller.records
     finally:
         poller.stopping.set()

@@ -8,7 +8,12 @@ A history is a list of records (dicts with `t`, wall-clock seconds, and `kind`):
 - `offer`: the framework received an offer (`agent_id`);
 - `fault`: the nemesis injected `fault` on `target` (an agent's `agent_ids`, when it is one) from
   `t` to `healed`;
+- `observed`: the same shape, for what the poller saw happen, injected or not (an agent that
+  reconnected to the same leader, a master in safe mode): it explains losses as a fault does, and
+  is counted apart;
 - `removed`: a framework incarnation outlived its failover_timeout: the master may kill its tasks;
+- `leftover`: a task still on an agent (`agent`, `state`) once every framework has finished: it
+  never ended (a task of a removed framework that is not left over ended with it);
 - `run`: a task's command started (from the marker its command wrote), one per real run;
 - `http`: an endpoint answered `status` (only 5xx answers are recorded);
 - `leaderless` / `offerless`: the longest gaps the driver saw;
@@ -33,12 +38,17 @@ from typing import Any, Iterable
 TERMINAL = {"TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_ERROR", "TASK_LOST", "TASK_DROPPED",
             "TASK_GONE", "TASK_GONE_BY_OPERATOR", "TASK_UNREACHABLE_TERMINAL"}
 APPLICATION_FINAL = {"FINISHED", "FAILED", "KILLED"}
+ENDED_WITH_FRAMEWORK = "(ended with its removed framework)"
 # States a task may only reach when its agent (or, for DROPPED, the master) really went away.
 AGENT_LOSS = {"TASK_LOST", "TASK_UNREACHABLE", "TASK_GONE", "TASK_GONE_BY_OPERATOR", "TASK_DROPPED"}
 ORDER = {"TASK_STAGING": 0, "TASK_STARTING": 1, "TASK_RUNNING": 2, "TASK_UNREACHABLE": 2, "TASK_KILLING": 3}
 # Seconds before a fault and after it healed during which its consequences may show (an agent's loss
 # shows once the master's health checks or its re-registration timeout give up on it).
 GRACE_BEFORE, GRACE_AFTER = 2.0, 15.0
+# The agents' --status_update_retry_interval (1 s in the soak) and the load's delay on top: a copy that
+# arrives within this of the first was sent before the acknowledgement could arrive.
+RETRY_SLACK = 3.0
+LOST_LAUNCH_REASONS = {"REASON_RECONCILIATION", "REASON_INVALID_OFFERS"}
 
 
 @dataclass
@@ -59,6 +69,7 @@ class Verdict:
     faults: dict[str, int]
     superseded: int = 0  # provisional TASK_LOSTs that the agent's own terminal update followed
     applications: dict[str, int] = field(default_factory=dict)  # Spark applications by final state
+    observed: dict[str, int] = field(default_factory=dict)  # what the poller saw go away with no fault injected
 
     def summary(self) -> str:
         """(Spark applications count as tasks here: each must end once, and its driver run once per attempt.)"""
@@ -76,8 +87,9 @@ def check(history: list[dict[str, Any]]) -> Verdict:
     updates: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for record in sorted(by_kind["update"], key=lambda r: r["t"]):
         updates[record["task"]].append(record)
-    faults = by_kind["fault"]
+    faults = by_kind["fault"] + by_kind["observed"]  # (the poller's observations explain as faults do; reported apart)
     removed = {(r["framework"], r["incarnation"]) for r in by_kind["removed"]}
+    still_running = {r["task"]: r for r in by_kind["leftover"]}
     violations: list[Violation] = []
     terminal_counts: dict[str, int] = defaultdict(int)
     lost = 0
@@ -97,6 +109,12 @@ def check(history: list[dict[str, Any]]) -> Verdict:
         elif (launch["framework"], launch["incarnation"]) not in removed:
             lost += 1
             violations.append(Violation("every task ends", task, "no terminal state reached its framework", [launch] + seen))
+        elif task in still_running:
+            lost += 1
+            violations.append(Violation("every task ends", task, "its framework was removed, and it still runs on "
+                                        f"agent {still_running[task]['agent']}", [launch] + seen + [still_running[task]]))
+        else:  # (no framework hears of it: the agents' states after the soak show it is not running)
+            terminal_counts[ENDED_WITH_FRAMEWORK] += 1
         if (launch["framework"], launch["incarnation"]) not in removed:  # (the master ends those as it must)
             violations += _explained(task, launch, seen, faults)
     violations += _duplicate_deliveries(updates, faults)
@@ -117,6 +135,11 @@ def check(history: list[dict[str, Any]]) -> Verdict:
         for agent_id, (offered, total) in sorted(record["agents"].items()):
             if offered != total:
                 violations.append(Violation("resources return", None, f"agent {agent_id}: offered {offered}, total {total}", [record]))
+    for task, record in sorted(still_running.items()):
+        if task in launches and (launches[task]["framework"], launches[task]["incarnation"]) in removed:
+            continue  # (counted above)
+        violations.append(Violation("nothing left running", task, f"still {record['state']} on agent {record['agent']} "
+                                    "after every framework finished", updates.get(task, []) + [record]))
     for record in by_kind["unhealthy"]:
         violations.append(Violation("restarted processes end healthy", None, record["what"], [record]))
     applications, app_violations = _applications(by_kind, faults)
@@ -124,10 +147,13 @@ def check(history: list[dict[str, Any]]) -> Verdict:
     lost += applications.get("none", 0)
     duplicated_apps = sum(1 for v in app_violations if v.rule == "no task runs twice")
     fault_counts: dict[str, int] = defaultdict(int)
-    for fault in faults:
+    for fault in by_kind["fault"]:
         fault_counts[fault["fault"]] += 1
+    observed: dict[str, int] = defaultdict(int)
+    for record in by_kind["observed"]:
+        observed[record["fault"]] += 1
     return Verdict(len(launches), dict(terminal_counts), lost, len(duplicated) + duplicated_apps, violations,
-                   dict(fault_counts), superseded, applications)
+                   dict(fault_counts), superseded, applications, dict(observed))
 
 
 def _applications(by_kind: dict[str, list[dict[str, Any]]], faults: list[dict[str, Any]]) -> tuple[dict[str, int], list[Violation]]:
@@ -210,16 +236,20 @@ def _explained(task: str, launch: dict[str, Any], seen: list[dict[str, Any]], fa
     """A task ends FINISHED unless a fault explains it: loss only where its agent went away (DROPPED also
     where the master did), and nothing is killed or fails without one."""
     out = []
+    own_end = any(u["state"] in TERMINAL and not _provisional(u) for u in seen)
     for update in seen:
         state = update["state"]
         if state in ("TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED", "TASK_KILLING"):
             continue
+        if own_end and _provisional(update):  # (the master's answer about a task it no longer holds; the
+            continue  # agent's own terminal update is the task's end)
         window = (launch["t"], update["t"])
         agent_faults = [f for f in _during(faults, window) if launch["agent_id"] in f.get("agent_ids", ())]
         master_faults = [f for f in _during(faults, window) if f["fault"].startswith(("kill_leader", "pause_leader", "zk_"))]
         if state in AGENT_LOSS or state in ("TASK_FAILED", "TASK_KILLED"):  # (an agent restart kills the
             # tasks of frameworks that do not checkpoint)
-            lost_launch = state == "TASK_DROPPED" or (state == "TASK_LOST" and update.get("reason") == "REASON_RECONCILIATION")
+            # (a launch lost with its master: reconciled, or on offers rescinded as the master went into safe mode or away)
+            lost_launch = state == "TASK_DROPPED" or (state == "TASK_LOST" and update.get("reason") in LOST_LAUNCH_REASONS)
             if agent_faults or (lost_launch and master_faults):  # (a launch lost with a deposed leader)
                 continue
             out.append(Violation("loss only where an agent went away", task,
@@ -233,7 +263,9 @@ def _explained(task: str, launch: dict[str, Any], seen: list[dict[str, Any]], fa
 
 
 def _duplicate_deliveries(updates: dict[str, list[dict[str, Any]]], faults: list[dict[str, Any]]) -> list[Violation]:
-    """An update is delivered again only when a fault may have lost its acknowledgement."""
+    """An update is delivered again only when a fault may have lost its acknowledgement, or before the
+    acknowledgement of its first delivery could reach the agent (the agent sends it again after its
+    retry interval; a copy already on its way arrives all the same: delivery is at least once)."""
     out = []
     for task, seen in updates.items():
         first: dict[str, dict[str, Any]] = {}
@@ -241,7 +273,8 @@ def _duplicate_deliveries(updates: dict[str, list[dict[str, Any]]], faults: list
             uid = update.get("uuid")
             if uid is None:
                 continue
-            if uid in first and not _during(faults, (first[uid]["t"], update["t"])):
+            if (uid in first and update["t"] - first[uid]["t"] > RETRY_SLACK
+                    and not _during(faults, (first[uid]["t"], update["t"]))):
                 out.append(Violation("acknowledged once", task, f"update {update['state']} {uid} delivered again "
                                      f"{update['t'] - first[uid]['t']:.1f} s later with no fault between", [first[uid], update]))
                 break

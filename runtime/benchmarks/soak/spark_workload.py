@@ -41,6 +41,7 @@ class SparkWorkload(threading.Thread):
         self.app.write_text(APP.lstrip())
         self.dispatcher = Dispatcher(root, master)
         self.records: list[dict[str, Any]] = []
+        self.submissions = 0
         self.finishing = threading.Event()
 
     def start(self) -> None:
@@ -71,7 +72,8 @@ class SparkWorkload(threading.Thread):
         self.dispatcher.stop()
 
     def _submit(self) -> str | None:
-        seq = sum(1 for r in self.records if r["kind"] == "spark_submit")
+        self.submissions += 1  # (each attempt its own marker: a create that failed may have been queued all the same)
+        seq = self.submissions
         marker = self.runs / f"app-{seq}"
         request = python_request(self.app, str(marker), spark__driver__supervise="true", spark__app__name=f"soak-{seq}")
         code, body = _answer(lambda: self.dispatcher.create(request))

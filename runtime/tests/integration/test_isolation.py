@@ -102,8 +102,8 @@ def test_the_agents_operator_api_lists_containers_with_their_statistics(cluster)
     assert http_json(api, {"type": "GET_HEALTH"}) == {"type": "GET_HEALTH", "get_health": {"healthy": True}}
     flags = {f["name"]: f["value"] for f in http_json(api, {"type": "GET_FLAGS"})["get_flags"]["flags"]}
     assert flags["isolation"] == "cgroups"
-    status, text = http_error(api, {"type": "LAUNCH_NESTED_CONTAINER_SESSION"})
-    assert status == 400 and "'LAUNCH_NESTED_CONTAINER_SESSION' is not supported" in text and "GET_CONTAINERS" in text
+    status, text = http_error(api, {"type": "LAUNCH_NESTED_CONTAINER"})
+    assert status == 400 and "'LAUNCH_NESTED_CONTAINER' is not supported" in text and "GET_CONTAINERS" in text
 
 
 def test_a_sandbox_over_its_disk_fails_its_task_with_the_disk_limitation(cluster):

@@ -673,3 +673,12 @@ def test_a_container_over_a_limit_the_agent_watches_fails_its_tasks_and_is_destr
     assert conn.of("SHUTDOWN") and executor.terminating
     agent.executor_exited(executor, 0)
     ack(agent, "t1")
+
+
+def test_the_agent_waits_for_pings_as_long_as_the_master_waits_for_it():
+    from corral.agent.master_link import silence_allowed
+
+    # The master's budget (agent_ping_timeout x max_agent_ping_timeouts), as Mesos's MasterSlaveConnection carries it:
+    # shorter, a master stalled for 1.5 s under load lost every agent (and their offers) to a reconnection.
+    assert silence_allowed({"ping_interval_seconds": 0.5, "connection": {"total_ping_timeout_seconds": 3.0}}) == 3.0
+    assert silence_allowed({"ping_interval_seconds": 15}) == 45.0  # (a master that does not say)

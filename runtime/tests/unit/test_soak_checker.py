@@ -49,6 +49,12 @@ def test_loss_needs_a_fault_of_the_task_s_own_agent():
     assert rules(lost + [fault("kill_agent", 12, 13, agent_ids=["A"])]) == []
 
 
+def test_a_launch_on_offers_rescinded_with_the_master_s_zookeeper_is_lost_with_it():
+    lost = [LAUNCH, update("TASK_LOST", 10.1, uid=None, source="SOURCE_MASTER", reason="REASON_INVALID_OFFERS")]
+    assert rules(lost) == ["loss only where an agent went away"]
+    assert rules(lost + [fault("zk_kill_server", 8, 12)]) == []
+
+
 def test_a_kill_that_only_a_master_failover_explains_is_a_violation():
     history = [LAUNCH, update("TASK_RUNNING", 11), update("TASK_KILLED", 13), fault("kill_leader", 12, 13)]
     assert rules(history) == ["loss only where an agent went away"]
@@ -56,7 +62,16 @@ def test_a_kill_that_only_a_master_failover_explains_is_a_violation():
 
 def test_tasks_of_a_framework_removed_past_its_failover_timeout_are_the_master_s_to_end():
     removed = {"kind": "removed", "t": 20, "framework": "default", "incarnation": 0}
-    assert rules([LAUNCH, update("TASK_RUNNING", 11), removed]) == []
+    verdict = check([LAUNCH, update("TASK_RUNNING", 11), removed])
+    assert verdict.violations == [] and verdict.summary() == "soak: 1 tasks, 1 terminal, 0 lost, 0 duplicated, 0 violations"
+    leftover = {"kind": "leftover", "t": 30, "task": "t1", "agent": 0, "state": "TASK_RUNNING"}
+    verdict = check([LAUNCH, update("TASK_RUNNING", 11), removed, leftover])
+    assert [v.rule for v in verdict.violations] == ["every task ends"] and verdict.lost == 1
+
+
+def test_a_task_left_running_after_the_soak_is_a_violation():
+    leftover = {"kind": "leftover", "t": 30, "task": "t1", "agent": 0, "state": "TASK_RUNNING"}
+    assert rules([LAUNCH, update("TASK_RUNNING", 11), update("TASK_FINISHED", 12), leftover]) == ["nothing left running"]
 
 
 def test_a_command_that_ran_twice_and_a_redelivery_without_a_fault():
@@ -65,6 +80,15 @@ def test_a_command_that_ran_twice_and_a_redelivery_without_a_fault():
     again = [LAUNCH, update("TASK_RUNNING", 11), update("TASK_RUNNING", 30), update("TASK_FINISHED", 31)]
     assert rules(again) == ["acknowledged once"]
     assert rules(again + [fault("kill_leader", 25, 27)]) == []
+    # A copy the agent sent before the framework's acknowledgement reached it (its retry interval, under load):
+    in_flight = [LAUNCH, update("TASK_RUNNING", 11), update("TASK_RUNNING", 11.2), update("TASK_FINISHED", 12)]
+    assert rules(in_flight) == []
+
+
+def test_the_master_s_answer_about_a_task_that_already_finished_is_not_a_loss():
+    history = [LAUNCH, update("TASK_RUNNING", 11), update("TASK_FINISHED", 12),
+               update("TASK_LOST", 12.1, uid=None, source="SOURCE_MASTER", reason="REASON_RECONCILIATION")]
+    assert check(history).violations == [] and check(history).terminal == {"TASK_FINISHED": 1}
 
 
 def test_5xx_answers_fail_except_no_leader_while_a_master_fault_heals():
@@ -124,3 +148,11 @@ def test_a_driver_runs_once_per_attempt():
     assert rules(twice + [app("FINISHED", 20)]) == ["no task runs twice"]
     assert check(twice + [app("FINISHED", 20)]).duplicated == 1
     assert rules(twice + [app("RETRYING", 14, retries=1), app("FINISHED", 20, retries=1)]) == []
+
+
+def test_what_the_poller_saw_go_away_explains_a_loss_and_is_counted_apart():
+    lost = [LAUNCH, update("TASK_LOST", 13, uid=None, source="SOURCE_MASTER", reason="REASON_TASK_UNKNOWN")]
+    seen = {"kind": "observed", "fault": "agent reconnected to its leader", "t": 10, "healed": 12.5, "agent_ids": ["A"]}
+    verdict = check(lost + [seen])
+    assert verdict.violations == [] and verdict.observed == {"agent reconnected to its leader": 1}
+    assert verdict.faults == {}

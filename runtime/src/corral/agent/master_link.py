@@ -27,8 +27,19 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# The stream is dead if the master says nothing (not even PING) for this many ping intervals.
+# Without the master's total ping timeout: the stream is dead after this many silent ping intervals.
 SILENCE_PINGS = 3
+
+
+def silence_allowed(registered: dict[str, Any]) -> float:
+    """How long the master may say nothing (not even PING) before the agent looks for a master again:
+    the master's own budget for this agent's pings (ping timeout x missed pings, as Mesos's agent takes
+    it from MasterSlaveConnection).  Less, and a master that stalls for a moment under load loses every
+    agent at once, with their offers."""
+    total = (registered.get("connection") or {}).get("total_ping_timeout_seconds")
+    if isinstance(total, (int, float)) and total > 0:
+        return float(total)
+    return SILENCE_PINGS * float(registered.get("ping_interval_seconds", 15))
 
 
 class LinkedAgent(Protocol):
@@ -143,7 +154,7 @@ class MasterLink:
                     event = json.loads(record)
                     if event.get("type") == "REGISTERED":
                         registered = event["registered"]
-                        silence = SILENCE_PINGS * float(registered.get("ping_interval_seconds", 15))
+                        silence = silence_allowed(registered)
                         self.connected = True
                         logger.info("Registered with master %s as agent %s", address, registered["agent_id"]["value"])
                         self.agent.state.registered(registered["agent_id"]["value"])

@@ -70,6 +70,9 @@ class AgentBook(FrameworkBook):
                     "agent_id": wrap(agent_id),
                     "master_info": self.master_info,
                     "ping_interval_seconds": self.options.agent_ping_timeout,
+                    # (as Mesos's MasterSlaveConnection: the silence after which the agent looks for a master)
+                    "connection": {"total_ping_timeout_seconds":
+                                   self.options.agent_ping_timeout * self.options.max_agent_ping_timeouts},
                 },
             }
         )

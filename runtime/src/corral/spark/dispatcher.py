@@ -30,6 +30,9 @@ from corral.spark.tasks import LauncherConfig
 
 logger = logging.getLogger(__name__)
 
+# What a call to the master can end with while masters come and go.
+CALL_ERRORS = (SchedulerError, aiohttp.ClientError, OSError, asyncio.TimeoutError)
+
 TICK_SECONDS = 0.5
 AGENTS_POLL_SECONDS = 5.0
 RECONCILE_WAIT_SECONDS = 30.0  # at most this long for our tasks' agents to be back before reconciling
@@ -267,7 +270,7 @@ class SparkDispatcher(Server):
         logger.info("Reconciling %d task(s)", len(tasks))
         try:
             await client.reconcile([t for t, _ in tasks])
-        except SchedulerError as exc:
+        except CALL_ERRORS as exc:
             logger.warning("RECONCILE failed: %s", exc)
 
     async def _on_offers(self, client: SchedulerClient, offers: list[dict[str, Any]]) -> None:
@@ -277,11 +280,14 @@ class SparkDispatcher(Server):
         for offer_id, tasks in launches:
             try:
                 await client.accept([{"value": offer_id}], tasks, refuse_seconds=1)
-            except SchedulerError as exc:
+            except CALL_ERRORS as exc:  # (reconciliation learns that the tasks were lost; supervised drivers retry)
                 logger.error("ACCEPT of offer %s failed: %s", offer_id, exc)
         if declines:
             refuse = 1.0 if self.state.wants_offers() else self.options.refuse_seconds
-            await client.decline([{"value": o} for o in declines], refuse_seconds=refuse)
+            try:
+                await client.decline([{"value": o} for o in declines], refuse_seconds=refuse)
+            except CALL_ERRORS as exc:  # (offers not declined are rescinded with their master)
+                logger.warning("DECLINE failed: %s", exc)
         await self.after_change()
 
     async def after_change(self) -> None:
@@ -297,8 +303,9 @@ class SparkDispatcher(Server):
         for task_id, agent_id in kills:
             try:
                 await client.kill(task_id, agent_id or None)
-            except SchedulerError as exc:
+            except CALL_ERRORS as exc:  # (the master went away: sent again on the next change or tick)
                 logger.warning("KILL %s failed: %s", task_id, exc)
+                self.state._kills.append((task_id, agent_id))
         wants = self.state.wants_offers()
         try:
             if wants and self.suppressed:
@@ -307,7 +314,7 @@ class SparkDispatcher(Server):
             elif not wants and not self.suppressed:
                 await client.suppress()
                 self.suppressed = True
-        except SchedulerError as exc:
+        except CALL_ERRORS as exc:  # (a submission is queued all the same: offers come with the next subscription)
             logger.warning("SUPPRESS/REVIVE failed: %s", exc)
 
     async def _timers(self) -> None:
