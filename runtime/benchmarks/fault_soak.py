@@ -47,6 +47,7 @@ AGENT_ENDPOINTS = ["/state", "/health", "/monitor/statistics"]
 DISPATCHER_ENDPOINTS = ["/api/v1/state", "/health"]
 FRAMEWORKS = ("default", "checkpoint", "sdk")
 AGENT_BUDGET = 3.0  # the masters' agent_ping_timeout x max_agent_ping_timeouts (soak/cluster.py's MASTER_FLAGS)
+LEADER_DETECTION = 4.0  # a leader's end to the poller seeing the next: the 2 s ZooKeeper session and the election
 
 
 class Poller(threading.Thread):
@@ -98,6 +99,9 @@ class Poller(threading.Thread):
         leader, before = state.get("id"), self.reregistered
         self.reregistered = {s["id"]: s.get("reregistered_time") for s in state.get("slaves", [])}
         if leader != self.leader_id:
+            if self.leader_id is not None:  # (an injected kill or pause, or a ZooKeeper session the load let expire)
+                now = time.time()
+                self.records.append({"kind": "observed", "fault": "leader_changed", "t": now - LEADER_DETECTION, "healed": now})
             self.leader_id = leader  # (agents re-register with every new leader: that is not their going away)
             return
         for agent_id, when in self.reregistered.items():

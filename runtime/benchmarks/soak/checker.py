@@ -245,7 +245,7 @@ def _explained(task: str, launch: dict[str, Any], seen: list[dict[str, Any]], fa
             continue  # agent's own terminal update is the task's end)
         window = (launch["t"], update["t"])
         agent_faults = [f for f in _during(faults, window) if launch["agent_id"] in f.get("agent_ids", ())]
-        master_faults = [f for f in _during(faults, window) if f["fault"].startswith(("kill_leader", "pause_leader", "zk_"))]
+        master_faults = [f for f in _during(faults, window) if f["fault"].startswith(("kill_leader", "pause_leader", "zk_", "leader_changed"))]
         if state in AGENT_LOSS or state in ("TASK_FAILED", "TASK_KILLED"):  # (an agent restart kills the
             # tasks of frameworks that do not checkpoint)
             # (a launch lost with its master: reconciled, or on offers rescinded as the master went into safe mode or away)

@@ -3,7 +3,7 @@
 The dispatcher follows the leading master through ZooKeeper and keeps its queue in its work_dir.
 The submitter submits a PySpark application (it records each run of its driver in a marker file,
 then sums a range), follows it through the dispatcher's REST status to a final state, and records
-every state it sees; then it submits the next.  The nemesis's faults of masters, agents and
+every state it sees; a little later it submits the next.  The nemesis's faults of masters, agents and
 ZooKeeper hit its Spark master, driver and worker tasks as they hit any framework's.
 """
 
@@ -29,6 +29,7 @@ sys.exit(0 if total == 499500 else 3)
 """
 FINAL = ("FINISHED", "FAILED", "KILLED")
 FINISH_SECONDS = 300  # after finish(): how long the application in flight may take to end
+PAUSE_SECONDS = 15  # between one application's end and the next: a Spark application's JVMs take most of a CPU
 
 
 class SparkWorkload(threading.Thread):
@@ -55,7 +56,7 @@ class SparkWorkload(threading.Thread):
                 time.sleep(2)
                 continue
             self._follow(submission)
-            time.sleep(2)
+            self.finishing.wait(PAUSE_SECONDS)
 
     def finish(self) -> None:
         """Submit nothing more; wait for the application in flight to end."""
