@@ -157,19 +157,23 @@ class Cluster:
     # -- the end ------------------------------------------------------------------------------
 
     def stop(self) -> None:
-        for proc in self.frameworks.values():
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        for agent in self.agents:
-            if agent.daemon is not None:
-                _continue(agent.daemon)
-                agent.daemon.kill(signal.SIGTERM)
-        for master in self.masters:
-            _continue(master)
-            master.kill(signal.SIGTERM)
-        self.zookeeper.stop()
-        kill_processes_in(str(self.root))  # executors that outlived their killed agents (they run in sandboxes below)
+        """Everything the soak started goes, however it ends: a daemon too slow to exit on SIGTERM (a loaded
+        machine) is killed, and what is left under the root (executors that outlived their agents, and
+        their tasks: they run in sandboxes below it) is killed last."""
+        try:
+            for proc in self.frameworks.values():
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+            for daemon in [a.daemon for a in self.agents if a.daemon is not None] + self.masters:
+                _continue(daemon)
+                try:
+                    daemon.kill(signal.SIGTERM)
+                except subprocess.TimeoutExpired:
+                    daemon.kill(signal.SIGKILL)
+            self.zookeeper.stop()
+        finally:
+            kill_processes_in(str(self.root))
 
 
 def _continue(daemon: Daemon) -> None:
