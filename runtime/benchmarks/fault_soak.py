@@ -62,13 +62,12 @@ class Poller(threading.Thread):
         self.longest_leaderless = 0.0
         self.leader_id: str | None = None
         self.reregistered: dict[str, float | None] = {}  # agent id -> its last re-registration, as the leader saw it
-        self.safe_since: float | None = None
+        self.safe_mode_entries: dict[str, tuple[float, float]] = {}  # master -> (its count, when seen)
 
     def run(self) -> None:
         leaderless_since: float | None = None
         while not self.stopping.wait(0.5):
             led = False
-            safe_mode = False
             for master in list(self.cluster.masters):
                 if not master.alive():
                     continue
@@ -77,9 +76,8 @@ class Poller(threading.Thread):
                     if path == "/state" and status == 200 and body and body.get("elected"):
                         led = True
                         self._observe_agents(body)
-                    if path == "/metrics/snapshot" and status == 200 and body and body.get("master/safe_mode") == 1.0:
-                        safe_mode = True
-            self._observe_safe_mode(safe_mode)
+                    if path == "/metrics/snapshot" and status == 200 and body:
+                        self._observe_safe_mode(master.address, body)
             for agent in self.cluster.agents:
                 for path in AGENT_ENDPOINTS:
                     self._get(f"127.0.0.1:{agent.port}{path}")
@@ -89,6 +87,8 @@ class Poller(threading.Thread):
             if led:
                 if leaderless_since is not None:
                     self.longest_leaderless = max(self.longest_leaderless, now - leaderless_since)
+                    self.records.append({"kind": "observed", "fault": "leader_changed (none for a while)",
+                                         "t": leaderless_since, "healed": now})
                 leaderless_since = None
             elif leaderless_since is None:
                 leaderless_since = now
@@ -109,15 +109,17 @@ class Poller(threading.Thread):
                 self.records.append({"kind": "observed", "fault": "agent reconnected to its leader", "t": when - AGENT_BUDGET,
                                      "healed": when, "agent_ids": [agent_id]})
 
-    def _observe_safe_mode(self, safe_mode: bool) -> None:
-        """A master in safe mode lost its ZooKeeper quorum: its offers are rescinded, as with an injected quorum loss."""
-        now = time.time()
-        if safe_mode and self.safe_since is None:
-            self.safe_since = now
-        elif not safe_mode and self.safe_since is not None:
-            self.records.append({"kind": "observed", "fault": "zk_safe_mode (a master lost its quorum)", "t": self.safe_since - 1,
-                                 "healed": now})
-            self.safe_since = None
+    def _observe_safe_mode(self, address: str, metrics: dict[str, Any]) -> None:
+        """A master that went into safe mode since the last look lost its ZooKeeper quorum, if only for a
+        moment: its offers were rescinded, as with an injected quorum loss (the count, not the gauge: a
+        moment between two looks shows too)."""
+        now, entries = time.time(), metrics.get("master/safe_mode_entries")
+        before, seen_at = self.safe_mode_entries.get(address, (None, now))
+        if isinstance(entries, (int, float)):
+            self.safe_mode_entries[address] = (entries, now)
+            if before is not None and entries > before:
+                self.records.append({"kind": "observed", "fault": "zk_safe_mode (a master lost its quorum)",
+                                     "t": seen_at - 1, "healed": now})
 
     def _get(self, url: str) -> tuple[int, Any]:
         status, body = get_json(f"http://{url}")

@@ -388,3 +388,14 @@ def test_a_master_that_was_stopped_does_not_blame_its_agents_and_frameworks_for_
     assert fw.id in master.frameworks  # 1 s of its 3 s failover timeout had passed
     run_for(master, 3.5)  # but silence after the stall counts
     assert agent.id in master.unreachable_agents and fw.id not in master.frameworks
+
+
+def test_safe_mode_rescinds_offers_and_is_counted(master):
+    add_agent(master)
+    fw, conn = subscribe(master)
+    [offer] = offers(master, conn)
+    master.set_safe_mode(True)
+    assert conn.of("RESCIND")[-1]["rescind"]["offer_id"] == offer["id"]
+    master.set_safe_mode(True)  # (already in it: not a new entry)
+    master.set_safe_mode(False)
+    assert master.metrics["master/safe_mode_entries"] == 1  # (seen afterwards, as a moment in safe mode is not by the gauge)

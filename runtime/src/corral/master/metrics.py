@@ -45,6 +45,7 @@ COUNTERS = {
     "master/invalid_status_updates", "master/valid_status_updates", "master/messages_scheduler_calls",
     "master/slave_registrations", "master/slave_reregistrations", "master/slave_removals",
     "master/slave_unreachable_completed", "master/framework_registrations", "allocator/mesos/allocation_runs",
+    "master/safe_mode_entries",
 }
 _ROLE_SHARE = re.compile(r"^allocator/mesos/roles/(?P<role>.+)/shares/dominant$")
 _ROLE_ALLOCATED = re.compile(r"^allocator/mesos/allocation/roles/(?P<role>.+)/resources/(?P<name>[^/]+)/allocated$")

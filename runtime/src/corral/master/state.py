@@ -86,6 +86,7 @@ class MasterState(MaintenanceBook):
         self.safe_mode = on
         if on:
             logger.warning("Entering safe mode: ZooKeeper quorum lost; no allocations or launches until it returns")
+            self.metrics["master/safe_mode_entries"] += 1
             for offer in list(self.offers.values()):
                 self._rescind(offer, filter_seconds=None)
         else:
