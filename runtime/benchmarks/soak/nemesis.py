@@ -158,8 +158,8 @@ class Nemesis:
         time.sleep(self.rng.uniform(1, 5))
         try:
             self.spark.dispatcher.start(wait=True)
-        except AssertionError as exc:  # (it did not subscribe within wait_for's timeout)
-            return [{"kind": "unhealthy", "t": time.time(), "what": f"the restarted Spark dispatcher: {exc}"}]
+        except AssertionError:  # (not subscribed within 30 s: no leader, on a loaded machine; the soak's end
+            pass  # checks that it is subscribed, as it checks every process)
         return []
 
     def revive_crashed(self) -> list[dict[str, Any]]:
