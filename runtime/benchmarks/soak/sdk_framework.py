@@ -16,12 +16,8 @@ import signal
 import sys
 from typing import Any
 
-import aiohttp
-
-from corral.scheduler import SchedulerClient, SchedulerError
+from corral.scheduler import CALL_ERRORS, SchedulerClient
 from workload import Workload, parse_arguments, workload_for
-
-CALL_ERRORS = (SchedulerError, aiohttp.ClientError, OSError, asyncio.TimeoutError)
 
 
 async def consume(client: SchedulerClient, workload: Workload) -> None:

@@ -1,4 +1,4 @@
 """Scheduler SDK: an asyncio client of the v1 scheduler API."""
-from corral.scheduler.client import SchedulerClient, SchedulerError, scalar
+from corral.scheduler.client import CALL_ERRORS, SchedulerClient, SchedulerError, scalar
 
-__all__ = ["SchedulerClient", "SchedulerError", "scalar"]
+__all__ = ["CALL_ERRORS", "SchedulerClient", "SchedulerError", "scalar"]

@@ -35,6 +35,11 @@ class SchedulerError(RuntimeError):
     pass
 
 
+# What a call (ACCEPT, KILL, REVIVE, ...) can end with while masters come and go: a framework logs it
+# and tries again later, or learns the outcome by reconciliation.
+CALL_ERRORS = (SchedulerError, aiohttp.ClientError, OSError, asyncio.TimeoutError)
+
+
 class NoLeaderYet(SchedulerError):
     """SUBSCRIBE met a change of leader: a 5xx ("no leading master is elected yet"), or masters that
     redirect to each other while their views of ZooKeeper catch up.  A reconnecting client tries again."""

@@ -20,7 +20,7 @@ from typing import Any
 import aiohttp
 
 from corral.leader.detector import MasterDetector, detector_for
-from corral.scheduler.client import SchedulerClient, SchedulerError
+from corral.scheduler.client import CALL_ERRORS, SchedulerClient, SchedulerError
 from corral.server import Server, StartupError
 from corral.spark import model, rest, webui
 from corral.spark.planner import Sizes
@@ -29,9 +29,6 @@ from corral.spark.store import Store, StoreError, open_store
 from corral.spark.tasks import LauncherConfig
 
 logger = logging.getLogger(__name__)
-
-# What a call to the master can end with while masters come and go.
-CALL_ERRORS = (SchedulerError, aiohttp.ClientError, OSError, asyncio.TimeoutError)
 
 TICK_SECONDS = 0.5
 AGENTS_POLL_SECONDS = 5.0
