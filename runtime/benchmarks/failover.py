@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import signal
 import statistics
 import subprocess
@@ -27,68 +26,15 @@ from pathlib import Path
 
 import aiohttp
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integration"))
-from zookeeper import ZooKeeperEnsemble  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from simulated_agents import SimulatedCluster  # noqa: E402
+from support.zookeeper import ZooKeeperEnsemble  # noqa: E402
 
-from corral.leader.detector import MasterDetector, detector_for  # noqa: E402
-from corral.protocol.recordio import Decoder  # noqa: E402
+from corral.leader.detector import detector_for  # noqa: E402
 from corral.resources import Resources  # noqa: E402
 
 SESSION_TIMEOUT = "2"
-TOTAL = Resources.parse("cpus:2;mem:1024;disk:4096;ports:[31000-32000]").to_json()
-
-
-class SimulatedAgent:
-    """Registers, answers pings, and re-registers with whichever master leads."""
-
-    def __init__(self, index: int, zk_url: str, session: aiohttp.ClientSession, detector: MasterDetector) -> None:
-        self.index = index
-        self.zk_url = zk_url
-        self.session = session
-        self.detector = detector
-        self.agent_id: str | None = None
-        self.master: str | None = None
-        self.registered = asyncio.Event()
-
-    async def run(self) -> None:
-        while True:
-            try:
-                address = await self.detector.detect()
-                await self._stream(address)
-            except (aiohttp.ClientError, OSError, asyncio.TimeoutError):
-                pass
-            self.registered.clear()
-            self.master = None
-            await asyncio.sleep(0.1)
-
-    async def _stream(self, address: str) -> None:
-        register = {"agent_info": {"hostname": f"sim{self.index}", "port": 40000 + self.index, "ip": "127.0.0.1",
-                                   "resources": TOTAL, "attributes": []}, "resources": TOTAL, "version": "sim"}
-        if self.agent_id:
-            register["agent_id"] = {"value": self.agent_id}
-        async with self.session.post(f"http://{address}/api/v1/agent", json={"type": "REGISTER", "register": register},
-                                     allow_redirects=False) as response:
-            if response.status != 200:
-                await asyncio.sleep(0.2)
-                return
-            stream_id = response.headers.get("Corral-Stream-Id", "")
-            decoder = Decoder()
-            while True:
-                chunk = await asyncio.wait_for(response.content.readany(), 10)
-                if not chunk:
-                    return
-                for record in decoder.feed(chunk):
-                    event = json.loads(record)
-                    if event["type"] == "REGISTERED":
-                        self.agent_id = event["registered"]["agent_id"]["value"]
-                        self.master = address
-                        self.registered.set()
-                    elif event["type"] == "PING":
-                        async with self.session.post(
-                            f"http://{address}/api/v1/agent", json={"type": "PONG"},
-                            headers={"Corral-Agent-Id": self.agent_id or "", "Corral-Stream-Id": stream_id},
-                        ):
-                            pass
+TOTAL = Resources.parse("cpus:2;mem:1024;disk:4096;ports:[31000-32000]")
 
 
 async def subscribe_ok(session: aiohttp.ClientSession, address: str) -> bool:
@@ -143,9 +89,9 @@ async def main_async(agents: int, rounds: int) -> None:
             while await leader_of(session, masters) is None:
                 await asyncio.sleep(0.1)
             detector = detector_for(zk_url, session_timeout=float(SESSION_TIMEOUT))
-            sims = [SimulatedAgent(i, zk_url, session, detector) for i in range(agents)]
-            tasks = [asyncio.ensure_future(s.run()) for s in sims]
-            await asyncio.wait_for(asyncio.gather(*(s.registered.wait() for s in sims)), 60)
+            cluster = SimulatedCluster(detector, agents, resources=TOTAL)
+            await cluster.start()
+            await asyncio.wait_for(asyncio.gather(*(a.registered.wait() for a in cluster.agents)), 60)
             for round_no in range(rounds):
                 proc, port = await leader_of(session, masters)
                 old = f"127.0.0.1:{port}"
@@ -160,7 +106,7 @@ async def main_async(agents: int, rounds: int) -> None:
                             break
                     else:
                         await asyncio.sleep(0.02)
-                while not all(s.registered.is_set() and s.master != old for s in sims):
+                while cluster.registered < agents or cluster.registered_with(old):
                     await asyncio.sleep(0.02)
                 all_at = time.perf_counter()
                 results.append((subscribed_at - t0, all_at - t0))
@@ -170,8 +116,7 @@ async def main_async(agents: int, rounds: int) -> None:
                 index = masters.index((proc, port))
                 masters[index] = start_master(root, zk_url, index + 10 * (round_no + 1))
                 await asyncio.sleep(1)
-            for t in tasks:
-                t.cancel()
+            await cluster.stop()
             await detector.close()
     finally:
         for proc, _ in masters:

@@ -41,10 +41,11 @@ import urllib.request
 import uuid
 from typing import Any
 
-import aiohttp
 import psutil
 
-from corral.protocol.recordio import Decoder
+from simulated_agents import SimulatedCluster
+
+from corral.leader.detector import StandaloneMasterDetector
 from corral.resources import Resources
 from corral.scheduler import SchedulerClient
 
@@ -56,74 +57,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-class SimulatedAgents:
-    """Many agents over the agent protocol: register, report RUN_TASKs as running, answer pings."""
-
-    def __init__(self, master: str, count: int) -> None:
-        self.master = master
-        self.count = count
-        self.registered = 0
-        self.running = 0
-        self.session: aiohttp.ClientSession | None = None
-        self.tasks: list[asyncio.Task[None]] = []
-
-    async def start(self) -> None:
-        self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), timeout=aiohttp.ClientTimeout(total=None))
-        for i in range(self.count):
-            self.tasks.append(asyncio.ensure_future(self._agent(i)))
-            if i % 100 == 99:
-                await asyncio.sleep(0.05)
-
-    async def _agent(self, i: int) -> None:
-        while True:  # like a real agent: retry with a pause when the master could not take the connection
-            try:
-                return await self._register(i)
-            except (aiohttp.ClientError, OSError):
-                await asyncio.sleep(0.5)
-
-    async def _register(self, i: int) -> None:
-        assert self.session is not None
-        info = {"hostname": f"sim-{i:04d}", "port": 20000 + i, "ip": "127.0.0.1", "resources": AGENT_RESOURCES.to_json(),
-                "attributes": [{"name": "rack", "type": "TEXT", "text": {"value": f"r{i % 20}"}}]}
-        body = {"type": "REGISTER", "register": {"agent_info": info, "resources": AGENT_RESOURCES.to_json(), "version": "sim"}}
-        async with self.session.post(f"http://{self.master}/api/v1/agent", json=body) as response:
-            assert response.status == 200, await response.text()
-            stream_id = response.headers["Corral-Stream-Id"]
-            agent_id = ""
-            decoder = Decoder()
-            async for chunk in response.content.iter_any():
-                for record in decoder.feed(chunk):
-                    event = json.loads(record)
-                    kind = event.get("type")
-                    if kind == "REGISTERED":
-                        agent_id = event["registered"]["agent_id"]["value"]
-                        self.registered += 1
-                    elif kind == "RUN_TASK":
-                        task = event["run_task"]["task"]
-                        framework_id = event["run_task"]["framework_info"]["id"]
-                        status = {"task_id": task["task_id"], "state": "TASK_RUNNING", "source": "SOURCE_EXECUTOR",
-                                  "agent_id": {"value": agent_id}, "executor_id": task["task_id"], "timestamp": time.time(),
-                                  "uuid": base64.b64encode(uuid.uuid4().bytes).decode()}
-                        self.running += 1
-                        asyncio.ensure_future(self._post(agent_id, stream_id, {
-                            "type": "UPDATE", "update": {"framework_id": framework_id, "status": status, "latest_state": "TASK_RUNNING"}}))
-                    elif kind == "PING":
-                        asyncio.ensure_future(self._post(agent_id, stream_id, {"type": "PONG"}))
-
-    async def _post(self, agent_id: str, stream_id: str, call: dict[str, Any]) -> None:
-        assert self.session is not None
-        headers = {"Corral-Agent-Id": agent_id, "Corral-Stream-Id": stream_id}
-        async with self.session.post(f"http://{self.master}/api/v1/agent", json=call, headers=headers) as response:
-            await response.read()
-
-    async def stop(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
-        if self.session is not None:
-            await self.session.close()
 
 
 async def launch_tasks(master: str, total: int, per_agent: int) -> None:
@@ -254,8 +187,8 @@ def dashboard_load(url: str, agents: int, tasks: int, loads: int) -> dict[str, f
     return {"median_ms": statistics.median(samples), "min_ms": samples[0], "max_ms": samples[-1], "n": loads}
 
 
-async def build_cluster(master: str, agents: int, per_agent: int) -> SimulatedAgents:
-    sim = SimulatedAgents(master, agents)
+async def build_cluster(master: str, agents: int, per_agent: int) -> SimulatedCluster:
+    sim = SimulatedCluster(StandaloneMasterDetector(master), agents, resources=AGENT_RESOURCES)
     await sim.start()
     deadline = time.monotonic() + 120
     while sim.registered < agents:
@@ -290,7 +223,7 @@ def main() -> None:
     loop = asyncio.new_event_loop()
     threading.Thread(target=loop.run_forever, daemon=True).start()
     results: dict[str, Any] = {"agents": args.agents, "tasks": total}
-    sim: SimulatedAgents | None = None
+    sim: SimulatedCluster | None = None
     try:
         deadline = time.monotonic() + 30
         while True:

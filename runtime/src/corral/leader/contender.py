@@ -18,7 +18,7 @@ import os
 from typing import Any, Callable, Protocol
 
 from corral.leader.zookeeper import PREFIX, LeaderContender, LeaderDetector, Session, ZooKeeperURL
-from corral.master.registry import FileRegistry, Registry, ZooKeeperRegistry
+from corral.master.registry import FileRegistry, Registry, RegistryError, ZooKeeperRegistry
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +61,10 @@ class StandaloneMasterContender:
         return self._info
 
     async def stop(self) -> None:
-        return None
+        try:
+            await self.registry.flush()  # (changes of the last moments are written when they batch)
+        except RegistryError as exc:
+            logger.error("%s", exc)
 
 
 class ZooKeeperMasterContender:

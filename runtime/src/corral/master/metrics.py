@@ -127,13 +127,13 @@ def snapshot(master: MetricsSource) -> dict[str, float]:
     total = dict.fromkeys(kinds, 0.0)
     used = dict.fromkeys(kinds, 0.0)
     for agent in state.agents.values():
-        agent_used = cache.agent_used(agent)
-        for name in kinds:
-            total[name] += agent.total.scalar(name)
-            used[name] += agent_used.scalar(name)
-    for offer in state.offers.values():
-        for name in kinds:
-            used[name] += offer.resources.scalar(name)
+        for name, agent_total, agent_used in zip(kinds, cache.scalars(agent.total, kinds),
+                                                 cache.scalars(cache.agent_used(agent), kinds)):
+            total[name] += agent_total
+            used[name] += agent_used
+    for framework in state.frameworks.values():
+        for name, offered in zip(kinds, cache.scalars(cache.offered(framework, state.offers), kinds)):
+            used[name] += offered
     for name in kinds:
         out[f"master/{name}_total"] = total[name]
         out[f"master/{name}_used"] = used[name]

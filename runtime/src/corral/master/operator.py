@@ -489,21 +489,22 @@ def _framework_users(state: "MasterState") -> dict[str, str | None]:
 def get_frameworks(state: "MasterState") -> dict[str, Any]:
     """GET_FRAMEWORKS with what Mesos also reports: offers, allocated and offered resources, times."""
     cache = viewcache.cache_for(state)
+    cache.sweep(state)
 
     def summary(fw: Any) -> dict[str, Any]:
-        offers, offered = [], Resources()
+        offers = []
         for offer_id in fw.offers:
             offer = state.offers.get(offer_id)
             if offer is not None and offer.agent_id in state.agents and offer.framework_id in state.frameworks:
-                offers.append(render.offer_json(offer, state.agents[offer.agent_id], state.frameworks[offer.framework_id]))
-                offered = offered + offer.resources
+                offers.append(cache.offer_json(offer, state.agents[offer.agent_id], state.frameworks[offer.framework_id]))
+        offered = cache.offered(fw, state.offers)
         out = render.framework_summary(fw)
         out.update(
             {
                 "offers": offers,
                 "inverse_offers": [],
                 "allocated_resources": cache.resources_json(cache.framework_allocated(fw)),
-                "offered_resources": offered.to_json() if offers else [],
+                "offered_resources": cache.resources_json(offered) if offers else [],
             }
         )
         if fw.reregistered_time is not None:
@@ -523,27 +524,30 @@ AGENT_CAPABILITIES = [{"type": c} for c in render.AGENT_CAPABILITIES]
 
 def get_agents(state: "MasterState") -> dict[str, Any]:
     cache = viewcache.cache_for(state)
-    agents = []
-    for agent in state.agents.values():
+    cache.sweep(state)
+
+    def entry(agent: Any, used: Resources) -> dict[str, Any]:
         offered = Resources()
         for offer_id in agent.offers:
             offer = state.offers.get(offer_id)
             if offer is not None:
                 offered = offered + offer.resources
-        entry = render.agent_summary(agent, cache.resources_json(agent.total))
-        entry.update(
+        out = render.agent_summary(agent, cache.resources_json(agent.total))
+        out.update(
             {
                 "deactivated": not agent.active,
                 **({"drain_info": agent.drain} if agent.drain else {}),
-                "allocated_resources": cache.resources_json(cache.agent_used(agent)),
-                "offered_resources": offered.to_json() if agent.offers else [],
+                "allocated_resources": cache.resources_json(used),
+                "offered_resources": cache.resources_json(offered) if agent.offers else [],
                 "capabilities": AGENT_CAPABILITIES,
                 "resource_providers": [],
             }
         )
         if agent.reregistered_time is not None:
-            entry["reregistered_time"] = render.time_json(agent.reregistered_time)
-        agents.append(entry)
+            out["reregistered_time"] = render.time_json(agent.reregistered_time)
+        return out
+
+    agents = [cache.agent_entry("operator", agent, lambda used, agent=agent: entry(agent, used)) for agent in state.agents.values()]
     return {"agents": agents, "recovered_agents": list(state.recovered_agents.values())}
 
 

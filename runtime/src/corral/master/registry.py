@@ -10,8 +10,10 @@ znode so that no node approaches ZooKeeper's 1 MB limit.  The ZooKeeper
 registry lives beside the election path (`<path>-registry`), never under it:
 pymesos reads the smallest child of the election path as the leader.
 
-Writes never block the master's state machine: the file is rewritten
-synchronously (it is small), ZooKeeper writes are asynchronous.  An operator
+Writes never block the master's state machine for long: the file is rewritten
+whole, at most once per `FileRegistry.WRITE_DELAY` for all the changes made in
+between (ten thousand agents registering at once would otherwise rewrite a
+multi-megabyte file ten thousand times); ZooKeeper writes are asynchronous.  An operator
 call that changed the registry is answered only once its writes are committed
 (`flush`, as Mesos's registrar answers after the registry operation), so that a
 200 means the change survives a failover.
@@ -71,9 +73,32 @@ class Registry:
 
 
 class FileRegistry(Registry):
+    WRITE_DELAY = 0.2  # seconds a change may wait for its write, so that a burst of changes is written once
+
     def __init__(self, path: str) -> None:
         self.path = path
         self._data = self._read()
+        self._pending: asyncio.TimerHandle | None = None
+        self._failure: OSError | None = None  # of the last write
+
+    async def flush(self, timeout: float = 10.0) -> None:
+        if self._pending is not None or self._failure is not None:
+            if self._pending is not None:
+                self._pending.cancel()
+            self._write_now()
+        if self._failure is not None:
+            raise RegistryError(f"the registry write of {self.path} failed: {self._failure}")
+
+    def _write(self) -> None:
+        """Write soon (within a running event loop), or now (without one)."""
+        if self._pending is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._write_now()
+            return
+        self._pending = loop.call_later(self.WRITE_DELAY, self._write_now)
 
     def _read(self) -> RegistryData:
         try:
@@ -89,16 +114,23 @@ class FileRegistry(Registry):
             deactivations=raw.get("deactivations", {}), maintenance=raw.get("maintenance", {}),
         )
 
-    def _write(self) -> None:
+    def _write_now(self) -> None:
+        self._pending = None
         d = self._data
         raw = {"agents": d.agents, "unreachable": d.unreachable, "gone": sorted(d.gone), "weights": d.weights,
                "quotas": d.quotas, "deactivations": d.deactivations, "maintenance": d.maintenance}
         directory = os.path.dirname(self.path) or "."
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".registry-")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(raw, fh)
-        os.replace(tmp, self.path)
+        try:
+            os.makedirs(directory, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=directory, prefix=".registry-")
+            with os.fdopen(fd, "w") as fh:
+                json.dump(raw, fh)
+            os.replace(tmp, self.path)
+        except OSError as exc:  # (the next change, or flush, writes it again)
+            logger.error("registry %s: the write failed: %s", self.path, exc)
+            self._failure = exc
+        else:
+            self._failure = None
 
     def load(self) -> RegistryData:
         self._data = self._read()
@@ -158,33 +190,47 @@ class ZooKeeperRegistry(Registry):
             future.result()  # raises the RegistryError of a failed write
 
     def load(self) -> RegistryData:
-        """Blocking: call from a thread."""
-        from kazoo.exceptions import NoNodeError
-
+        """Blocking: call from a thread.  The agents' znodes are read all at once (pipelined): one
+        round trip each, in turn, would keep a new leader reading for a minute with 10,000 agents."""
         client = self.client
         for sub in ("agents", "unreachable", "gone"):
             client.ensure_path(f"{self.root}/{sub}")
         data = RegistryData()
-        for agent_id in client.get_children(f"{self.root}/agents"):
+        for agent_id, raw in self._read_children("agents").items():
             try:
-                raw, _ = client.get(f"{self.root}/agents/{agent_id}")
                 data.agents[agent_id] = json.loads(raw)
-            except (NoNodeError, ValueError):
+            except ValueError:
                 continue
-        for agent_id in client.get_children(f"{self.root}/unreachable"):
+        for agent_id, raw in self._read_children("unreachable").items():
             try:
-                raw, _ = client.get(f"{self.root}/unreachable/{agent_id}")
                 data.unreachable[agent_id] = float(raw or 0)
-            except (NoNodeError, ValueError):
+            except ValueError:
                 continue
         data.gone = set(client.get_children(f"{self.root}/gone"))
-        for name in ("weights", "quotas", "deactivations", "maintenance"):
+        for name, raw in self._read_all([f"{self.root}/{name}" for name in ("weights", "quotas", "deactivations", "maintenance")]).items():
             try:
-                raw, _ = client.get(f"{self.root}/{name}")
-                setattr(data, name, json.loads(raw or b"{}"))
-            except (NoNodeError, ValueError):
+                setattr(data, name.rsplit("/", 1)[1], json.loads(raw or b"{}"))
+            except ValueError:
                 pass
         return data
+
+    def _read_children(self, sub: str) -> dict[str, bytes]:
+        parent = f"{self.root}/{sub}"
+        return {path.rsplit("/", 1)[1]: raw for path, raw in self._read_all(
+            [f"{parent}/{child}" for child in self.client.get_children(parent)]).items()}
+
+    def _read_all(self, paths: list[str]) -> dict[str, bytes]:
+        """The data of each of `paths` that exists, read with every request in flight at once."""
+        from kazoo.exceptions import NoNodeError
+
+        pending = [(path, self.client.get_async(path)) for path in paths]
+        out = {}
+        for path, result in pending:
+            try:
+                out[path] = result.get()[0]
+            except NoNodeError:
+                continue
+        return out
 
     def _track(self) -> "concurrent.futures.Future[None]":
         """A write's completion, for the next `flush` (writes no call waits for are pruned once done)."""

@@ -16,7 +16,7 @@ nanoseconds, and the legacy `/state` shapes (`framework_state`, `agent_state`,
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from corral.attributes import Attributes
 from corral.ids import wrap
@@ -38,8 +38,13 @@ def time_json(seconds: float | None) -> dict[str, int] | None:
 # ----------------------------------------------------------------- v1 shapes
 
 
-def offer_json(offer: Offer, agent: Agent, framework: Framework) -> dict[str, Any]:
-    """An Offer as the scheduler API sends it (and GET_FRAMEWORKS lists it)."""
+ResourcesJSON = Callable[..., list[dict[str, Any]]]  # Resources.to_json's signature, with the resources first
+LegacyJSON = Callable[[Resources], dict[str, Any]]
+
+
+def offer_json(offer: Offer, agent: Agent, framework: Framework, resources_json: ResourcesJSON = Resources.to_json) -> dict[str, Any]:
+    """An Offer as the scheduler API sends it (and GET_FRAMEWORKS lists it).
+    `resources_json`: `Resources.to_json`, or a cache of its answers (master/viewcache.py)."""
     multi_role = "MULTI_ROLE" in framework.capabilities
     out = {
         "id": wrap(offer.id),
@@ -52,8 +57,8 @@ def offer_json(offer: Offer, agent: Agent, framework: Framework) -> dict[str, An
             "path": "/slave(1)",
         },
         # Frameworks without MULTI_ROLE get no allocation_info (as Mesos strips it for them).
-        "resources": offer.resources.to_json(
-            allocation_role=offer.role if multi_role else None,
+        "resources": resources_json(
+            offer.resources, allocation_role=offer.role if multi_role else None,
             refinement="RESERVATION_REFINEMENT" in framework.capabilities,
         ),
         "attributes": agent.info.get("attributes", []),
@@ -116,8 +121,10 @@ def task_json(task: Task, resources_json: list[dict[str, Any]] | None = None) ->
 # ----------------------------------------------------------------- legacy /state shapes
 
 
-def agent_state(agent: Agent, offers: Mapping[str, Offer]) -> dict[str, Any]:
-    used = agent.used()
+def agent_state(agent: Agent, offers: Mapping[str, Offer], used: Resources | None = None,
+                legacy: LegacyJSON = Resources.legacy_dict) -> dict[str, Any]:
+    """`used`: `agent.used()` if already known; `legacy`: `Resources.legacy_dict` or a cache of its answers."""
+    used = agent.used() if used is None else used
     offered = Resources()
     for offer_id in agent.offers:
         offer = offers.get(offer_id)
@@ -133,9 +140,9 @@ def agent_state(agent: Agent, offers: Mapping[str, Offer]) -> dict[str, Any]:
         "port": agent.port,
         "registered_time": agent.registered_time,
         "reregistered_time": agent.reregistered_time,
-        "resources": agent.total.legacy_dict(),
-        "used_resources": used.legacy_dict(),
-        "offered_resources": offered.legacy_dict(),
+        "resources": legacy(agent.total),
+        "used_resources": legacy(used),
+        "offered_resources": legacy(offered),
         "reserved_resources": reserved,
         "unreserved_resources": agent.total.unreserved().legacy_dict(),
         "reserved_resources_full": {r: agent.total.reserved(r).to_json() for r in agent.total.reservation_roles()},
@@ -148,26 +155,34 @@ def agent_state(agent: Agent, offers: Mapping[str, Offer]) -> dict[str, Any]:
     }
 
 
-def framework_state(fw: Framework, offers: Mapping[str, Offer]) -> dict[str, Any]:
-    used = Resources()
-    for task in fw.tasks.values():
-        if not task.terminal:
-            used = used + task.resources
-    offered = Resources()
+def framework_state(fw: Framework, offers: Mapping[str, Offer], legacy: LegacyJSON = Resources.legacy_dict,
+                    task_view: Callable[[Task], dict[str, Any]] | None = None,
+                    used: Resources | None = None, offered: Resources | None = None) -> dict[str, Any]:
+    """`legacy` and `task_view`: `Resources.legacy_dict` and `task_state`, or caches of their answers;
+    `used` and `offered`: what its live tasks and its offers hold, if already known."""
+    shown = task_view or task_state
+    if used is None:
+        used = Resources()
+        for task in fw.tasks.values():
+            if not task.terminal:
+                used = used + task.resources
     offer_list = []
+    summed = Resources()
     for offer_id in fw.offers:
         offer = offers.get(offer_id)
         if offer is not None:
-            offered = offered + offer.resources
+            if offered is None:
+                summed = summed + offer.resources
             offer_list.append(
                 {
                     "id": offer.id,
                     "framework_id": fw.id,
                     "slave_id": offer.agent_id,
-                    "resources": offer.resources.legacy_dict(),
+                    "resources": legacy(offer.resources),
                     "allocation_info": {"role": offer.role},
                 }
             )
+    offered = summed if offered is None else offered
     info = fw.info
     roles = sorted(fw.roles)
     return {
@@ -190,12 +205,12 @@ def framework_state(fw: Framework, offers: Mapping[str, Offer]) -> dict[str, Any
         "registered_time": fw.registered_time,
         "reregistered_time": fw.reregistered_time,
         "unregistered_time": fw.unregistered_time or 0,
-        "resources": (used + offered).legacy_dict(),
-        "used_resources": used.legacy_dict(),
-        "offered_resources": offered.legacy_dict(),
-        "tasks": [task_state(t) for t in fw.tasks.values() if not t.terminal or t.terminal_uuid],
-        "unreachable_tasks": [task_state(t) for t in fw.tasks.values() if t.state == "TASK_UNREACHABLE"],
-        "completed_tasks": [task_state(t) for t in fw.completed_tasks],
+        "resources": legacy(used + offered),
+        "used_resources": legacy(used),
+        "offered_resources": legacy(offered),
+        "tasks": [shown(t) for t in fw.tasks.values() if not t.terminal or t.terminal_uuid],
+        "unreachable_tasks": [shown(t) for t in fw.tasks.values() if t.state == "TASK_UNREACHABLE"],
+        "completed_tasks": [shown(t) for t in fw.completed_tasks],
         "offers": offer_list,
         "executors": [
             {**e, "slave_id": agent_id} for agent_id, by_id in fw.executors.items() for e in by_id.values()

@@ -13,14 +13,27 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from corral import MESOS_API_VERSION, __version__
-from corral.master.render import agent_state, framework_state, task_state, task_user
+from corral.master import viewcache
+from corral.master.render import framework_state, task_state, task_user
 from corral.master.state import MasterState
 
 
 # ----------------------------------------------------------------- legacy /state
 
 
+def _agents(m: MasterState) -> list[dict[str, Any]]:
+    cache = viewcache.cache_for(m)
+    return [cache.agent_state(a, m.offers) for a in m.agents.values()]
+
+
+def _frameworks(m: MasterState, frameworks: Any) -> list[dict[str, Any]]:
+    cache = viewcache.cache_for(m)
+    return [framework_state(f, m.offers, cache.resources_legacy, cache.task_state, cache.framework_allocated(f),
+                            cache.offered(f, m.offers)) for f in frameworks]
+
+
 def state(m: MasterState, flags: dict[str, str] | None = None, leader: dict[str, Any] | None = None) -> dict[str, Any]:
+    viewcache.cache_for(m).sweep(m)
     info = m.master_info
     leader_info = leader or info
     completed = list(m.completed_frameworks)
@@ -41,10 +54,10 @@ def state(m: MasterState, flags: dict[str, str] | None = None, leader: dict[str,
         "deactivated_slaves": sum(1 for a in m.agents.values() if not a.connected),
         "unreachable_slaves": len(m.unreachable_agents),
         "flags": flags or {},
-        "slaves": [agent_state(a, m.offers) for a in m.agents.values()],
+        "slaves": _agents(m),
         "unreachable_slaves_ids": sorted(m.unreachable_agents),
-        "frameworks": [framework_state(f, m.offers) for f in m.frameworks.values()],
-        "completed_frameworks": [framework_state(f, m.offers) for f in completed],
+        "frameworks": _frameworks(m, m.frameworks.values()),
+        "completed_frameworks": _frameworks(m, completed),
         "recovered_slaves": list(m.recovered_agents.values()),
         "orphan_tasks": [],
         "unregistered_frameworks": [],
@@ -53,7 +66,7 @@ def state(m: MasterState, flags: dict[str, str] | None = None, leader: dict[str,
 
 def agents(m: MasterState) -> dict[str, Any]:
     """`/master/slaves`."""
-    return {"slaves": [agent_state(a, m.offers) for a in m.agents.values()],
+    return {"slaves": _agents(m),
             "recovered_slaves": list(m.recovered_agents.values())}
 
 
@@ -62,8 +75,8 @@ def frameworks(m: MasterState, framework_id: str | None = None) -> dict[str, Any
     def wanted(f: Any) -> bool:
         return framework_id is None or f.id == framework_id
 
-    return {"frameworks": [framework_state(f, m.offers) for f in m.frameworks.values() if wanted(f)],
-            "completed_frameworks": [framework_state(f, m.offers) for f in m.completed_frameworks if wanted(f)],
+    return {"frameworks": _frameworks(m, [f for f in m.frameworks.values() if wanted(f)]),
+            "completed_frameworks": _frameworks(m, [f for f in m.completed_frameworks if wanted(f)]),
             "unregistered_frameworks": []}
 
 
