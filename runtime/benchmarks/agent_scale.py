@@ -34,7 +34,6 @@ import os
 import resource
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -47,18 +46,13 @@ from typing import Any
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from support.cluster import free_port  # noqa: E402
 from support.zookeeper import ZooKeeperEnsemble  # noqa: E402
 
 from corral.resources import Resources  # noqa: E402
 from corral.scheduler import SchedulerClient  # noqa: E402
 
 TASK = Resources.parse("cpus:0.1;mem:32")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # -- the worker processes ------------------------------------------------------------

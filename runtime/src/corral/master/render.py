@@ -121,10 +121,9 @@ def task_json(task: Task, resources_json: list[dict[str, Any]] | None = None) ->
 # ----------------------------------------------------------------- legacy /state shapes
 
 
-def agent_state(agent: Agent, offers: Mapping[str, Offer], used: Resources | None = None,
-                legacy: LegacyJSON = Resources.legacy_dict) -> dict[str, Any]:
-    """`used`: `agent.used()` if already known; `legacy`: `Resources.legacy_dict` or a cache of its answers."""
-    used = agent.used() if used is None else used
+def agent_state(agent: Agent, offers: Mapping[str, Offer], used: Resources, legacy: LegacyJSON) -> dict[str, Any]:
+    """`used`: what the agent's live tasks and executors hold; `legacy`: `Resources.legacy_dict`, or a cache of
+    its answers (master/viewcache.py)."""
     offered = Resources()
     for offer_id in agent.offers:
         offer = offers.get(offer_id)
@@ -155,24 +154,14 @@ def agent_state(agent: Agent, offers: Mapping[str, Offer], used: Resources | Non
     }
 
 
-def framework_state(fw: Framework, offers: Mapping[str, Offer], legacy: LegacyJSON = Resources.legacy_dict,
-                    task_view: Callable[[Task], dict[str, Any]] | None = None,
-                    used: Resources | None = None, offered: Resources | None = None) -> dict[str, Any]:
+def framework_state(fw: Framework, offers: Mapping[str, Offer], legacy: LegacyJSON,
+                    task_view: Callable[[Task], dict[str, Any]], used: Resources, offered: Resources) -> dict[str, Any]:
     """`legacy` and `task_view`: `Resources.legacy_dict` and `task_state`, or caches of their answers;
-    `used` and `offered`: what its live tasks and its offers hold, if already known."""
-    shown = task_view or task_state
-    if used is None:
-        used = Resources()
-        for task in fw.tasks.values():
-            if not task.terminal:
-                used = used + task.resources
+    `used` and `offered`: what its live tasks and its offers hold."""
     offer_list = []
-    summed = Resources()
     for offer_id in fw.offers:
         offer = offers.get(offer_id)
         if offer is not None:
-            if offered is None:
-                summed = summed + offer.resources
             offer_list.append(
                 {
                     "id": offer.id,
@@ -182,7 +171,6 @@ def framework_state(fw: Framework, offers: Mapping[str, Offer], legacy: LegacyJS
                     "allocation_info": {"role": offer.role},
                 }
             )
-    offered = summed if offered is None else offered
     info = fw.info
     roles = sorted(fw.roles)
     return {
@@ -208,9 +196,9 @@ def framework_state(fw: Framework, offers: Mapping[str, Offer], legacy: LegacyJS
         "resources": legacy(used + offered),
         "used_resources": legacy(used),
         "offered_resources": legacy(offered),
-        "tasks": [shown(t) for t in fw.tasks.values() if not t.terminal or t.terminal_uuid],
-        "unreachable_tasks": [shown(t) for t in fw.tasks.values() if t.state == "TASK_UNREACHABLE"],
-        "completed_tasks": [shown(t) for t in fw.completed_tasks],
+        "tasks": [task_view(t) for t in fw.tasks.values() if not t.terminal or t.terminal_uuid],
+        "unreachable_tasks": [task_view(t) for t in fw.tasks.values() if t.state == "TASK_UNREACHABLE"],
+        "completed_tasks": [task_view(t) for t in fw.completed_tasks],
         "offers": offer_list,
         "executors": [
             {**e, "slave_id": agent_id} for agent_id, by_id in fw.executors.items() for e in by_id.values()
@@ -254,4 +242,3 @@ def task_user(task_info: Any, framework_info: Mapping[str, Any], executor_info: 
             return holder["user"]
     user = framework_info.get("user")
     return user if isinstance(user, str) else None
-

@@ -80,24 +80,11 @@ class ViewCache:
 
     def task_json(self, task: "Task") -> dict[str, Any]:
         """`render.task_json`, remembered until the task's state or latest status changes."""
-        status = task.status
-        hit = self._tasks.get(id(task))
-        if hit is not None and hit[0] is task and hit[1] is status and hit[2] == task.state and hit[3] == len(task.statuses):
-            return hit[4]
-        out = render.task_json(task, self.resources_json(task.resources, task.role))
-        # The status and task are held by the entry: their identities cannot be reused while cached.
-        self._tasks[id(task)] = (task, status, task.state, len(task.statuses), out)
-        return out
+        return _remembered(self._tasks, task, lambda: render.task_json(task, self.resources_json(task.resources, task.role)))
 
     def task_state(self, task: "Task") -> dict[str, Any]:
         """`render.task_state` (the legacy shape), remembered as `task_json` is."""
-        status = task.status
-        hit = self._task_states.get(id(task))
-        if hit is not None and hit[0] is task and hit[1] is status and hit[2] == task.state and hit[3] == len(task.statuses):
-            return hit[4]
-        out = render.task_state(task)
-        self._task_states[id(task)] = (task, status, task.state, len(task.statuses), out)
-        return out
+        return _remembered(self._task_states, task, lambda: render.task_state(task))
 
     def agent_entry(self, kind: str, agent: "Agent", build: Callable[[Resources], dict[str, Any]]) -> dict[str, Any]:
         """The agent's entry of one `kind` of answer, built by `build(used)` when what it shows changed."""
@@ -212,3 +199,15 @@ class ViewCache:
             self._offered.clear()
         if len(self._usage) > 2 * (len(state.agents) + len(state.frameworks)) + 1000:
             self._usage.clear()
+
+
+def _remembered(table: dict[int, tuple[Any, ...]], task: "Task", build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """`build()`'s view of `task`, kept in `table` until the task's state or latest status changes."""
+    status = task.status
+    hit = table.get(id(task))
+    if hit is not None and hit[0] is task and hit[1] is status and hit[2] == task.state and hit[3] == len(task.statuses):
+        return hit[4]
+    out = build()
+    # The status and task are held by the entry: their identities cannot be reused while cached.
+    table[id(task)] = (task, status, task.state, len(task.statuses), out)
+    return out
