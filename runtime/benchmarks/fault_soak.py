@@ -258,9 +258,7 @@ def main() -> int:
             records += nemesis.revive_crashed()
         ended = time.time()
         records += nemesis.revive_crashed()
-        bad = cluster.wait_healthy(90)
-        if not spark.subscribed():
-            bad.append("the Spark dispatcher (not subscribed)")
+        bad = cluster.wait_healthy(90, lambda: [] if spark.subscribed() else ["the Spark dispatcher (not subscribed)"])
         records += [{"kind": "unhealthy", "t": time.time(), "what": what} for what in bad]
         time.sleep(5)
         for proc in cluster.frameworks.values():

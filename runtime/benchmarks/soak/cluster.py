@@ -13,7 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1] / "tests"))
@@ -146,10 +146,13 @@ class Cluster:
             bad += [f"agent {a.index} (not registered)" for a in self.agents if a.port not in active]
         return bad
 
-    def wait_healthy(self, timeout: float) -> list[str]:
+    def wait_healthy(self, timeout: float, *more: Callable[[], list[str]]) -> list[str]:
+        """What is still unhealthy after up to `timeout` s: a process the last fault restarted, or one
+        reconnecting to a leader the last fault elected, is given the time to come back. `more` are
+        further checks of the same kind (the Spark dispatcher's subscription)."""
         deadline = time.monotonic() + timeout
         while True:
-            bad = self.unhealthy()
+            bad = self.unhealthy() + [what for check in more for what in check()]
             if not bad or time.monotonic() > deadline:
                 return bad
             time.sleep(0.5)
