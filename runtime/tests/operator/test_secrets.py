@@ -30,11 +30,11 @@ def test_no_secret_appears_in_logs_state_flags_or_sandboxes(cluster, creds, tmp_
     sched = opskit.AuthScheduler(cluster.master.address, {"user": "root", "name": "leaky?"}, auth=opskit.basic("spark")).subscribe()
     try:
         offer = sched.next_offer()
-        dump = opskit.task("dump", offer, "env; cat $MESOS_SANDBOX/executor.log")
+        dump = opskit.task("dump", offer, "env; ls -la $MESOS_SANDBOX >&2")
         assert sched.post(opskit.launch([offer["id"]], [dump]))[0] == 202
         sched.wait_update("dump", "TASK_FINISHED", timeout=30)
         texts["task stdout (environment)"] = cluster.get(f"/webui/sandbox/{sched.framework_id}/dump/read?path=stdout&offset=0").text
-        texts["executor.log"] = cluster.get(f"/webui/sandbox/{sched.framework_id}/dump/read?path=executor.log&offset=0").text
+        texts["task stderr (its sandbox)"] = cluster.get(f"/webui/sandbox/{sched.framework_id}/dump/read?path=stderr&offset=0").text
         # Failed and successful logins of every kind.
         for auth in (opskit.basic("ops", WRONG_SECRET), opskit.basic("nobody-at-all", WRONG_SECRET), f"Bearer {WRONG_SECRET}",
                      f"Bearer {next(iter(opskit.TOKENS))}", "Bearer " + jwt.encode({"sub": "ops", "exp": time.time() + 60}, opskit.JWT_KEY.encode())):

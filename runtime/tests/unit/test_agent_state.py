@@ -30,6 +30,8 @@ class Containers:
         self.limits: dict[str, tuple[str, str]] = {}
         self.alive_pids: set[int] = set()
         self.limit_updates: list[tuple[str, Resources]] = []
+        self.terminated: list[tuple[str, int]] = []
+        self.exit_statuses: dict[str, int] = {}  # container_id -> what its exit file says
 
     def launch(self, framework, executor):
         self.launched.append(executor)
@@ -39,6 +41,12 @@ class Containers:
 
     def kill(self, container_id, pid):
         self.killed.append((container_id, pid))
+
+    def terminate(self, container_id, pid):
+        self.terminated.append((container_id, pid))
+
+    def exit_status(self, executor):
+        return self.exit_statuses.get(executor.container_id)
 
     def cleanup(self, container_id):
         self.cleaned.append(container_id)
@@ -81,6 +89,7 @@ class Checkpoint(Checkpointer):
 
 
 def make_state(checkpoint=None, **options):
+    options.setdefault("containerizers", ("mesos", "docker"))
     clock = FakeClock()
     master, containers = Recorder(), Containers()
     checkpoint = checkpoint or Checkpoint()
@@ -141,9 +150,16 @@ def check_books(state: AgentState) -> None:
 FRAMEWORK = {"id": {"value": "F"}, "name": "f", "user": "u"}
 
 
-def task_info(task_id, executor=None, resources="cpus:1;mem:128"):
+# The tests of the executor protocol run command tasks in an image, which the built-in command
+# executor runs; command tasks on the host the agent runs itself (`in_agent`, the tests below).
+IMAGE = {"type": "DOCKER", "docker": {"image": "busybox"}}
+
+
+def task_info(task_id, executor=None, resources="cpus:1;mem:128", container=IMAGE):
     info = {"name": task_id, "task_id": {"value": task_id}, "agent_id": {"value": "A1"},
             "resources": Resources.parse(resources).to_json(), "command": {"value": "true"}}
+    if container is not None and not executor:
+        info["container"] = container
     if executor:
         info["executor"] = {"executor_id": {"value": executor}, "command": {"value": "my-executor"},
                             "resources": Resources.parse("cpus:0.1;mem:32").to_json()}
@@ -643,7 +659,9 @@ def test_recovery_with_cleanup_kills_survivors_and_forgets_everything(agent):
     ({"type": "DOCKER", "docker": {"image": "library/busybox:1.36"}}, "docker:library/busybox:1.36"),
     ({"type": "MESOS", "mesos": {"image": {"type": "DOCKER", "docker": {"name": "spark:4"}}}}, "docker:spark:4"),
 ])
-def test_a_task_asking_for_a_container_image_fails_to_launch_naming_the_image(agent, container, image):
+def test_a_task_asking_for_a_container_image_fails_to_launch_naming_the_image(container, image):
+    agent = make_state(containerizers=("mesos",))
+    agent.registered("A1")
     info = dict(task_info("t1"), container=container)
     agent.handle_master_event({"type": "RUN_TASK", "run_task": {"framework_info": FRAMEWORK, "task": info}})
     assert not agent.test_containers.launched  # never run on the host instead
@@ -652,6 +670,7 @@ def test_a_task_asking_for_a_container_image_fails_to_launch_naming_the_image(ag
     assert sent["message"].startswith("Failed to launch container: None of the enabled containerizers (mesos)")
     assert f"(asked for {image})" in sent["message"]
     ack(agent, "t1")
+    check_books(agent)
 
 
 def test_a_mesos_container_without_an_image_runs(agent):
@@ -682,3 +701,170 @@ def test_the_agent_waits_for_pings_as_long_as_the_master_waits_for_it():
     # shorter, a master stalled for 1.5 s under load lost every agent (and their offers) to a reconnection.
     assert silence_allowed({"ping_interval_seconds": 0.5, "connection": {"total_ping_timeout_seconds": 3.0}}) == 3.0
     assert silence_allowed({"ping_interval_seconds": 15}) == 45.0  # (a master that does not say)
+
+
+# ---------------------------------------------------------------- command tasks the agent runs itself
+
+
+def host_task(state, task_id, framework=FRAMEWORK, **fields):
+    """A command task on the host: the agent runs it (no executor process); returns its executor record."""
+    info = {**task_info(task_id, container=None), **fields}
+    state.handle_master_event({"type": "RUN_TASK", "run_task": {"framework_info": framework, "task": info}})
+    return state.frameworks[framework["id"]["value"]].executors[task_id]
+
+
+def killed_after(agent, executor, seconds):
+    """The task's process is SIGKILLed `seconds` from now, not before; it dies: its last update."""
+    agent.test_clock.now += seconds - 0.1
+    agent.tick()
+    assert not agent.test_containers.killed
+    agent.test_clock.now += 0.2
+    agent.tick()
+    assert agent.test_containers.killed == [(executor.container_id, 1000)]
+    agent.executor_exited(executor, 9)
+    return last_update(agent)
+
+
+def test_a_command_task_on_the_host_runs_without_an_executor_and_reports_as_its_executor(agent):
+    executor = host_task(agent, "t1")
+    assert executor.in_agent and agent.test_containers.launched == [executor] and not executor.queued
+    assert not agent.test_master.of("UPDATE")  # nothing until its process exists
+    agent.executor_started(executor, 1000, 5.0, "c1")
+    assert agent.test_checkpoint.executors[("F", "t1")]["in_agent"] is True
+    assert "t1" in agent.test_checkpoint.tasks[("F", "t1")] and executor.tasks["t1"].launched
+    running = last_update(agent)
+    assert (running["state"], running["source"], running["container_status"]["executor_pid"]) == (
+        "TASK_RUNNING", "SOURCE_EXECUTOR", 1000)
+    assert running["container_status"]["container_id"] == {"value": executor.container_id}
+    agent.executor_exited(executor, 0)  # before TASK_RUNNING was acknowledged: FINISHED waits its turn
+    assert last_update(agent)["uuid"] == running["uuid"]
+    ack(agent, "t1")
+    finished = last_update(agent)
+    assert (finished["state"], finished["message"], finished["source"]) == (
+        "TASK_FINISHED", "Command exited with status 0", "SOURCE_EXECUTOR")
+    ack(agent, "t1")
+    assert ("F", "t1") not in agent.test_checkpoint.executors and executor.container_id in agent.test_containers.cleaned
+    assert not agent.test_master.of("EXITED_EXECUTOR")
+    agent.test_clock.now += 1000
+    agent.tick()  # no executor registration timeout: none subscribes
+    assert len(agent.test_master.of("UPDATE")) == 2
+
+
+@pytest.mark.parametrize(("wait_status", "message"), [
+    (3 << 8, "Command exited with status 3"),
+    (9, "Command terminated with signal SIGKILL"),
+])
+def test_a_command_task_that_fails_fails_as_under_the_command_executor(agent, wait_status, message):
+    executor = host_task(agent, "t1")
+    agent.executor_started(executor, 1000, 5.0, None)
+    ack(agent, "t1")
+    agent.executor_exited(executor, wait_status)
+    sent = last_update(agent)
+    assert (sent["state"], sent["reason"], sent["message"]) == ("TASK_FAILED", "REASON_COMMAND_EXECUTOR_FAILED", message)
+    ack(agent, "t1")
+
+
+def test_a_command_task_over_its_memory_limit_fails_with_the_limitation(agent):
+    executor = host_task(agent, "t1")
+    agent.executor_started(executor, 1000, 5.0, "c1")
+    ack(agent, "t1")
+    agent.test_containers.limits[executor.container_id] = memory_limitation(64 << 20, 80 << 20)
+    agent.executor_exited(executor, 9)
+    sent = last_update(agent)
+    assert (sent["state"], sent["reason"]) == ("TASK_FAILED", "REASON_CONTAINER_LIMITATION_MEMORY")
+    ack(agent, "t1")
+
+
+@pytest.mark.parametrize("killing_capable", [True, False])
+def test_killing_a_command_task_terms_it_then_kills_it_after_its_grace_period(agent, killing_capable):
+    framework = dict(FRAMEWORK, capabilities=[{"type": "TASK_KILLING_STATE"}]) if killing_capable else FRAMEWORK
+    executor = host_task(agent, "t1", framework=framework, kill_policy={"grace_period": {"nanoseconds": 2_000_000_000}})
+    agent.executor_started(executor, 1000, 5.0, None)
+    ack(agent, "t1")
+    kill = {"type": "KILL_TASK", "kill_task": {"framework_id": {"value": "F"}, "task_id": {"value": "t1"}}}
+    agent.handle_master_event(kill)
+    agent.handle_master_event(kill)  # a retried kill changes nothing
+    assert agent.test_containers.terminated == [(executor.container_id, 1000)] and not agent.test_containers.killed
+    if killing_capable:
+        assert (last_update(agent)["state"], last_update(agent)["source"]) == ("TASK_KILLING", "SOURCE_EXECUTOR")
+        ack(agent, "t1")
+    else:
+        assert last_update(agent)["state"] == "TASK_RUNNING"
+    sent = killed_after(agent, executor, 2.0)
+    assert (sent["state"], sent["message"]) == ("TASK_KILLED", "Command terminated by a kill request")
+    ack(agent, "t1")
+
+
+def test_a_kill_with_no_grace_period_kills_at_once(agent):
+    executor = host_task(agent, "t1")
+    agent.executor_started(executor, 1000, 5.0, None)
+    agent.handle_master_event({"type": "KILL_TASK", "kill_task": {
+        "framework_id": {"value": "F"}, "task_id": {"value": "t1"}, "kill_policy": {"grace_period": {"nanoseconds": 0}}}})
+    assert agent.test_containers.killed == [(executor.container_id, 1000)] and not agent.test_containers.terminated
+    agent.executor_exited(executor, 9)
+    ack(agent, "t1")
+    assert last_update(agent)["state"] == "TASK_KILLED"
+    ack(agent, "t1")
+
+
+def test_a_command_task_killed_before_its_process_exists_never_runs(agent):
+    executor = host_task(agent, "t1")
+    agent.handle_master_event({"type": "KILL_TASK", "kill_task": {"framework_id": {"value": "F"}, "task_id": {"value": "t1"}}})
+    sent = last_update(agent)
+    assert (sent["state"], sent["reason"]) == ("TASK_KILLED", "REASON_TASK_KILLED_DURING_LAUNCH")
+    agent.executor_started(executor, 1000, 5.0, None)  # the launch that was under way
+    assert agent.test_containers.killed == [(executor.container_id, 1000)]
+    assert [u["update"]["status"]["state"] for u in agent.test_master.of("UPDATE")] == ["TASK_KILLED"]
+    agent.executor_exited(executor, 9)
+    ack(agent, "t1")
+
+
+def test_a_command_task_past_its_max_completion_time_is_killed_and_fails(agent):
+    executor = host_task(agent, "t1", max_completion_time={"nanoseconds": 5_000_000_000})
+    agent.executor_started(executor, 1000, 5.0, None)
+    ack(agent, "t1")
+    sent = killed_after(agent, executor, 5.0)
+    assert (sent["state"], sent["reason"]) == ("TASK_FAILED", "REASON_MAX_COMPLETION_TIME_REACHED")
+    ack(agent, "t1")
+
+
+def test_shutting_a_framework_down_terms_its_command_tasks_for_the_shutdown_grace_period(agent):
+    executor = host_task(agent, "t1")
+    agent.executor_started(executor, 1000, 5.0, None)
+    ack(agent, "t1")
+    agent.handle_master_event({"type": "SHUTDOWN_FRAMEWORK", "shutdown_framework": {"framework_id": {"value": "F"}}})
+    assert agent.test_containers.terminated == [(executor.container_id, 1000)]
+    agent.test_clock.now += 3.1
+    agent.tick()
+    assert agent.test_containers.killed == [(executor.container_id, 1000)]
+    agent.executor_exited(executor, 15)
+    assert (last_update(agent)["state"], last_update(agent)["reason"]) == ("TASK_KILLED", "REASON_EXECUTOR_TERMINATED")
+
+
+def test_a_restarted_agent_learns_how_its_command_tasks_ended_from_their_exit_files(agent):
+    names = ["running", "ended", "unknown"]
+    executors = {}
+    for n, name in enumerate(names):
+        executors[name] = host_task(agent, name)
+        agent.executor_started(executors[name], 3000 + n, 5.0, "c1")
+        ack(agent, name)
+    state = make_state(agent.test_checkpoint)
+    state.test_containers.alive_pids = {3000}
+    state.test_containers.exit_statuses = {executors["ended"].container_id: 0, executors["running"].container_id: 2 << 8}
+    state.recover("A1", agent.test_checkpoint.load(), "reconnect")
+    state.registered("A1")
+    running = state.frameworks["F"].executors["running"]
+    assert running.in_agent and state.test_containers.watched == [running]
+    sent = {u["update"]["status"]["task_id"]["value"]: u["update"]["status"] for u in state.test_master.of("UPDATE")}
+    assert (sent["ended"]["state"], sent["ended"]["message"]) == ("TASK_FINISHED", "Command exited with status 0")
+    assert (sent["unknown"]["state"], sent["unknown"]["reason"]) == ("TASK_FAILED", "REASON_EXECUTOR_TERMINATED")
+    assert "running" not in sent
+    state.test_clock.now += 1000
+    state.tick()  # it never re-subscribes, and is not expected to
+    assert "running" in state.frameworks["F"].executors
+    state.recovered_executor_exited(running)
+    assert (last_update(state, "running")["state"], last_update(state, "running")["message"]) == (
+        "TASK_FAILED", "Command exited with status 2")
+    for name in names:
+        ack(state, name)
+    check_books(state)

@@ -3,7 +3,9 @@
 Processes are started by the zygote (`Launcher`), isolated by the isolator
 (`isolators/`), and their exits reported back to the state machine: by
 the zygote for our children, by a pidfd (or polling) for executors
-recovered after an agent restart.
+recovered after an agent restart.  A command task the agent runs itself
+(agent/command_tasks.py) is started the same way, as its own process; the
+zygote writes its wait status to `<work_dir>/meta/exits/<container id>`.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import pwd
+import signal
 from typing import TYPE_CHECKING, Any, Coroutine, Protocol
 
 import psutil
@@ -22,6 +26,7 @@ from corral.agent.launcher import LaunchError, Launcher
 from corral.agent.model import CUSTOM, Executor, FrameworkRecord, Limitation
 from corral.agent.sessions import Sessions
 from corral.executor import image_run
+from corral.executor.command import PRIVATE_ENV
 from corral.resources import Resources
 
 if TYPE_CHECKING:
@@ -54,6 +59,7 @@ class Containerizer:
         self.isolator: isolators.Isolator = isolators.PosixIsolator()
         self.launcher = Launcher(on_exit=self._process_exited)
         self.by_pid: dict[int, Executor] = {}
+        self.early_exits: dict[int, int] = {}  # pid -> wait status, reported before its launch returned
         self.disk_used: dict[str, int] = {}  # container_id -> bytes its sandbox holds (disk/du)
         self.sessions = Sessions(self)
 
@@ -66,6 +72,7 @@ class Containerizer:
         return self.agent.flags["docker"]
 
     async def start(self) -> None:
+        os.makedirs(os.path.dirname(self._exit_file("-")), exist_ok=True)
         await self.launcher.start()
 
     async def stop(self) -> None:
@@ -93,7 +100,9 @@ class Containerizer:
                 "cwd": executor.directory,
                 "cgroups": cgroups,
             }
-            if executor.kind == CUSTOM:
+            if executor.in_agent:
+                request.update(self._command_task_request(fw, executor, request["env"]))
+            elif executor.kind == CUSTOM:
                 request["argv"] = _command_argv(executor.info.get("command") or {})
                 request["stdout"] = os.path.join(executor.directory, "stdout")
                 request["stderr"] = os.path.join(executor.directory, "stderr")
@@ -111,6 +120,45 @@ class Containerizer:
         except psutil.Error:
             pid_start = None
         state.executor_started(executor, pid, pid_start, self.isolator.slot_of(executor.container_id))
+        if pid in self.early_exits:  # (a short task: ended before its launch was answered)
+            self._process_exited(pid, self.early_exits.pop(pid))
+
+    def _command_task_request(self, fw: FrameworkRecord, executor: Executor, env: dict[str, str]) -> dict[str, Any]:
+        """How the zygote starts a command task the agent runs: what the command executor would
+        run, with the environment it would give it (its own, less what only it may know)."""
+        task = next(iter(executor.tasks.values())).info
+        command = task.get("command") or {}
+        env = {k: v for k, v in env.items() if k not in PRIVATE_ENV and not k.startswith("CORRAL_")}
+        env["MESOS_TASK_ID"] = task["task_id"]["value"]
+        for var in (command.get("environment") or {}).get("variables", []):
+            if isinstance(var, dict) and isinstance(var.get("name"), str):
+                env[var["name"]] = str(var.get("value", ""))
+        request: dict[str, Any] = {
+            "argv": _command_argv(command),
+            "env": env,
+            "stdout": os.path.join(executor.directory, "stdout"),
+            "stderr": os.path.join(executor.directory, "stderr"),
+            "exit_file": self._exit_file(executor.container_id),
+        }
+        user = command.get("user") or fw.info.get("user") or ""
+        if user and os.geteuid() == 0 and user != "root":
+            try:
+                entry = pwd.getpwnam(user)
+            except KeyError:
+                raise ValueError(f"user '{user}' does not exist on this agent") from None
+            request["user"] = [entry.pw_uid, entry.pw_gid]
+            env.setdefault("HOME", entry.pw_dir)
+        return request
+
+    def _exit_file(self, container_id: str) -> str:
+        return os.path.join(self.agent.state.options.work_dir, "meta", "exits", container_id)
+
+    def exit_status(self, executor: Executor) -> int | None:
+        try:
+            with open(self._exit_file(executor.container_id)) as fh:
+                return int(fh.read())
+        except (OSError, ValueError):
+            return None
 
     async def _missing_image(self, executor: Executor) -> str | None:
         """Why a task's image cannot be run here: it is not in local storage (registries are not
@@ -181,8 +229,18 @@ class Containerizer:
     def kill(self, container_id: str, pid: int) -> None:
         self.isolator.kill(container_id, pid)
 
+    def terminate(self, container_id: str, pid: int) -> None:
+        try:
+            os.killpg(pid, signal.SIGTERM)  # (the zygote started it in a session, and so a group, of its own)
+        except (ProcessLookupError, PermissionError):
+            pass
+
     def cleanup(self, container_id: str) -> None:
         self.disk_used.pop(container_id, None)
+        try:
+            os.unlink(self._exit_file(container_id))
+        except FileNotFoundError:
+            pass
         self.sessions.parent_gone(container_id)
         if "docker" in self.agent.flags["containerizers"]:
             self.agent.spawn(self._cleanup_with_images(container_id), "clean up a container")
@@ -239,6 +297,8 @@ class Containerizer:
         executor = self.by_pid.pop(pid, None)
         if executor is not None:
             self.agent.state.executor_exited(executor, wait_status)
+        else:
+            self.early_exits[pid] = wait_status
 
     # ------------------------------------------------------------------ recovered executors
 
@@ -263,13 +323,23 @@ class Containerizer:
         def exited() -> None:
             loop.remove_reader(fd)
             os.close(fd)
-            self.agent.state.recovered_executor_exited(executor)
+            self.agent.spawn(self._report_recovered_exit(executor), "report a recovered executor's exit")
 
         loop.add_reader(fd, exited)
 
     async def _poll(self, executor: Executor) -> None:
         while _alive(executor.pid, executor.pid_start):
             await asyncio.sleep(1.0)
+        await self._report_recovered_exit(executor)
+
+    async def _report_recovered_exit(self, executor: Executor) -> None:
+        """A command task the agent ran is reaped by the zygote of the agent before us, which then
+        writes its exit file: give it a moment (a zygote that is gone too writes none)."""
+        if executor.in_agent:
+            for _ in range(40):
+                if os.path.exists(self._exit_file(executor.container_id)):
+                    break
+                await asyncio.sleep(0.05)
         self.agent.state.recovered_executor_exited(executor)
 
 

@@ -58,6 +58,11 @@ def add_routes(app: web.Application, agent: "AgentState") -> None:
             return error_response(
                 400, f"Unknown executor '{call.executor_id.value}' of framework '{call.framework_id.value}'"
             )
+        if executor.in_agent:
+            return error_response(
+                400, f"Executor '{call.executor_id.value}' of framework '{call.framework_id.value}' is the command executor "
+                     "the agent plays itself for a command task: no executor process subscribes for it"
+            )
         if call.type == "SUBSCRIBE":
             assert call.subscribe is not None
             unacked = set()

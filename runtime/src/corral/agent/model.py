@@ -10,7 +10,7 @@ from corral.protocol.states import TERMINAL_STATES
 from corral.resources import Resources
 
 # Kinds of executor containers.
-COMMAND = "command"  # the built-in command executor, one per command task
+COMMAND = "command"  # the built-in command executor, one per command task (in the agent for most: `in_agent`)
 DEFAULT = "default"  # the built-in default executor, one per task group
 CUSTOM = "custom"  # a framework's own executor program
 
@@ -64,6 +64,12 @@ class Executor:
     pid_start: float | None = None  # the process's start time, so a reused pid is not mistaken for it
     kill_at: float | None = None  # when its shutdown grace period ends (clock time)
     ended: bool = False  # its tasks were ended and it left fw.executors
+    # A command task the agent runs itself, without an executor process: `pid` is the task's
+    # process, and its updates are the agent's (agent/state.py, "command tasks in the agent").
+    in_agent: bool = False
+    kill_requested: bool = False  # (in_agent) KILL_TASK came: its end is TASK_KILLED
+    expire_at: float | None = None  # (in_agent) when its max_completion_time is reached
+    expired: bool = False
     # Launches waiting for the executor to subscribe: ("LAUNCH", [task]) or ("LAUNCH_GROUP", [tasks]).
     queued: list[tuple[str, list[dict[str, Any]]]] = field(default_factory=list)
     tasks: dict[str, AgentTask] = field(default_factory=dict)

@@ -35,6 +35,13 @@ class Containers(Protocol):
     def kill(self, container_id: str, pid: int) -> None:
         """Kill the executor and everything it started (its exit is reported as usual)."""
 
+    def terminate(self, container_id: str, pid: int) -> None:
+        """SIGTERM to the process group of a command task the agent runs (`Executor.in_agent`)."""
+
+    def exit_status(self, executor: Executor) -> int | None:
+        """The wait status of a command task the agent ran that ended while the agent was down
+        (written by the zygote that reaped it); None when it is not known."""
+
     def cleanup(self, container_id: str) -> None:
         """Release the container of an ended executor (may raise OSError)."""
 
@@ -48,7 +55,8 @@ class Containers(Protocol):
         """Is `pid` still the process started at `pid_start`?"""
 
     def watch(self, executor: Executor) -> None:
-        """Report the exit of a recovered executor (not our child) with `recovered_executor_exited`."""
+        """Report the exit of a recovered executor (not our child) with `recovered_executor_exited`
+        (for a command task the agent runs, once its exit status can be read: `exit_status`)."""
 
 
 class CheckpointWriter(Protocol):

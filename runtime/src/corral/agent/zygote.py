@@ -6,15 +6,26 @@ imported the executor) costs about one.  The agent runs it as a child and
 talks to it with JSON lines on its stdin/stdout:
 
     -> {"id": 7, "argv": [...] | null, "builtin": "command" | null,
-        "env": {...}, "cwd": "...", "stdout": "...", "stderr": "...", "cgroups": [...]}
+        "env": {...}, "cwd": "...", "stdout": "...", "stderr": "...", "cgroups": [...],
+        "user": [uid, gid] | null, "exit_file": "..." | null}
     <- {"id": 7, "pid": 1234}            or {"id": 7, "error": "..."}
     <- {"exited": 1234, "status": 0}     (wait status, when a child ends)
 
 Each child starts a new session (so executors outlive the agent and their
 own process-group kills never reach it), joins its cgroups, points its
-stdout and stderr at the sandbox, then either runs the built-in executor or
-execs the given program.  When the agent goes away (EOF on stdin), the
-zygote exits; the executors keep running.
+stdout and stderr at the sandbox, takes the task's user, then either runs
+the built-in executor or execs the given program.
+
+A program without a user to switch to is started by posix_spawn (a vfork:
+no copy of this process's page tables, about half the CPU of a fork): the
+zygote itself steps into the child's directory and cgroups for the call,
+and the child inherits them.  The others are forked.
+
+A child with an `exit_file` is a command task the agent supervises itself
+(agent/state.py): its wait status is written there before it is reported,
+so that an agent restarted meanwhile still learns how the task ended.  When
+the agent goes away (EOF on stdin), the zygote stays while children of its
+are alive, to reap them and write their exit files; then it exits.
 """
 
 from __future__ import annotations
@@ -23,6 +34,7 @@ import gc
 import json
 import os
 import selectors
+import shutil
 import signal
 import sys
 import traceback
@@ -57,6 +69,11 @@ def _child(request: dict, close_fds: list[int]) -> None:
             if fd > 2:
                 os.close(fd)
         os.chdir(request["cwd"])
+        if request.get("user"):
+            uid, gid = request["user"]
+            os.setgroups([])
+            os.setgid(gid)
+            os.setuid(uid)
         env = request["env"]
         if request.get("builtin") == "command":
             os.environ.clear()
@@ -76,6 +93,60 @@ def _child(request: dict, close_fds: list[int]) -> None:
             os._exit(127)
 
 
+CGROUP_ROOT = "/sys/fs/cgroup"
+_SPAWN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+
+
+def _spawn(request: dict) -> int:
+    """posix_spawn the request's program in its directory, session and cgroups (see above)."""
+    argv, env = request["argv"], request["env"]
+    program = argv[0]
+    if os.sep not in program:
+        program = shutil.which(program, path=env.get("PATH", os.defpath)) or program
+    targets = request.get("cgroups") or []
+    homes = _own_cgroups(targets)
+    here = os.getcwd()
+    try:
+        os.chdir(request["cwd"])
+        for path in targets:
+            _join(path)
+        return os.posix_spawn(program, argv, env, setsid=True, file_actions=[
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_OPEN, 1, request["stdout"], _SPAWN_FLAGS, 0o644),
+            (os.POSIX_SPAWN_OPEN, 2, request["stderr"], _SPAWN_FLAGS, 0o644),
+        ])
+    finally:
+        for path in homes:
+            _join(path)
+        os.chdir(here)
+
+
+def _join(cgroup: str) -> None:
+    with open(os.path.join(cgroup, "cgroup.procs"), "w") as fh:
+        fh.write(str(os.getpid()))
+
+
+def _own_cgroups(targets: list[str]) -> list[str]:
+    """This process's cgroup in the hierarchy of each of `targets` (to return to after a spawn)."""
+    if not targets:
+        return []
+    with open("/proc/self/cgroup") as fh:
+        lines = [line.rstrip("\n").split(":", 2) for line in fh]
+    if os.path.exists(os.path.join(CGROUP_ROOT, "cgroup.controllers")):  # the unified hierarchy
+        return [CGROUP_ROOT + path for _, controllers, path in lines if not controllers][:1]
+    homes = []
+    for target in targets:  # <root>/<controllers>/...: the line naming those controllers
+        mount = os.path.relpath(target, CGROUP_ROOT).split(os.sep)[0]
+        wanted = set(os.path.basename(os.path.realpath(os.path.join(CGROUP_ROOT, mount))).split(","))
+        for _, controllers, path in lines:
+            if wanted & set(controllers.split(",")):
+                homes.append(os.path.join(CGROUP_ROOT, mount) + path)
+                break
+        else:
+            raise OSError(f"this process is in no cgroup of the hierarchy of {target}")
+    return homes
+
+
 def serve() -> None:
     # Objects imported so far are never collected: freezing them keeps the
     # collector from touching (and so copying) their pages in every child.
@@ -92,22 +163,31 @@ def serve() -> None:
     selector.register(stdin.fileno(), selectors.EVENT_READ, "requests")
     selector.register(signal_r, selectors.EVENT_READ, "signals")
     buffer = b""
+    exit_files: dict[int, str] = {}
+    orphaned = False  # the agent is gone: nothing is reported, exit files are still written
 
     def reply(message: dict) -> None:
-        stdout.write(json.dumps(message).encode() + b"\n")
-        stdout.flush()
+        if not orphaned:
+            stdout.write(json.dumps(message).encode() + b"\n")
+            stdout.flush()
 
-    def reap() -> None:
+    def reap() -> bool:
+        """Reap ended children; False once none is left."""
         while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
-                return
+                return False
             if pid == 0:
-                return
+                return True
+            exit_file = exit_files.pop(pid, None)
+            if exit_file is not None:
+                _write_exit_file(exit_file, status)
             reply({"exited": pid, "status": status})
 
     while True:
+        if orphaned and not reap():
+            return
         for key, _ in selector.select():
             if key.data == "signals":
                 try:
@@ -117,23 +197,43 @@ def serve() -> None:
                 reap()
                 continue
             chunk = os.read(stdin.fileno(), 65536)
-            if not chunk:
-                return  # the agent is gone
+            if not chunk:  # the agent is gone
+                orphaned = True
+                selector.unregister(stdin.fileno())
+                break
             buffer += chunk
             while b"\n" in buffer:
                 line, buffer = buffer.split(b"\n", 1)
                 if not line.strip():
                     continue
                 request = json.loads(line)
-                try:
-                    pid = os.fork()
-                except OSError as exc:
-                    reply({"id": request.get("id"), "error": f"fork failed: {exc}"})
-                    continue
-                if pid == 0:
-                    _child(request, own_fds + [selector.fileno()])
+                if request.get("argv") and not request.get("user"):
+                    try:
+                        pid = _spawn(request)
+                    except OSError as exc:
+                        reply({"id": request.get("id"), "error": f"cannot run {request['argv'][0]}: {exc}"})
+                        continue
+                else:
+                    try:
+                        pid = os.fork()
+                    except OSError as exc:
+                        reply({"id": request.get("id"), "error": f"fork failed: {exc}"})
+                        continue
+                    if pid == 0:
+                        _child(request, own_fds + [selector.fileno()])
+                if request.get("exit_file"):
+                    exit_files[pid] = request["exit_file"]
                 reply({"id": request.get("id"), "pid": pid})
         reap()
+
+
+def _write_exit_file(path: str, status: int) -> None:
+    try:
+        with open(path + ".tmp", "w") as fh:
+            fh.write(str(status))
+        os.replace(path + ".tmp", path)
+    except OSError as exc:
+        sys.stderr.write(f"zygote: cannot write the exit status {status} to {path}: {exc}\n")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """The built-in command executor (like `mesos-executor`) and default executor.
 
-One process per executor.  It subscribes to its agent over the v1 executor
+One process per executor.  A command task on the host does not come here: the
+agent plays its command executor itself (agent/command_tasks.py); this one
+runs command tasks in a container image (executor/image_run.py) and task groups.  It subscribes to its agent over the v1 executor
 HTTP API, runs the command of each task it is given (LAUNCH: one command
 task; LAUNCH_GROUP: a task group, the job of Mesos's default executor) in its
 own process group, reports TASK_RUNNING and the terminal state, and kills
