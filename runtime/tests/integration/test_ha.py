@@ -231,21 +231,25 @@ def test_a_framework_with_default_info_keeps_its_task_through_a_leader_failover(
 
 
 def test_agent_killed_and_restarted_keeps_its_tasks(cluster):
-    cluster.start_master()
+    cluster.start_master("--max_agent_ping_timeouts", "20")  # (10 s: the agent stays down for 2)
     agent = cluster.add_agent("cpus:1;mem:512;disk:0")
     sched = RecordingScheduler()
     names = ["survivor-0", "survivor-1"]
     with pymesos_framework(cluster.master.address, sched, failover_timeout=60) as driver:
         for name in names:
-            sched.submit(0.1, 32, lambda o, n=name: command_task(n, o, "sleep 3; echo survived"), driver)
-        for name in names:
+            sched.submit(0.1, 32, lambda o, n=name: command_task(n, o, "sleep 6; echo survived"), driver)
+        sched.submit(0.1, 32, lambda o: command_task("ends-meanwhile", o, "sleep 1; exit 3"), driver)
+        for name in names + ["ends-meanwhile"]:
             sched.wait_state(name, "TASK_RUNNING")
         agent.kill(signal.SIGKILL)
+        time.sleep(2)  # the agent is down while ends-meanwhile ends (its exit file says how)
         agent.start()  # same flags, same work_dir
         for name in names:
             assert sched.wait_terminal(name, timeout=60)["state"] == "TASK_FINISHED"
+        failed = sched.wait_terminal("ends-meanwhile", timeout=60)
     for name in names:
         assert set(sched.states(name)) == {"TASK_RUNNING", "TASK_FINISHED"}
+    assert (failed["state"], failed["message"]) == ("TASK_FAILED", "Command exited with status 3")
     assert "Recovered executor survivor-0" in agent.log.read_text()
 
 

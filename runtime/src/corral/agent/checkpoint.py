@@ -20,6 +20,8 @@ alone (write, then rename).  A line torn by a crash is skipped.
 from __future__ import annotations
 
 import json
+
+import msgspec
 import logging
 import os
 import shutil
@@ -97,6 +99,9 @@ class CheckpointModel:
         )
 
 
+_encoder = msgspec.json.Encoder()  # (several entries per task: json.dumps was a tenth of the agent's CPU)
+
+
 class Checkpointer:
     def __init__(self, meta_dir: str) -> None:
         self.root = meta_dir
@@ -110,7 +115,7 @@ class Checkpointer:
         if self._fd is None:
             self._rewrite()  # a log no recovery read describes nothing that runs
             return
-        os.write(self._fd, (json.dumps(entry) + "\n").encode())
+        os.write(self._fd, _encoder.encode(entry) + b"\n")
         self._lines += 1
         if self._lines > self._compact_at:
             self._rewrite()

@@ -62,6 +62,8 @@ class Containerizer:
         self.early_exits: dict[int, int] = {}  # pid -> wait status, reported before its launch returned
         self.disk_used: dict[str, int] = {}  # container_id -> bytes its sandbox holds (disk/du)
         self.sessions = Sessions(self)
+        # What executors inherit of the agent's own environment (read once: os.environ decodes each item).
+        self._inherited_env = {k: v for k, v in os.environ.items() if not k.startswith(("CORRAL_", "MESOS_"))}
 
     @property
     def state(self) -> AgentState:
@@ -187,7 +189,7 @@ class Containerizer:
         flags = self.agent.flags
         endpoint = self.agent.state.endpoint
         agent_id = self.agent.state.agent_id or ""
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("CORRAL_", "MESOS_"))}
+        env = dict(self._inherited_env)
         grace = flags["executor_shutdown_grace_period"]
         env.update(
             {

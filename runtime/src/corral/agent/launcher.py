@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import sys
 from typing import Any, Callable
 
+import msgspec
+
 logger = logging.getLogger(__name__)
+_encoder = msgspec.json.Encoder()
 
 
 class LaunchError(RuntimeError):
@@ -54,7 +56,7 @@ class Launcher:
         request = dict(request, id=self._seq)
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._pending[self._seq] = future
-        self._process.stdin.write(json.dumps(request).encode() + b"\n")
+        self._process.stdin.write(_encoder.encode(request) + b"\n")
         await self._process.stdin.drain()
         return await asyncio.wait_for(future, 30)
 
@@ -65,7 +67,7 @@ class Launcher:
             line = await stdout.readline()
             if not line:
                 break
-            message = json.loads(line)
+            message = msgspec.json.decode(line)
             if "exited" in message:
                 try:
                     self._on_exit(message["exited"], message["status"])

@@ -1,7 +1,9 @@
 """The agent's connection to the leading master.
 
 The agent dials out: REGISTER opens a long-lived stream of master events;
-every other call is a separate POST.  When the stream ends (the master died,
+the other calls are POSTed, one request at a time: the calls made while one
+is under way go together in the next, as a JSON list (a burst of status
+updates is one request, not one each; the master handles them in order).  When the stream ends (the master died,
 failed over or the network broke) the link pauses status updates and
 re-registers, with backoff, following 307 redirects to the leader.
 """
@@ -9,12 +11,12 @@ re-registers, with backoff, following 307 redirects to the leader.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 from typing import TYPE_CHECKING, Any, Coroutine, Protocol
 
 import aiohttp
+import msgspec
 
 from corral.agent.registration import registration_payload
 from corral.leader.detector import detector_for
@@ -26,6 +28,8 @@ if TYPE_CHECKING:
     from corral.security.agent import AgentSecurity
 
 logger = logging.getLogger(__name__)
+
+_encoder = msgspec.json.Encoder()
 
 # Without the master's total ping timeout: the stream is dead after this many silent ping intervals.
 SILENCE_PINGS = 3
@@ -71,7 +75,8 @@ class MasterLink:
         self.connected = False
         self._stopping = False
         self._session: aiohttp.ClientSession | None = None
-        self._posts: set[asyncio.Task[Any]] = set()
+        self._outbox: list[dict[str, Any]] = []
+        self._sender: asyncio.Task[None] | None = None
         self.detector = detector_for(agent.flags["master"])
 
     async def _resolve(self) -> str:
@@ -96,6 +101,7 @@ class MasterLink:
                     logger.warning("Lost the connection to the master at %s", self.master_address)
                 self.connected = False
                 self.stream_id = None
+                self._outbox.clear()
                 self.agent.state.disconnected()
             if self._stopping:
                 return
@@ -128,7 +134,7 @@ class MasterLink:
         assert self._session is not None
         payload = {"type": "REGISTER", "register": registration_payload(self.agent.state)}
         async with self._session.post(
-            f"{self.agent.security.master_scheme()}://{address}/api/v1/agent", data=json.dumps(payload), headers={"Content-Type": "application/json"},
+            f"{self.agent.security.master_scheme()}://{address}/api/v1/agent", data=_encoder.encode(payload), headers={"Content-Type": "application/json"},
             allow_redirects=False,
         ) as response:
             if response.status == 307:
@@ -151,7 +157,7 @@ class MasterLink:
                 if not chunk:
                     return None
                 for record in decoder.feed(chunk):
-                    event = json.loads(record)
+                    event = msgspec.json.decode(record)
                     if event.get("type") == "REGISTERED":
                         registered = event["registered"]
                         silence = silence_allowed(registered)
@@ -165,11 +171,16 @@ class MasterLink:
         """Send a call to the master; dropped while disconnected (updates are retried by their manager)."""
         if not self.connected or self._session is None or self.master_address is None:
             return
-        task = asyncio.ensure_future(self._post(self.master_address, self.stream_id or "", call))
-        self._posts.add(task)
-        task.add_done_callback(self._posts.discard)
+        self._outbox.append(call)
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.ensure_future(self._send_outbox())
 
-    async def _post(self, address: str, stream_id: str, call: dict[str, Any]) -> None:
+    async def _send_outbox(self) -> None:
+        while self._outbox and self.connected and self.master_address is not None:
+            calls, self._outbox = self._outbox, []
+            await self._post(self.master_address, self.stream_id or "", calls[0] if len(calls) == 1 else calls)
+
+    async def _post(self, address: str, stream_id: str, call: dict[str, Any] | list[dict[str, Any]]) -> None:
         assert self._session is not None
         headers = {
             "Content-Type": "application/json",
@@ -178,19 +189,23 @@ class MasterLink:
         }
         try:
             url = f"{self.agent.security.master_scheme()}://{address}/api/v1/agent"
-            async with self._session.post(url, data=json.dumps(call), headers=headers) as response:
+            async with self._session.post(url, data=_encoder.encode(call), headers=headers) as response:
                 if response.status >= 400:
-                    logger.warning("Master refused %s: HTTP %s %s", call.get("type"), response.status, (await response.text())[:200])
+                    logger.warning("Master refused %s: HTTP %s %s", _kinds(call), response.status, (await response.text())[:200])
         except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
-            logger.debug("Could not send %s to the master: %s", call.get("type"), exc)
+            logger.debug("Could not send %s to the master: %s", _kinds(call), exc)
 
     def stop_reconnecting(self) -> None:
         self._stopping = True
 
     async def close(self) -> None:
         self._stopping = True
-        for task in list(self._posts):
-            task.cancel()
+        if self._sender is not None:
+            self._sender.cancel()
         if self._session is not None:
             await self._session.close()
         await self.detector.close()
+
+
+def _kinds(call: dict[str, Any] | list[dict[str, Any]]) -> str:
+    return ", ".join(c.get("type", "?") for c in call) if isinstance(call, list) else str(call.get("type"))

@@ -408,7 +408,8 @@ class AgentState:
         fw = self.frameworks.get(framework_id)
         if fw is None:
             return
-        for executor in fw.executors.values():
+        command = fw.executors.get(task_id)  # (a command task's executor has its id: no search among the others)
+        for executor in [command] if command is not None and task_id in command.tasks else fw.executors.values():
             task = executor.tasks.get(task_id)
             if task is None:
                 continue
@@ -419,8 +420,8 @@ class AgentState:
             if task.terminal and not self.updates.pending(framework_id, task_id):
                 del executor.tasks[task_id]
                 executor.completed_tasks.append(task)
-            break
-        for executor in fw.completed_executors:
+            return
+        for executor in reversed(fw.completed_executors):  # (newest first: a task's executor ended lately)
             task = executor.tasks.get(task_id)
             if task is not None and task.terminal and not self.updates.pending(framework_id, task_id):
                 del executor.tasks[task_id]  # acknowledged after its executor ended

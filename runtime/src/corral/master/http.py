@@ -19,6 +19,7 @@ from aiohttp import web
 from corral.http_stream import StreamConnection, check_json_request, error_response, json_response
 from corral.ids import value_of
 from corral.master import metrics, operator, views
+from corral.master.model import Agent
 from corral.master.state import CallError, MasterState
 from corral.protocol import agent as agent_proto
 from corral.protocol.master_info import version_info
@@ -223,10 +224,11 @@ class MasterAPI:
         if redirect is not None:
             return redirect
         try:
-            call = agent_proto.decode_agent_call(await request.read())
+            calls = agent_proto.decode_agent_calls(await request.read())
         except ProtocolError as exc:
             return error_response(400, str(exc))
         state = self.state
+        call = calls[0]
         if call.type == "REGISTER":
             register = call.register
             assert register is not None
@@ -256,26 +258,37 @@ class MasterAPI:
             agent = state.agent_for_call(
                 request.headers.get(agent_proto.AGENT_ID_HEADER), request.headers.get(agent_proto.STREAM_ID_HEADER)
             )
-            if call.type == "UPDATE":
-                update = call.update
-                assert update is not None
-                state.status_update(
-                    agent,
-                    {"framework_id": {"value": update.framework_id.value}, "status": update.status, "latest_state": update.latest_state},
-                )
-            elif call.type == "MESSAGE":
-                message = call.message
-                assert message is not None
-                state.agent_message(agent, message.framework_id.value, message.executor_id.value, message.data)
-            elif call.type == "EXITED_EXECUTOR":
-                exited = call.exited_executor
-                assert exited is not None
-                state.executor_exited(agent, exited.framework_id.value, exited.executor_id.value, exited.status)
-            elif call.type == "PONG":
-                state.agent_pong(agent)
         except CallError as exc:
             return error_response(exc.status, exc.message)
+        refused: list[tuple[str, CallError]] = []
+        for call in calls:  # in order; one refused does not stop the rest
+            try:
+                self._agent_call(agent, call)
+            except CallError as exc:
+                refused.append((call.type, exc))
+        if refused:
+            return error_response(refused[0][1].status, "; ".join(f"{kind}: {exc.message}" for kind, exc in refused))
         return web.Response(status=202)
+
+    def _agent_call(self, agent: Agent, call: agent_proto.AgentCall) -> None:
+        state = self.state
+        if call.type == "UPDATE":
+            update = call.update
+            assert update is not None
+            state.status_update(
+                agent,
+                {"framework_id": {"value": update.framework_id.value}, "status": update.status, "latest_state": update.latest_state},
+            )
+        elif call.type == "MESSAGE":
+            message = call.message
+            assert message is not None
+            state.agent_message(agent, message.framework_id.value, message.executor_id.value, message.data)
+        elif call.type == "EXITED_EXECUTOR":
+            exited = call.exited_executor
+            assert exited is not None
+            state.executor_exited(agent, exited.framework_id.value, exited.executor_id.value, exited.status)
+        elif call.type == "PONG":
+            state.agent_pong(agent)
 
     # ------------------------------------------------------------ operator API
 

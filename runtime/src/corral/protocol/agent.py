@@ -65,9 +65,19 @@ CALL_BODIES: dict[str, str | None] = {
 }
 
 
-def decode_agent_call(body: bytes) -> AgentCall:
-    call = decode_struct(body, AgentCall, "agent call")
-    if call.type not in CALL_BODIES:
-        raise ProtocolError(f"Unknown agent call type '{call.type}'")
-    require_body(call, CALL_BODIES[call.type])
-    return call
+def decode_agent_calls(body: bytes) -> list[AgentCall]:
+    """One call, or several as a JSON list (the agent sends a burst of calls so:
+    agent/master_link.py); REGISTER comes alone."""
+    if body.lstrip()[:1] != b"[":
+        calls = [decode_struct(body, AgentCall, "agent call")]
+    else:
+        calls = decode_struct(body, list[AgentCall], "list of agent calls")
+        if not calls:
+            raise ProtocolError("Empty list of agent calls")
+        if any(call.type == "REGISTER" for call in calls):
+            raise ProtocolError("REGISTER comes alone, not in a list of calls")
+    for call in calls:
+        if call.type not in CALL_BODIES:
+            raise ProtocolError(f"Unknown agent call type '{call.type}'")
+        require_body(call, CALL_BODIES[call.type])
+    return calls
