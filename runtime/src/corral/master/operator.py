@@ -194,7 +194,7 @@ def _get_state(master, request, call):
 
 
 def _get_agents(master, request, call):
-    return get_agents(leading_state(master))
+    return get_agents(leading_state(master), raw=True)
 
 
 def _get_frameworks(master, request, call):
@@ -522,7 +522,8 @@ def get_frameworks(state: "MasterState") -> dict[str, Any]:
 AGENT_CAPABILITIES = [{"type": c} for c in render.AGENT_CAPABILITIES]
 
 
-def get_agents(state: "MasterState") -> dict[str, Any]:
+def get_agents(state: "MasterState", raw: bool = False) -> dict[str, Any]:
+    """GET_AGENTS; `raw`: each agent pre-encoded (`msgspec.Raw`), for answers that are not filtered."""
     cache = viewcache.cache_for(state)
     cache.sweep(state)
 
@@ -547,7 +548,10 @@ def get_agents(state: "MasterState") -> dict[str, Any]:
             out["reregistered_time"] = render.time_json(agent.reregistered_time)
         return out
 
-    agents = [cache.agent_entry("operator", agent, lambda used, agent=agent: entry(agent, used)) for agent in state.agents.values()]
+    agents: list[Any] = [cache.agent_entry("operator", agent, lambda used, agent=agent: entry(agent, used))
+                         for agent in state.agents.values()]
+    if raw:
+        agents = [cache.agent_raw(agent, e) for agent, e in zip(state.agents.values(), agents)]
     return {"agents": agents, "recovered_agents": list(state.recovered_agents.values())}
 
 
@@ -591,5 +595,5 @@ def get_state(state: "MasterState", raw: bool = False) -> dict[str, Any]:
         "get_tasks": get_tasks(state, raw),
         "get_executors": get_executors(state),
         "get_frameworks": get_frameworks(state),
-        "get_agents": get_agents(state),
+        "get_agents": get_agents(state, raw),
     }

@@ -57,6 +57,7 @@ class ViewCache:
         self._offered: dict[str, tuple[frozenset[str], Resources]] = {}
         self._scalars: dict[tuple[int, tuple[str, ...]], tuple[Resources, tuple[float, ...]]] = {}
         self._raw: dict[int, tuple[dict[str, Any], msgspec.Raw]] = {}
+        self._agent_raw: dict[str, tuple[dict[str, Any], msgspec.Raw]] = {}
         self._usage: dict[tuple[str, str], tuple[tuple[Any, ...], Resources]] = {}
 
     def resources_json(self, resources: Resources, allocation_role: str | None = None,
@@ -148,6 +149,15 @@ class ViewCache:
         self._raw[id(task)] = (out, raw)
         return raw
 
+    def agent_raw(self, agent: "Agent", entry: dict[str, Any]) -> msgspec.Raw:
+        """An agent's GET_AGENTS `entry` (from `agent_entry`) already encoded, as `task_raw`."""
+        hit = self._agent_raw.get(agent.id)
+        if hit is not None and hit[0] is entry:
+            return hit[1]
+        raw = msgspec.Raw(_encoder.encode(entry))
+        self._agent_raw[agent.id] = (entry, raw)
+        return raw
+
     def agent_used(self, agent: "Agent") -> Resources:
         """`Agent.used()`, remembered until the agent's live tasks or executors change."""
         live = tuple(t for tasks in agent.tasks.values() for t in tasks.values() if not t.terminal)
@@ -189,8 +199,9 @@ class ViewCache:
         if len(self._resources) + len(self._legacy) > 4 * (tasks + len(state.agents) + len(state.offers)) + 1000:
             self._resources.clear()
             self._legacy.clear()
-        if len(self._agents) > 4 * len(state.agents) + 1000:
+        if len(self._agents) + len(self._agent_raw) > 4 * len(state.agents) + 1000:
             self._agents.clear()
+            self._agent_raw.clear()
         if len(self._offers) > 2 * len(state.offers) + 1000:
             self._offers.clear()
         if len(self._scalars) > 4 * (len(state.agents) + len(state.offers)) + 1000:
