@@ -37,3 +37,35 @@ def test_a_new_leader_reads_back_every_agent_and_setting(zookeeper):
     finally:
         writer.stop()
         reader.stop()
+
+
+def test_a_new_leader_writes_only_what_changed(zookeeper):
+    """Re-registering with a new leader, 10,000 agents would otherwise rewrite 10,000 znodes."""
+    url = ZooKeeperURL.parse(zookeeper.url("/corral"))
+    client = make_client(url, 10)
+    client.start(timeout=30)
+    root = "/corral-registry-changes"
+    try:
+        first = ZooKeeperRegistry(client, root)
+        first.load()
+
+        async def admit(registry, agents):
+            for agent_id, info in agents.items():
+                registry.admit_agent(agent_id, info)
+            await registry.flush(timeout=30)
+
+        asyncio.run(admit(first, {"A": {"hostname": "a"}, "B": {"hostname": "b"}}))
+        first.mark_unreachable("B", 99.0)
+        asyncio.run(first.flush(timeout=30))
+        versions = {name: client.exists(f"{root}/agents/{name}").version for name in "AB"}
+
+        leader = ZooKeeperRegistry(client, root)  # the next leader
+        assert set(leader.load().agents) == {"A", "B"}
+        asyncio.run(admit(leader, {"A": {"hostname": "a"}, "B": {"hostname": "b"}}))  # re-registered, unchanged
+        assert {name: client.exists(f"{root}/agents/{name}").version for name in "AB"} == versions
+        assert client.exists(f"{root}/unreachable/B") is None  # (B came back: that is a change)
+        asyncio.run(admit(leader, {"A": {"hostname": "a2"}}))
+        assert client.exists(f"{root}/agents/A").version == versions["A"] + 1
+        assert ZooKeeperRegistry(client, root).load().agents["A"] == {"hostname": "a2"}
+    finally:
+        client.stop()

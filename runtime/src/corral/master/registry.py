@@ -28,7 +28,7 @@ import logging
 import os
 import tempfile
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 logger = logging.getLogger(__name__)
 
@@ -178,6 +178,11 @@ class ZooKeeperRegistry(Registry):
         self.client = client
         self.root = root
         self._inflight: list[concurrent.futures.Future[None]] = []
+        # What each znode holds as far as this leader knows (None: absent), from `load` and its own
+        # writes; the znodes under a `_listed` parent that `_known` lacks are absent.  A write of what
+        # is there already is left out: an agent re-registering with a new leader costs no write.
+        self._known: dict[str, bytes | None] = {}
+        self._listed: set[str] = set()
 
     async def flush(self, timeout: float = 10.0) -> None:
         pending, self._inflight = self._inflight, []
@@ -196,6 +201,7 @@ class ZooKeeperRegistry(Registry):
         for sub in ("agents", "unreachable", "gone"):
             client.ensure_path(f"{self.root}/{sub}")
         data = RegistryData()
+        self._known, self._listed = {}, set()
         for agent_id, raw in self._read_children("agents").items():
             try:
                 data.agents[agent_id] = json.loads(raw)
@@ -216,8 +222,16 @@ class ZooKeeperRegistry(Registry):
 
     def _read_children(self, sub: str) -> dict[str, bytes]:
         parent = f"{self.root}/{sub}"
-        return {path.rsplit("/", 1)[1]: raw for path, raw in self._read_all(
-            [f"{parent}/{child}" for child in self.client.get_children(parent)]).items()}
+        children = self._read_all([f"{parent}/{child}" for child in self.client.get_children(parent)])
+        self._known.update(children)
+        self._listed.add(parent)
+        return {path.rsplit("/", 1)[1]: raw for path, raw in children.items()}
+
+    def _holds(self, path: str, value: bytes | None) -> bool:
+        """Does the znode at `path` hold `value` (None: is it absent) as far as this leader knows?"""
+        if path in self._known:
+            return self._known[path] == value
+        return value is None and path.rsplit("/", 1)[0] in self._listed
 
     def _read_all(self, paths: list[str]) -> dict[str, bytes]:
         """The data of each of `paths` that exists, read with every request in flight at once."""
@@ -241,6 +255,9 @@ class ZooKeeperRegistry(Registry):
         return committed
 
     def _put(self, path: str, value: bytes) -> None:
+        if self._holds(path, value):
+            return
+        self._known[path] = value
         committed = self._track()
 
         def created(result: Any) -> None:  # (on kazoo's thread)
@@ -249,13 +266,16 @@ class ZooKeeperRegistry(Registry):
                 committed.set_result(None)
             except Exception as exc:  # noqa: BLE001 - kazoo raises NodeExists and friends
                 if type(exc).__name__ == "NodeExistsError":
-                    self.client.set_async(path, value).rawlink(_settle(path, committed))
+                    self.client.set_async(path, value).rawlink(self._settle(path, committed))
                 else:
-                    _fail(path, committed, exc)
+                    self._fail(path, committed, exc)
 
         self.client.create_async(path, value, makepath=True).rawlink(created)
 
     def _delete(self, path: str) -> None:
+        if self._holds(path, None):
+            return
+        self._known[path] = None
         committed = self._track()
 
         def deleted(result: Any) -> None:
@@ -263,11 +283,26 @@ class ZooKeeperRegistry(Registry):
                 result.get()
             except Exception as exc:  # noqa: BLE001
                 if type(exc).__name__ != "NoNodeError":  # (already gone is deleted)
-                    _fail(path, committed, exc)
+                    self._fail(path, committed, exc)
                     return
             committed.set_result(None)
 
         self.client.delete_async(path).rawlink(deleted)
+
+    def _settle(self, path: str, committed: "concurrent.futures.Future[None]") -> Callable[[Any], None]:
+        def check(result: Any) -> None:
+            try:
+                result.get()
+                committed.set_result(None)
+            except Exception as exc:  # noqa: BLE001
+                self._fail(path, committed, exc)
+
+        return check
+
+    def _fail(self, path: str, committed: "concurrent.futures.Future[None]", exc: BaseException) -> None:
+        self._known.pop(path, None)  # (what the znode holds is not known now)
+        logger.warning("registry write %s failed: %s", path, exc)
+        committed.set_exception(RegistryError(f"the registry write of {path} failed: {exc}"))
 
     def admit_agent(self, agent_id: str, info: dict[str, Any]) -> None:
         self._put(f"{self.root}/agents/{agent_id}", json.dumps(info).encode())
@@ -292,19 +327,3 @@ class ZooKeeperRegistry(Registry):
 
     def set_maintenance(self, maintenance: dict[str, Any]) -> None:
         self._put(f"{self.root}/maintenance", json.dumps(maintenance).encode())
-
-
-def _settle(path: str, committed: "concurrent.futures.Future[None]"):
-    def check(result: Any) -> None:
-        try:
-            result.get()
-            committed.set_result(None)
-        except Exception as exc:  # noqa: BLE001
-            _fail(path, committed, exc)
-
-    return check
-
-
-def _fail(path: str, committed: "concurrent.futures.Future[None]", exc: BaseException) -> None:
-    logger.warning("registry write %s failed: %s", path, exc)
-    committed.set_exception(RegistryError(f"the registry write of {path} failed: {exc}"))
