@@ -230,7 +230,9 @@ def test_a_framework_with_default_info_keeps_its_task_through_a_leader_failover(
     assert "Recovered framework " + framework_id in log and "Removing framework" not in log
 
 
-def test_agent_killed_and_restarted_keeps_its_tasks(cluster):
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM], ids=["killed", "stopped"])
+def test_agent_killed_and_restarted_keeps_its_tasks(cluster, stop):
+    # (SIGTERM is how systemd stops or restarts the agent's unit, which kills only the agent)
     cluster.start_master("--max_agent_ping_timeouts", "20")  # (10 s: the agent stays down for 2)
     agent = cluster.add_agent("cpus:1;mem:512;disk:0")
     sched = RecordingScheduler()
@@ -241,7 +243,7 @@ def test_agent_killed_and_restarted_keeps_its_tasks(cluster):
         sched.submit(0.1, 32, lambda o: command_task("ends-meanwhile", o, "sleep 1; exit 3"), driver)
         for name in names + ["ends-meanwhile"]:
             sched.wait_state(name, "TASK_RUNNING")
-        agent.kill(signal.SIGKILL)
+        agent.kill(stop)
         time.sleep(2)  # the agent is down while ends-meanwhile ends (its exit file says how)
         agent.start()  # same flags, same work_dir
         for name in names:

@@ -266,12 +266,21 @@ class CommandExecutor:
 
     def launch(self, tasks: list[dict[str, Any]]) -> None:
         group = [t["task_id"]["value"] for t in tasks] if len(tasks) > 1 else []
-        for task in tasks:
-            grace = _grace(task.get("kill_policy") or {})
-            running = RunningTask(task, DEFAULT_KILL_GRACE if grace is None else grace, group)
-            with self.lock:
+        launched = []
+        # Every task of a group is known before the first starts: one that ends at once must
+        # not find the group's others missing and take the executor down with it.
+        with self.lock:
+            for task in tasks:
+                grace = _grace(task.get("kill_policy") or {})
+                running = RunningTask(task, DEFAULT_KILL_GRACE if grace is None else grace, group)
                 self.tasks[running.task_id] = running
+                launched.append(running)
             self.launched_any = True
+        for running in launched:
+            task = running.task
+            if running.kill_requested:  # (a task of its group failed to start)
+                self.finish(running, "TASK_KILLED", "Another task of its group failed", None)
+                continue
             try:
                 running.process = self._spawn(running)
             except (OSError, ValueError, KeyError) as exc:
