@@ -19,9 +19,11 @@ cluster is CPU-bound (every core busy), so the first phase's latency is
 mostly queueing; a second phase runs half as many tasks of 0.5-1.5 s with
 100 in flight, and prints the latency of the launch path itself: for the
 first 100 (launched at once by the first offers) and for the rest (launched
-as tasks end).
+as tasks end).  Last, one run of as many `true` tasks as the first phase's while
+an agent and then the master are SIGKILLed and restarted mid-burst: every task
+the framework's ACCEPT launched must end exactly once (it raises otherwise).
 
-    python runtime/benchmarks/task_throughput.py [--tasks 1000] [--agents 4] [--runs 3] [--no-slurm]
+    python runtime/benchmarks/task_throughput.py [--tasks 1000] [--agents 4] [--runs 3] [--no-slurm] [--no-faults]
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ import psutil
 
 from corral.cli.local import LocalCluster
 from corral.resources import Resources
-from corral.scheduler import SchedulerClient
+from corral.scheduler import CALL_ERRORS, SchedulerClient
 
 AGENT_CPUS = 2.0
 IN_FLIGHT = 100  # tasks the cluster fits at once
@@ -116,6 +118,107 @@ async def run_framework(master: str, total: int, task: Resources, command: Calla
     }
 
 
+TERMINAL = {"TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_LOST", "TASK_ERROR", "TASK_DROPPED", "TASK_GONE"}
+
+
+async def run_through_faults(cluster: LocalCluster, total: int, task: Resources,
+                             terminal: dict[str, set[str]]) -> dict[str, int]:
+    """`total` trivial tasks while an agent and then the master are SIGKILLed and restarted mid-burst,
+    by a framework written as Mesos asks: checkpointing, a failover_timeout, re-subscribing, an
+    explicit reconciliation after each re-subscription (again every 2 s for the tasks still open: a
+    master that has just failed over does not answer for tasks it does not know while agents it
+    recovered have yet to re-register), a launch whose ACCEPT failed made again.
+    Returns how each accepted task ended; raises if one ended twice or never."""
+    # `terminal`: each accepted task -> the distinct terminal states it reached
+    ends: dict[str, int] = {}  # how tasks ended: state and reason -> how many
+    finished = 0
+    next_id = 0
+    faults = [(total // 3, "agent-1"), (2 * total // 3, "master")]
+    info = {"user": getpass.getuser(), "name": "throughput-faults", "failover_timeout": 300, "checkpoint": True}
+    subscriptions = 0
+    unsure: set[str] = set()  # open when the framework re-subscribed
+
+    async def reconcile_until_sure() -> None:
+        while True:
+            unsure.difference_update([t for t in unsure if terminal[t]])
+            if unsure:
+                await _try(client.reconcile(sorted(unsure)))
+            await asyncio.sleep(2)
+
+    async with SchedulerClient(cluster.master, info) as client:
+        reconciler = asyncio.ensure_future(reconcile_until_sure())
+        async for event in client.events():
+            kind = event["type"]
+            if kind == "SUBSCRIBED":
+                subscriptions += 1
+                if subscriptions > 1:
+                    unsure.update(t for t, states in terminal.items() if not states)
+            elif kind == "OFFERS":
+                for offer in event["offers"]["offers"]:
+                    offered = Resources.from_json(offer["resources"])
+                    tasks = []
+                    while finished + sum(not s for s in terminal.values()) + len(tasks) < total and offered.contains(task):
+                        task_id = f"t{next_id}"
+                        next_id += 1
+                        tasks.append({"name": task_id, "task_id": {"value": task_id}, "agent_id": offer["agent_id"],
+                                      "resources": task.to_json(), "command": {"value": "true"}})
+                        offered = offered - task
+                    if tasks and await _try(client.accept([offer["id"]], tasks, refuse_seconds=0)):
+                        for t in tasks:
+                            terminal[t["task_id"]["value"]] = set()
+                    elif not tasks:
+                        await _try(client.decline([offer["id"]], refuse_seconds=3600))
+            elif kind == "UPDATE":
+                status = event["update"]["status"]
+                task_id, state = status["task_id"]["value"], status["state"]
+                if state in TERMINAL and task_id in terminal:
+                    if not terminal[task_id]:
+                        finished += state == "TASK_FINISHED"
+                        ended = f"{state} {status.get('reason', '')}".strip()
+                        ends[ended] = ends.get(ended, 0) + 1
+                        if state != "TASK_FINISHED":  # to be launched again: offers declined meanwhile are wanted
+                            await _try(client.revive())
+                    terminal[task_id].add(state)
+                while faults and finished >= faults[0][0]:
+                    cluster.restart(faults.pop(0)[1])
+                if finished == total:
+                    reconciler.cancel()
+                    await client.teardown()
+                    break
+    twice = {t: s for t, s in terminal.items() if len(s) > 1}
+    if twice:
+        raise RuntimeError(f"tasks that reached two terminal states: {twice}")
+    return {"accepted": len(terminal), "subscriptions": subscriptions, **ends}
+
+
+async def _try(call) -> bool:
+    """A call the master may not answer while it is down: False if it failed (its launches never began)."""
+    try:
+        await call
+        return True
+    except CALL_ERRORS:
+        return False
+
+
+def faults_run(tasks: int, agents: int, isolation: str) -> dict[str, int]:
+    task = Resources.parse(f"cpus:{agents * AGENT_CPUS / IN_FLIGHT:g};mem:8")
+    work_dir = tempfile.mkdtemp(prefix="corral-bench-")
+    cluster = LocalCluster(agents, "127.0.0.1", 0, work_dir, f"cpus:{AGENT_CPUS:g};mem:2048;disk:1024", [], [],
+                           ["--isolation", isolation])
+    try:
+        cluster.start()
+        terminal: dict[str, set[str]] = {}
+        try:
+            return asyncio.run(asyncio.wait_for(run_through_faults(cluster, tasks, task, terminal), 300))
+        except asyncio.TimeoutError:
+            never = sorted((t for t, states in terminal.items() if not states), key=lambda t: int(t[1:]))
+            raise RuntimeError(f"after 5 minutes, {len(never)} accepted tasks had not ended: {never[:20]}"
+                               f" (logs in {work_dir})") from None
+    finally:
+        cluster.stop()
+    shutil.rmtree(work_dir, ignore_errors=True)  # (kept when the run failed: its logs tell why)
+
+
 def _percentile(seconds: list[float], q: float) -> float:
     """in milliseconds"""
     ordered = sorted(seconds)
@@ -175,6 +278,7 @@ def main() -> None:
     parser.add_argument("--isolation", choices=["auto", "cgroups", "posix"], default="auto",
                         help="the agents' isolation (auto: cgroups where writable)")
     parser.add_argument("--no-slurm", action="store_true", help="leave the Slurm peer out")
+    parser.add_argument("--no-faults", action="store_true", help="leave out the run through an agent's and the master's SIGKILL")
     args = parser.parse_args()
     corral: list[dict[str, float]] = []
     paced: list[dict[str, float]] = []
@@ -190,6 +294,7 @@ def main() -> None:
                                 lambda _: f"sleep {durations.uniform(*PACED_TASK_SECONDS):.2f}"))
         if not args.no_slurm:
             slurm.append(slurm_peer.measure(args.tasks, args.agents, IN_FLIGHT, array=False))
+    faults = {} if args.no_faults else faults_run(args.tasks, args.agents, args.isolation)
     col = lambda rows, key: [r[key] for r in rows]  # noqa: E731
     print(f"{args.tasks} tasks, {args.runs} runs of each, {os.cpu_count()} cores: median (min-max)")
     print(f"corral ({args.agents} agents, {args.isolation} isolation, at most {IN_FLIGHT} in flight)")
@@ -210,6 +315,11 @@ def main() -> None:
     print(f"    the rest, as tasks end: p50 {spread(col(paced, 'after_median_ms'))}, "
           f"p99 {spread(col(paced, 'after_p99_ms'))} ms")
     print(f"  tasks in flight       {spread(col(paced, 'mean_in_flight'))} on average")
+    if faults:
+        ended = ", ".join(f"{state} {n}" for state, n in sorted(faults.items()) if state.startswith("TASK_"))
+        print(f"corral, {args.tasks} tasks through faults: agent-1 SIGKILLed and restarted after a third of them finished, "
+              f"the master after two thirds")
+        print(f"  accepted {faults['accepted']}, each ended once: {ended}; the framework subscribed {faults['subscriptions']} times")
     if slurm:
         print(f"slurm 22.05 ({slurm[0]['emulation']}, one-by-one sbatch)")
         print(f"  throughput            {spread(col(slurm, 'jobs_per_second'))} jobs/s")

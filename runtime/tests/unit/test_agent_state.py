@@ -853,8 +853,13 @@ def test_a_restarted_agent_learns_how_its_command_tasks_ended_from_their_exit_fi
     state.test_containers.exit_statuses = {executors["ended"].container_id: 0, executors["running"].container_id: 2 << 8}
     state.recover("A1", agent.test_checkpoint.load(), "reconnect")
     state.registered("A1")
-    running = state.frameworks["F"].executors["running"]
-    assert running.in_agent and state.test_containers.watched == [running]
+    recovered = state.frameworks["F"].executors
+    running = recovered["running"]
+    # The ended ones are watched too: the zygote that reaps them may not have written their exit files yet.
+    assert running.in_agent and state.test_containers.watched == [recovered[name] for name in names]
+    assert not state.test_master.of("UPDATE")
+    state.recovered_executor_exited(recovered["ended"])
+    state.recovered_executor_exited(recovered["unknown"])
     sent = {u["update"]["status"]["task_id"]["value"]: u["update"]["status"] for u in state.test_master.of("UPDATE")}
     assert (sent["ended"]["state"], sent["ended"]["message"]) == ("TASK_FINISHED", "Command exited with status 0")
     assert (sent["unknown"]["state"], sent["unknown"]["reason"]) == ("TASK_FAILED", "REASON_EXECUTOR_TERMINATED")

@@ -315,6 +315,9 @@ class Containerizer:
     def watch(self, executor: Executor) -> None:
         """A recovered executor is not our child: learn of its exit through a pidfd."""
         assert executor.pid is not None
+        if not _alive(executor.pid, executor.pid_start):  # (ended already: its pid may be another's now)
+            self.agent.spawn(self._report_recovered_exit(executor), "report a recovered executor's exit")
+            return
         loop = asyncio.get_running_loop()
         try:
             fd = os.pidfd_open(executor.pid)

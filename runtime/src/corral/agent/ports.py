@@ -56,7 +56,8 @@ class Containers(Protocol):
 
     def watch(self, executor: Executor) -> None:
         """Report the exit of a recovered executor (not our child) with `recovered_executor_exited`
-        (for a command task the agent runs, once its exit status can be read: `exit_status`)."""
+        (for a command task the agent runs, once its exit status can be read: `exit_status`;
+        also when it has ended already)."""
 
 
 class CheckpointWriter(Protocol):

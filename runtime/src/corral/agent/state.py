@@ -684,11 +684,13 @@ class AgentState:
             if self.containers.alive(executor.pid, executor.pid_start):
                 logger.info("Recovered executor %s of framework %s (pid %s)", executor_id, framework_id, executor.pid)
                 self.containers.watch(executor)
+            elif executor.in_agent:
+                # Its exit file says how (command_tasks.outcome), once the zygote that reaps it has
+                # written it: a task that has just ended may not be reaped yet.
+                logger.info("Command task %s of framework %s ended while the agent was down", executor_id, framework_id)
+                self.containers.watch(executor)
             else:
                 logger.info("Executor %s of framework %s ended while the agent was down", executor_id, framework_id)
-                if executor.in_agent:  # its exit file says how (command_tasks.outcome)
-                    self._executor_terminated(executor, self.containers.exit_status(executor))
-                    continue
                 executor.pid = None
                 self._executor_terminated(executor, None, failure=(S.REASON_EXECUTOR_TERMINATED, "Executor terminated while the agent was down"))
 

@@ -24,8 +24,9 @@ and the child inherits them.  The others are forked.
 A child with an `exit_file` is a command task the agent supervises itself
 (agent/state.py): its wait status is written there before it is reported,
 so that an agent restarted meanwhile still learns how the task ended.  When
-the agent goes away (EOF on stdin), the zygote stays while children of its
-are alive, to reap them and write their exit files; then it exits.
+the agent goes away (EOF on stdin, or a broken pipe as it answers), the zygote
+starts nothing more and stays while children of its are alive, to reap them
+and write their exit files; then it exits.
 """
 
 from __future__ import annotations
@@ -167,9 +168,15 @@ def serve() -> None:
     orphaned = False  # the agent is gone: nothing is reported, exit files are still written
 
     def reply(message: dict) -> None:
-        if not orphaned:
+        nonlocal orphaned
+        if orphaned:
+            return
+        try:
             stdout.write(json.dumps(message).encode() + b"\n")
             stdout.flush()
+        except BrokenPipeError:  # the agent died while we spawned: its children still need us
+            orphaned = True
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stdout.fileno())  # (nothing left to flush at exit)
 
     def reap() -> bool:
         """Reap ended children; False once none is left."""
@@ -199,10 +206,8 @@ def serve() -> None:
             chunk = os.read(stdin.fileno(), 65536)
             if not chunk:  # the agent is gone
                 orphaned = True
-                selector.unregister(stdin.fileno())
-                break
             buffer += chunk
-            while b"\n" in buffer:
+            while b"\n" in buffer and not orphaned:
                 line, buffer = buffer.split(b"\n", 1)
                 if not line.strip():
                     continue
@@ -224,6 +229,9 @@ def serve() -> None:
                 if request.get("exit_file"):
                     exit_files[pid] = request["exit_file"]
                 reply({"id": request.get("id"), "pid": pid})
+            if orphaned:  # (what a gone agent asked for is not started: it would never learn of it)
+                selector.unregister(stdin.fileno())
+                break
         reap()
 
 

@@ -96,6 +96,7 @@ class LocalCluster:
         self.master_args = master_args
         self.agent_args = agent_args
         self.procs: list[subprocess.Popen] = []
+        self._started: list[tuple[str, list[str]]] = []  # (name, flags) of each of procs
         self.agent_ports: list[int] = []
 
     @property
@@ -112,7 +113,16 @@ class LocalCluster:
         )
         log.close()
         self.procs.append(proc)
+        self._started.append((name, args))
         return proc
+
+    def restart(self, name: str) -> None:
+        """SIGKILL one daemon ("master", "agent-<i>") and start it again with the same flags and work_dir."""
+        index = [started[0] for started in self._started].index(name)
+        proc = self.procs.pop(index)
+        proc.kill()
+        proc.wait()
+        self._spawn(*self._started.pop(index))
 
     def start(self, timeout: float = 60.0) -> None:
         self._spawn("master", ["master", "--ip", self.ip, "--port", str(self.port),
