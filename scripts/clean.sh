@@ -7,7 +7,9 @@
 #  - the processes recorded in the state dir's pid files (the standalone Ironic, the image
 #    server, the Redfish emulator, `corral local`) and the node VMs' QEMU processes recorded
 #    in /var/tmp/corral-vms, then the state dir itself (.corral, or $CORRAL_STATE_DIR);
-#  - the Molecule scenarios', the image build's and the VM disk build's trees under /var/tmp.
+#  - the Molecule scenarios', the image build's and the VM disk build's trees under /var/tmp;
+#  - the empty cgroups that SIGKILLed agents left under .../corral in each hierarchy (rmdir
+#    refuses a cgroup with processes: a running agent's tasks keep theirs).
 # Caches keyed by their inputs stay: /var/cache/corral (the Ironic venv by its requirements,
 # wheelhouses by their fingerprint, the debootstrap cache) and the localhost/corral-node
 # images (tagged by recipe hash). .ci/run calls this first; so does `make clean`.
@@ -39,6 +41,13 @@ fi
 for conf in /etc/cni/net.d/corral*.conflist; do
     [ -f "$conf" ] && rm -f "$conf" && said "removed $conf"
 done
+
+left=0
+for root in /sys/fs/cgroup/memory/corral /sys/fs/cgroup/cpu/corral /sys/fs/cgroup/corral; do
+    [ -d "$root" ] || continue
+    while read -r dir; do rmdir "$dir" 2>/dev/null && left=$((left + 1)); done < <(find "$root" -mindepth 1 -depth -type d)
+done
+[ $left -gt 0 ] && said "removed $left empty cgroups under corral/"
 
 for dir in "$STATE" /var/tmp/corral-molecule* /var/tmp/corral-node.* /var/tmp/corral-vm-disk.* /var/tmp/corral-vms; do
     [ -e "$dir" ] && rm -rf "$dir" && said "removed $dir"
