@@ -873,3 +873,19 @@ def test_a_restarted_agent_learns_how_its_command_tasks_ended_from_their_exit_fi
     for name in names:
         ack(state, name)
     check_books(state)
+
+
+def test_a_task_kept_for_its_unacknowledged_end_does_not_take_back_its_cgroup(agent):
+    # Ended before the restart, its TASK_FINISHED not yet acknowledged: its slot went back to the
+    # pool and is running another task now. Adopting it would have the ended one's cleanup kill that.
+    executor = host_task(agent, "ended")
+    agent.executor_started(executor, 3000, 5.0, "c1")
+    ack(agent, "ended")
+    agent.executor_exited(executor, 0)
+    assert last_update(agent, "ended")["state"] == "TASK_FINISHED"
+    alive = host_task(agent, "alive")
+    agent.executor_started(alive, 3001, 5.0, "c1")  # (the same slot, reused)
+    state = make_state(agent.test_checkpoint)
+    state.test_containers.alive_pids = {3001}
+    state.recover("A1", agent.test_checkpoint.load(), "reconnect")
+    assert state.test_containers.adopted == {alive.container_id: "c1"}

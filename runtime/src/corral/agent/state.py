@@ -679,9 +679,13 @@ class AgentState:
                 state = last_state.get((framework_id, task["task_id"]["value"]), S.TASK_STAGING)
                 executor.tasks[task["task_id"]["value"]] = AgentTask(task, framework_id, executor_id, state=state, launched=True)
             fw.executors[executor_id] = executor
-            if record.get("cgroup"):
+            alive = self.containers.alive(executor.pid, executor.pid_start)
+            # One ended whose tasks all ended is kept only for their unacknowledged updates: its
+            # container was destroyed when it ended, and its cgroup may be another's now.
+            ended_before = not alive and bool(executor.tasks) and all(t.terminal for t in executor.tasks.values())
+            if record.get("cgroup") and not ended_before:
                 self.containers.adopt(executor.container_id, record["cgroup"])
-            if self.containers.alive(executor.pid, executor.pid_start):
+            if alive:
                 logger.info("Recovered executor %s of framework %s (pid %s)", executor_id, framework_id, executor.pid)
                 self.containers.watch(executor)
             elif executor.in_agent:
