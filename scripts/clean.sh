@@ -42,12 +42,12 @@ for conf in /etc/cni/net.d/corral*.conflist; do
     [ -f "$conf" ] && rm -f "$conf" && said "removed $conf"
 done
 
-left=0
+removed=0
 for root in /sys/fs/cgroup/memory/corral /sys/fs/cgroup/cpu/corral /sys/fs/cgroup/corral; do
     [ -d "$root" ] || continue
-    while read -r dir; do rmdir "$dir" 2>/dev/null && left=$((left + 1)); done < <(find "$root" -mindepth 1 -depth -type d)
+    while read -r dir; do rmdir "$dir" 2>/dev/null && removed=$((removed + 1)); done < <(find "$root" -mindepth 1 -depth -type d)
 done
-[ $left -gt 0 ] && said "removed $left empty cgroups under corral/"
+[ $removed -gt 0 ] && said "removed $removed empty cgroups under corral/"
 
 for dir in "$STATE" /var/tmp/corral-molecule* /var/tmp/corral-node.* /var/tmp/corral-vm-disk.* /var/tmp/corral-vms; do
     [ -e "$dir" ] && rm -rf "$dir" && said "removed $dir"

@@ -157,7 +157,8 @@ async def run_through_faults(cluster: LocalCluster, total: int, task: Resources,
                 for offer in event["offers"]["offers"]:
                     offered = Resources.from_json(offer["resources"])
                     tasks = []
-                    while finished + sum(not s for s in terminal.values()) + len(tasks) < total and offered.contains(task):
+                    room = total - finished - sum(not s for s in terminal.values())  # (what is neither done nor in flight)
+                    while len(tasks) < room and offered.contains(task):
                         task_id = f"t{next_id}"
                         next_id += 1
                         tasks.append({"name": task_id, "task_id": {"value": task_id}, "agent_id": offer["agent_id"],
@@ -200,16 +201,21 @@ async def _try(call) -> bool:
         return False
 
 
-def faults_run(tasks: int, agents: int, isolation: str) -> dict[str, int]:
-    task = Resources.parse(f"cpus:{agents * AGENT_CPUS / IN_FLIGHT:g};mem:8")
+def local_cluster(agents: int, isolation: str) -> tuple[LocalCluster, str, Resources]:
+    """A `corral local` cluster in a new work_dir (not started) and a task of 1/IN_FLIGHT of its CPUs."""
     work_dir = tempfile.mkdtemp(prefix="corral-bench-")
     cluster = LocalCluster(agents, "127.0.0.1", 0, work_dir, f"cpus:{AGENT_CPUS:g};mem:2048;disk:1024", [], [],
                            ["--isolation", isolation])
+    return cluster, work_dir, Resources.parse(f"cpus:{agents * AGENT_CPUS / IN_FLIGHT:g};mem:8")
+
+
+def faults_run(tasks: int, agents: int, isolation: str) -> dict[str, int]:
+    cluster, work_dir, task = local_cluster(agents, isolation)
     try:
         cluster.start()
         terminal: dict[str, set[str]] = {}
         try:
-            return asyncio.run(asyncio.wait_for(run_through_faults(cluster, tasks, task, terminal), 300))
+            result = asyncio.run(asyncio.wait_for(run_through_faults(cluster, tasks, task, terminal), 300))
         except asyncio.TimeoutError:
             never = sorted((t for t, states in terminal.items() if not states), key=lambda t: int(t[1:]))
             raise RuntimeError(f"after 5 minutes, {len(never)} accepted tasks had not ended: {never[:20]}"
@@ -217,6 +223,7 @@ def faults_run(tasks: int, agents: int, isolation: str) -> dict[str, int]:
     finally:
         cluster.stop()
     shutil.rmtree(work_dir, ignore_errors=True)  # (kept when the run failed: its logs tell why)
+    return result
 
 
 def _percentile(seconds: list[float], q: float) -> float:
@@ -246,10 +253,7 @@ def cpu_seconds(cluster: LocalCluster) -> dict[str, float]:
 
 
 def corral_run(tasks: int, agents: int, isolation: str, command: Callable[[int], str] = lambda _: "true") -> dict[str, float]:
-    task = Resources.parse(f"cpus:{agents * AGENT_CPUS / IN_FLIGHT:g};mem:8")
-    work_dir = tempfile.mkdtemp(prefix="corral-bench-")
-    cluster = LocalCluster(agents, "127.0.0.1", 0, work_dir, f"cpus:{AGENT_CPUS:g};mem:2048;disk:1024", [], [],
-                           ["--isolation", isolation])
+    cluster, work_dir, task = local_cluster(agents, isolation)
     try:
         cluster.start()
         before = cpu_seconds(cluster)
