@@ -97,12 +97,7 @@ class MasterLink:
             except (aiohttp.ClientError, OSError, asyncio.TimeoutError, RecordIOError) as exc:
                 logger.info("Master connection failed: %s", exc or type(exc).__name__)
             finally:
-                if self.connected:
-                    logger.warning("Lost the connection to the master at %s", self.master_address)
-                self.connected = False
-                self.stream_id = None
-                self._outbox.clear()
-                self.agent.state.disconnected()
+                self._disconnected()
             if self._stopping:
                 return
             await asyncio.sleep(backoff * (0.5 + random.random()))
@@ -166,6 +161,20 @@ class MasterLink:
                         self.agent.state.registered(registered["agent_id"]["value"])
                     else:
                         self.agent.handle_master_event(event)
+
+    def _disconnected(self) -> None:
+        """Forget the master: its stream, the calls not yet sent, and the call in flight.  A call in
+        flight to a master that stalled would wait for it to wake, holding back every later call,
+        PONGs to the next leader included, which then finds this agent silent and unreachable."""
+        if self.connected:
+            logger.warning("Lost the connection to the master at %s", self.master_address)
+        self.connected = False
+        self.stream_id = None
+        self._outbox.clear()
+        if self._sender is not None:
+            self._sender.cancel()
+            self._sender = None
+        self.agent.state.disconnected()
 
     def post(self, call: dict[str, Any]) -> None:
         """Send a call to the master; dropped while disconnected (updates are retried by their manager)."""
