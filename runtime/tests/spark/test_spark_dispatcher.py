@@ -169,6 +169,10 @@ def test_fine_grained_idle_app_gives_its_cores_to_another_framework_until_killed
                                            spark__cores__max="2"))
     busy = wait_for(lambda: (s := dispatcher.get(sid))["workers"] >= 1 and s, timeout=300, what="one-core workers")
     assert busy["state"] == "RUNNING"
+    # spark-submit's JVM keeps its temporary directory in the driver's sandbox, not in /tmp, where a
+    # kill would leave it.
+    wait_for(lambda: list(spark_cluster.root.glob(f"agent*/**/executors/{sid}.*.driver/runs/*/tmp/spark-*")), timeout=120,
+             what="the driver's temporary directory in its sandbox")
     wait_for(lambda: "idle" in dispatcher.logs(sid), timeout=300, what="the job to end")
     idle = wait_for(lambda: (s := dispatcher.get(sid))["workers"] == 0 and s, timeout=120, what="idle workers to go")
     assert idle["state"] == "RUNNING" and idle["cpus"] <= 1.1 + 1e-6

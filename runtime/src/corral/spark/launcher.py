@@ -80,6 +80,13 @@ class Launcher:
                          "PYSPARK_DRIVER_PYTHON": self.env.get("PYSPARK_DRIVER_PYTHON", sys.executable)})
         self.env.setdefault("SPARK_DAEMON_MEMORY", "256m")
         self.env.pop("SPARK_CONF_DIR", None)
+        # Spark's JVMs make /tmp/spark-<uuid> and remove it on exit, but not when killed (SIGKILL
+        # after the grace period, a lost agent): in the sandbox it goes with the task's.
+        tmp = os.path.join(self.sandbox, "tmp")
+        os.makedirs(tmp, exist_ok=True)
+        self.env["TMPDIR"] = tmp
+        for opts in ("SPARK_SUBMIT_OPTS", "SPARK_DAEMON_JAVA_OPTS"):
+            self.env[opts] = f"{self.env.get(opts, '')} -Djava.io.tmpdir={tmp}".strip()
 
     # -- talking to the dispatcher ------------------------------------------------------
 
