@@ -65,3 +65,53 @@ def test_driver_properties() -> None:
     assert conf["spark.dynamicAllocation.enabled"] == "true"
     assert conf["spark.dynamicAllocation.shuffleTracking.enabled"] == "true"
     assert conf["spark.executor.cores"] == "1" and conf["spark.dynamicAllocation.executorIdleTimeout"] == "10s"
+
+
+IMAGE = "spark.mesos.executor.docker.image"
+
+
+def test_executor_image_as_sparks_mesos_backend_read_it() -> None:
+    assert spec().executor_image is None
+    docker = app_spec({"spark.app.name": "a", IMAGE: "localhost/corral-spark:latest",
+                       "spark.mesos.executor.docker.forcePullImage": "true",
+                       "spark.mesos.executor.docker.volumes": "/data:/data:ro, /scratch:/mnt/scratch",
+                       "spark.mesos.executor.docker.parameters": "label=a=b,env=X=1",
+                       "spark.mesos.executor.home": "/opt/spark"})
+    assert docker.executor_home == "/opt/spark"
+    assert docker.executor_image.container_info() == {
+        "type": "DOCKER",
+        "docker": {"image": "localhost/corral-spark:latest", "network": "HOST", "force_pull_image": True,
+                   "parameters": [{"key": "label", "value": "a=b"}, {"key": "env", "value": "X=1"}]},
+        "volumes": [{"host_path": "/data", "container_path": "/data", "mode": "RO"},
+                    {"host_path": "/scratch", "container_path": "/mnt/scratch", "mode": "RW"}],
+    }
+    mesos = app_spec({"spark.app.name": "a", IMAGE: "img:1", "spark.mesos.containerizer": "mesos"})
+    assert mesos.executor_image.container_info() == {
+        "type": "MESOS", "mesos": {"image": {"type": "DOCKER", "docker": {"name": "img:1"}, "cached": True}}}
+    # The executors' Python is the image's; the driver keeps its own (the launcher sets spark.pyspark.driver.python).
+    assert driver_properties({IMAGE: "img:1"}, mesos, 2.0)["spark.pyspark.python"] == "python3"
+    given = {IMAGE: "img:1", "spark.pyspark.python": "/opt/py/bin/python"}
+    assert driver_properties(given, mesos, 2.0)["spark.pyspark.python"] == "/opt/py/bin/python"
+    assert "spark.pyspark.python" not in driver_properties({}, spec(), 2.0)
+
+
+@pytest.mark.parametrize("props, message", [
+    ({"spark.mesos.containerizer": "rkt"}, "spark.mesos.containerizer: must be one of docker, mesos (got 'rkt')"),
+    ({"spark.mesos.executor.docker.forcePullImage": "sure"}, "forcePullImage: 'sure' is not a boolean"),
+    ({"spark.mesos.executor.docker.volumes": "/data"}, "'/data' names no host directory"),
+    ({"spark.mesos.executor.docker.volumes": "/a:/b:/c:ro"}, "cannot parse '/a:/b:/c:ro'"),
+    ({"spark.mesos.executor.docker.volumes": "data:/data"}, "the host directory must be an absolute path"),
+    ({"spark.mesos.executor.docker.parameters": "privileged"}, "cannot parse 'privileged' (expected key=value)"),
+    ({"spark.mesos.containerizer": "mesos", "spark.mesos.executor.docker.parameters": "a=b"},
+     "docker run options need spark.mesos.containerizer=docker"),
+    ({"spark.mesos.executor.home": "spark"}, "spark.mesos.executor.home: 'spark' is not an absolute path"),
+])
+def test_bad_image_properties_are_named(props, message) -> None:
+    with pytest.raises(SparkConfError) as err:
+        app_spec({"spark.app.name": "a", IMAGE: "img:1", **props})
+    assert message in str(err.value)
+
+
+def test_image_properties_without_an_image_are_refused() -> None:
+    with pytest.raises(SparkConfError, match="spark.mesos.executor.docker.volumes: only applies with " + IMAGE):
+        app_spec({"spark.app.name": "a", "spark.mesos.executor.docker.volumes": "/a:/b"})

@@ -2,7 +2,8 @@
 
 As Mesos's Docker containerizer drives `docker run`, the command executor runs the task as
 `<tool> run` of the image named by its ContainerInfo (type DOCKER, or MESOS with a DOCKER
-image): the sandbox mounted at /mnt/mesos/sandbox (MESOS_SANDBOX inside), the task's cpus
+image): the sandbox mounted at /mnt/mesos/sandbox (MESOS_SANDBOX inside; MESOS_DIRECTORY is its path on
+the agent, as Mesos exports it), the task's cpus
 and mem as the container's limits, the network HOST, NONE, BRIDGE (the agent's
 --docker_bridge_network, with the DockerInfo's port_mappings published on the agent's IP
 from the task's own `ports`) or USER (the network its NetworkInfo names), the
@@ -81,7 +82,7 @@ def run_argv(task: dict[str, Any], tool: str, name: str, container_id: str, sand
         if not isinstance(key, str) or not re.fullmatch(r"[a-z][a-z0-9-]*", key):
             raise ValueError(f"container.docker.parameters[{i}].key: expected a docker run option name, e.g. 'label'")
         argv.append(f"--{key}={value}")
-    for key, value in sorted({**env, "MESOS_SANDBOX": CONTAINER_SANDBOX}.items()):
+    for key, value in sorted({**env, "MESOS_SANDBOX": CONTAINER_SANDBOX, "MESOS_DIRECTORY": sandbox}.items()):
         argv += ["-e", f"{key}={value}"]
     argv.append(image)
     command = task.get("command") or {}

@@ -72,6 +72,8 @@ class Launcher:
         self.dispatcher = args.dispatcher.rstrip("/")
         self.spark_home = find_spark_home(args.spark_home)
         self.sandbox = os.environ.get("MESOS_SANDBOX") or os.getcwd()
+        # In an image the sandbox is mounted at MESOS_SANDBOX; the dispatcher reads logs at the agent's path.
+        self.agent_sandbox = os.environ.get("MESOS_DIRECTORY") or self.sandbox
         self.child: subprocess.Popen | None = None
         self.stopping = False
         self.env = dict(os.environ)
@@ -91,7 +93,7 @@ class Launcher:
     # -- talking to the dispatcher ------------------------------------------------------
 
     def report(self, info: dict[str, Any]) -> None:
-        info = dict(info, sandbox=self.sandbox)
+        info = dict(info, sandbox=self.agent_sandbox)
         url = f"{self.dispatcher}/internal/v1/tasks/{self.args.task_id}"
         deadline = time.monotonic() + self.args.timeout
         while True:
@@ -216,6 +218,8 @@ class Launcher:
         host = self.args.host
         ui_port = free_port(host)
         conf = dict(spec.get("conf") or {})
+        if "spark.pyspark.python" in conf:  # (for the executors: it would also win over PYSPARK_DRIVER_PYTHON)
+            conf.setdefault("spark.pyspark.driver.python", self.env["PYSPARK_DRIVER_PYTHON"])
         conf.update({"spark.driver.host": host, "spark.driver.bindAddress": host, "spark.ui.port": str(ui_port),
                      "spark.ui.showConsoleProgress": "false"})
         argv = [os.path.join(self.spark_home, "bin", "spark-submit"), "--master", master, "--deploy-mode", "client",

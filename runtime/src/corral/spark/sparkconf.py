@@ -21,6 +21,8 @@ dispatcher honoured):
     spark.mesos.driver.constraints       attribute constraints for the driver and Spark master
     spark.dynamicAllocation.initialExecutors / minExecutors  (fine: workers at start)
     spark.corral.worker.idleTimeout      fine: seconds an executor-less worker is kept
+    spark.mesos.executor.home            Spark's directory on the agents or in the image (workers)
+    spark.mesos.executor.docker.*, spark.mesos.containerizer   the image of the workers (see images.py)
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from typing import Mapping
 
 from corral.resources import validate_role
 from corral.spark.constraints import ConstraintError, Constraints, parse_constraints
+from corral.spark.images import ExecutorImage, ImageSpecError, executor_image
 
 COARSE = "coarse"
 FINE = "fine"
@@ -56,6 +59,10 @@ CLIENT_ONLY_PROPERTIES = frozenset(
         "spark.master.rest.port",
     }
 )
+
+
+# The Python of PySpark's workers in an executor image, unless spark.pyspark.python names another.
+IMAGE_PYTHON = "python3"
 
 
 class SparkConfError(ValueError):
@@ -150,6 +157,8 @@ class AppSpec:
     supervise: bool = False
     initial_workers: int = 0
     worker_idle_timeout: float = 2.0
+    executor_image: ExecutorImage | None = None  # what the workers (and so the executors) run from
+    executor_home: str | None = None  # SPARK_HOME of the workers (None: the launcher finds pyspark's)
 
     @property
     def driver_task_mem(self) -> int:
@@ -256,6 +265,16 @@ def app_spec(
         if (kv := get(key)) is not None:
             seconds(*reversed(kv))
 
+    try:
+        image = executor_image(p)
+    except ImageSpecError as exc:
+        raise SparkConfError(str(exc)) from None
+    home = None
+    if (kv := get("spark.mesos.executor.home")) is not None:
+        home = kv[1].strip()
+        if not home.startswith("/"):
+            raise SparkConfError(f"spark.mesos.executor.home: '{home}' is not an absolute path")
+
     idle = default_worker_idle_timeout
     if (kv := get("spark.corral.worker.idleTimeout")) is not None:
         idle = seconds(*reversed(kv))
@@ -265,7 +284,7 @@ def app_spec(
         driver_overhead_mb=driver_overhead, executor_memory_mb=executor_memory, executor_overhead_mb=executor_overhead,
         executor_cores=executor_cores, cores_max=cores_max, constraints=constraints,
         driver_constraints=driver_constraints, supervise=supervise, initial_workers=initial if mode == FINE else 0,
-        worker_idle_timeout=idle,
+        worker_idle_timeout=idle, executor_image=image, executor_home=home,
     )
 
 
@@ -282,6 +301,8 @@ def driver_properties(properties: Mapping[str, str], spec: AppSpec, fine_idle_ti
         else:
             del out["spark.jars"]
     out["spark.executor.memory"] = f"{spec.executor_memory_mb}m"
+    if spec.executor_image is not None and "spark.pyspark.python" not in out and "spark.executorEnv.PYSPARK_PYTHON" not in out:
+        out["spark.pyspark.python"] = IMAGE_PYTHON  # the driver's Python is not in the image
     if spec.mode == FINE:
         out["spark.executor.cores"] = "1"
         out["spark.dynamicAllocation.enabled"] = "true"

@@ -35,6 +35,8 @@ KILL_RESEND_SECONDS = 10.0
 OFFERS_STALE_SECONDS = 5.0  # no offers for this long: explain waiting apps from the known agents
 KEPT_ATTEMPTS = 5  # tasks of this many past attempts stay on record (for their logs)
 # Task states after which a supervised driver is relaunched (as Spark's Mesos dispatcher did).
+# A worker that ended for one of these ends its attempt: the next worker would fail the same way.
+WORKER_LAUNCH_FAILURES = frozenset({"REASON_CONTAINER_LAUNCH_FAILED"})
 RELAUNCH_STATES = frozenset({"TASK_FAILED", "TASK_LOST", "TASK_GONE", "TASK_DROPPED", "TASK_UNKNOWN"})
 
 
@@ -322,14 +324,16 @@ class DispatcherState:
         if kind == MASTER:
             command = master_command(self.launcher, rec, sub)
         elif kind == WORKER:
-            command = worker_command(self.launcher, rec, sub, spark_memory)
+            command = worker_command(self.launcher, rec, sub, spark_memory, self.spec(sub))
         else:
             spec = self.spec(sub)
             conf = driver_properties(sub.request.spark_properties, spec, self.options.fine_idle_timeout,
                                      sub.request.app_resource)
             command = driver_command(self.launcher, rec, sub, sub.request.application, conf, spec.driver_memory_mb)
         sub.tasks[rec.task_id] = rec
-        launches.setdefault(slot.offer_id, []).append(task_info(rec, sub, resources, slot.role, command))
+        image = self.spec(sub).executor_image if kind == WORKER else None
+        container = image.container_info() if image is not None else None
+        launches.setdefault(slot.offer_id, []).append(task_info(rec, sub, resources, slot.role, command, container))
         self._touch(sub)
 
     # -- status updates ------------------------------------------------------------------
@@ -363,6 +367,9 @@ class DispatcherState:
         elif rec.kind == MASTER and rec.terminal and sub.state in ACTIVE:
             self._end_attempt(sub, failed=True, relaunchable=True,
                               message=f"the Spark master task ended ({state}{': ' + message if message else ''})")
+        elif rec.kind == WORKER and rec.terminal and status.get("reason") in WORKER_LAUNCH_FAILURES:
+            # (a missing image, a container the agent cannot create: every worker would fail the same way)
+            self._end_attempt(sub, failed=True, message=f"a Spark worker could not be started ({state}: {message})")
         elif rec.kind == WORKER and rec.terminal:
             logger.info("%s: worker %s ended (%s)", sub.id, tid, state)
 

@@ -17,6 +17,7 @@ from typing import Any
 from corral.resources import Resources
 from corral.spark.model import DRIVER, MASTER, WORKER, Submission, TaskRecord
 from corral.spark.protocol import Application
+from corral.spark.sparkconf import IMAGE_PYTHON, AppSpec
 
 KILL_GRACE_SECONDS = 5.0
 
@@ -33,21 +34,24 @@ class LauncherConfig:
 
 
 def _command(cfg: LauncherConfig, kind: str, rec: TaskRecord, sub: Submission, extra: list[str],
-             env: dict[str, str] | None = None) -> dict[str, Any]:
-    args = [cfg.python, "-m", "corral.spark.launcher", kind, "--dispatcher", cfg.dispatcher_url,
+             env: dict[str, str] | None = None, python: str | None = None, spark_home: str | None = None) -> dict[str, Any]:
+    python = python or cfg.python
+    spark_home = cfg.spark_home if spark_home is None else spark_home  # "": none (the launcher finds pyspark)
+    args = [python, "-m", "corral.spark.launcher", kind, "--dispatcher", cfg.dispatcher_url,
             "--submission", sub.id, "--attempt", str(rec.attempt), "--task-id", rec.task_id, "--host", rec.host,
             "--timeout", f"{cfg.start_timeout:g}"]
-    if cfg.spark_home:
-        args += ["--spark-home", cfg.spark_home]
-    command: dict[str, Any] = {"shell": False, "value": cfg.python, "arguments": args + extra}
+    if spark_home:
+        args += ["--spark-home", spark_home]
+    command: dict[str, Any] = {"shell": False, "value": python, "arguments": args + extra}
     variables = {"SPARK_LOCAL_IP": rec.host, "SPARK_DAEMON_MEMORY": cfg.daemon_memory,
                  "SPARK_DAEMON_JAVA_OPTS": cfg.daemon_java_opts, **(env or {})}
     command["environment"] = {"variables": [{"name": k, "value": v} for k, v in sorted(variables.items())]}
     return command
 
 
-def task_info(rec: TaskRecord, sub: Submission, resources: Resources, role: str, command: dict[str, Any]) -> dict[str, Any]:
-    return {
+def task_info(rec: TaskRecord, sub: Submission, resources: Resources, role: str, command: dict[str, Any],
+              container: dict[str, Any] | None = None) -> dict[str, Any]:
+    info = {
         "name": f"Spark {rec.kind} of {sub.name} ({sub.id})"[:200],
         "task_id": {"value": rec.task_id},
         "agent_id": {"value": rec.agent_id},
@@ -56,6 +60,9 @@ def task_info(rec: TaskRecord, sub: Submission, resources: Resources, role: str,
         "kill_policy": {"grace_period": {"nanoseconds": int(KILL_GRACE_SECONDS * 1e9)}},
         "labels": {"labels": [{"key": "spark.submission", "value": sub.id}, {"key": "spark.task", "value": rec.kind}]},
     }
+    if container is not None:
+        info["container"] = container
+    return info
 
 
 def master_command(cfg: LauncherConfig, rec: TaskRecord, sub: Submission) -> dict[str, Any]:
@@ -63,9 +70,15 @@ def master_command(cfg: LauncherConfig, rec: TaskRecord, sub: Submission) -> dic
     return _command(cfg, MASTER, rec, sub, [])
 
 
-def worker_command(cfg: LauncherConfig, rec: TaskRecord, sub: Submission, spark_memory_mb: int) -> dict[str, Any]:
+def worker_command(cfg: LauncherConfig, rec: TaskRecord, sub: Submission, spark_memory_mb: int,
+                   spec: AppSpec) -> dict[str, Any]:
+    """A worker on the agent's host, or in `spec.executor_image`: there the image's Python runs the
+    launcher (the images recipe installs it) and Spark is the image's, or at spark.mesos.executor.home."""
     assert rec.kind == WORKER
-    return _command(cfg, WORKER, rec, sub, ["--cores", str(rec.cores), "--memory", f"{spark_memory_mb}m"])
+    in_image = spec.executor_image is not None
+    return _command(cfg, WORKER, rec, sub, ["--cores", str(rec.cores), "--memory", f"{spark_memory_mb}m"],
+                    python=IMAGE_PYTHON if in_image else None,
+                    spark_home=spec.executor_home or ("" if in_image else None))
 
 
 def driver_command(cfg: LauncherConfig, rec: TaskRecord, sub: Submission, app: Application, conf: dict[str, str],
