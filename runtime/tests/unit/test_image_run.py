@@ -58,3 +58,36 @@ def test_the_oom_watch_reads_a_containers_v1_memory_cgroup_and_its_kill_counter(
     proc = "12:pids:/libpod_parent/libpod-ab\n5:memory:/libpod_parent/libpod-ab\n1:name=systemd:/x\n0::/\n"
     assert v1_memory_cgroup(proc) == "/libpod_parent/libpod-ab" and v1_memory_cgroup("0::/machine.slice/x\n") is None
     assert oom_kills("oom_kill_disable 0\nunder_oom 0\noom_kill 2\n") == 2 and oom_kills("") == 0
+
+
+def test_the_oom_watch_finds_a_v2_cgroup_and_waits_for_its_oom_kill_or_its_removal(tmp_path):
+    import shutil
+    import threading
+
+    from corral.executor.oom_watch import cgroup_of, watch_v2
+
+    root = tmp_path / "cgroup"
+    directory = root / "machine.slice" / "libpod-ab.scope"
+    directory.mkdir(parents=True)
+    (directory / "memory.events").write_text("low 0\nhigh 0\nmax 3\noom 1\noom_kill 0\noom_group_kill 0\n")
+    proc = "0::/machine.slice/libpod-ab.scope\n"
+    assert cgroup_of(proc, str(root)) is None  # not a unified hierarchy
+    (root / "cgroup.controllers").write_text("cpu memory pids\n")
+    assert cgroup_of(proc, str(root)) == (2, str(directory))
+    assert cgroup_of("5:memory:/libpod-ab\n0::/\n", str(root)) == (1, str(root / "memory" / "libpod-ab"))
+
+    result: list = []
+    watcher = threading.Thread(target=lambda: result.append(watch_v2(str(directory))))
+    watcher.start()
+    (directory / "memory.max").write_text("67108864\n")
+    (directory / "memory.peak").write_text("67100000\n")
+    (directory / "memory.events").write_text("low 0\nhigh 0\nmax 9\noom 2\noom_kill 1\noom_group_kill 0\n")
+    watcher.join(10)
+    assert result == [(67108864, 67100000)]
+
+    (directory / "memory.events").write_text("oom_kill 0\n")
+    watcher = threading.Thread(target=lambda: result.append(watch_v2(str(directory))))
+    watcher.start()
+    shutil.rmtree(directory)  # the container exited without an OOM kill
+    watcher.join(10)
+    assert result[1:] == [None]
