@@ -52,10 +52,12 @@ def register(group: click.Group) -> None:
     @config.click_options(MASTER_FLAGS)
     def master(config: str | None, **cli: Any) -> None:
         """Run a master (scheduler, operator and agent APIs on --port, default 5050)."""
+        from corral.gc_policy import FreezeAfterFullCollections
         from corral.master.daemon import Master
 
         flags = resolve_flags(MASTER_FLAGS, cli, config)
         setup_logging(flags["log_level"])
+        FreezeAfterFullCollections()  # the master's heap is large and long-lived (see gc_policy.py)
         run_server(Master(flags))
 
     @group.group("agent", invoke_without_command=True)
