@@ -9,6 +9,9 @@ from corral.gc_policy import FreezeAfterFullCollections
 
 def test_survivors_of_a_full_collection_are_frozen_until_the_reclaim_period_ends():
     now = [0.0]
+    enabled = gc.isenabled()
+    gc.disable()  # only the collections below: an automatic one in between would freeze too
+    gc.unfreeze()
     policy = FreezeAfterFullCollections(reclaim_seconds=600, clock=lambda: now[0])
     try:
         kept = [[i] for i in range(1000)]  # tracked objects that survive
@@ -28,4 +31,6 @@ def test_survivors_of_a_full_collection_are_frozen_until_the_reclaim_period_ends
         assert gc.get_freeze_count() >= len(kept) and policy.full_collections == 4
     finally:
         policy.uninstall()
+        if enabled:
+            gc.enable()
     assert gc.get_freeze_count() == 0 and policy._on_collection not in gc.callbacks

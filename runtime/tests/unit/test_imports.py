@@ -15,7 +15,7 @@ SRC = Path(corral.__file__).resolve().parent
 BASE = {"corral", "resources", "ids", "attributes", "config", "protocol", "http_stream", "server"}
 # room -> the other rooms its modules may import (type-only imports included).
 ROOMS: dict[str, set[str]] = {
-    "corral": set(), "resources": set(), "ids": set(), "server": set(),
+    "corral": set(), "resources": set(), "ids": set(), "server": set(), "gc_policy": set(),
     "attributes": {"resources"},
     "config": {"resources"},
     "protocol": {"corral"},
@@ -30,7 +30,7 @@ ROOMS: dict[str, set[str]] = {
     "webui": {"http_stream", "master"},
     "spark": BASE | {"leader", "scheduler", "security"},
     "sparkperf": {"spark"},
-    "cli": BASE | {"agent", "master", "leader", "scheduler", "security", "spark", "sparkperf"},
+    "cli": BASE | {"gc_policy", "agent", "master", "leader", "scheduler", "security", "spark", "sparkperf"},
     "__main__": {"cli"},
 }
 
