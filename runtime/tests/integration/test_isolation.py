@@ -231,3 +231,47 @@ def _fetch(url):
             return answer.read().decode()
     except OSError:
         return None
+
+
+# Opening a device node the devices cgroup denies fails with EPERM; one it allows, with no
+# driver behind it (no GPU here), with ENXIO.
+PROBE_DEVICES = ("mknod g0 c 195 0; mknod g1 c 195 1; mknod kmsg c 1 11; "
+                 "for d in g0 g1 kmsg /dev/null; do if (exec 3<$d) 2>err; then echo $d open; "
+                 "else echo $d $(grep -o -e 'not permitted' -e 'No such device' err); fi; done")
+
+
+def gpu_task(task_id: str, offer: dict, command: str) -> dict:
+    task = command_task(task_id, offer, command)
+    task["resources"].append({"name": "gpus", "type": "SCALAR", "scalar": {"value": 1}})
+    return task
+
+
+def test_gpu_nvidia_whitelists_each_tasks_own_gpus_and_recovers_who_holds_which(cluster):
+    """No GPU is here: the device numbers are NVIDIA's (195:N), the kernel's devices cgroup enforces them."""
+    cluster.start_master()
+    agent = cluster.add_agent("cpus:2;mem:1024;gpus:2", "--isolation", "cgroups/cpu,cgroups/mem,gpu/nvidia")
+    sched = RecordingScheduler()
+    with pymesos_framework(cluster.master.address, sched) as driver:
+        sched.submit(0.1, 32, lambda o: gpu_task("holder", o, "sleep 300"), driver)
+        sched.wait_state("holder", "TASK_RUNNING", timeout=60)
+        agent.kill()  # SIGKILL: the task runs on, and the restarted agent learns its GPU from its cgroup
+        agent.start()
+        wait_for(lambda: any(a["port"] == agent.port and a["active"] for a in cluster.state()["slaves"]),
+                 timeout=60, what="the agent to re-register")
+        sched.submit(0.1, 32, lambda o: gpu_task("probe", o, PROBE_DEVICES), driver)
+        update = sched.wait_terminal("probe", timeout=60)
+        assert update["state"] == "TASK_FINISHED", update
+        where, directory = sandbox_of(cluster, "probe")
+        out = read_sandbox_file(where, directory + "/stdout").split("\n")
+        driver.killTask({"value": "holder"})
+        sched.wait_terminal("holder", timeout=60)
+    # The holder has GPU 0 (the first free); the probe, started after the restart, gets GPU 1 only;
+    # a device off Mesos's default whitelist (/dev/kmsg) is denied, /dev/null allowed.
+    assert out[:4] == ["g0 not permitted", "g1 No such device", "kmsg not permitted", "/dev/null open"], out
+
+
+def test_gpu_nvidia_is_refused_where_it_cannot_isolate(cluster):
+    cluster.start_master()
+    agent = cluster.add_agent("cpus:1;mem:256;gpus:1", "--isolation", "gpu/nvidia", "--nvidia_gpu_devices", "0,1", wait=False)
+    wait_for(lambda: not agent.alive(), timeout=30, what="the agent to refuse to start")
+    assert "--nvidia_gpu_devices names 2 GPU(s), but the agent's resources offer gpus:1" in agent.log.read_text()

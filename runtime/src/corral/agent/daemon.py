@@ -24,6 +24,7 @@ from corral import MESOS_API_VERSION, __version__, config
 from corral.agent import executor_api, files, isolators, operator_api, views, volumes
 from corral.agent import resources as agent_resources
 from corral.agent.checkpoint import Checkpointer
+from corral.agent.isolators.devices import gpu_allocator
 from corral.agent.containerizer import Containerizer
 from corral.agent.flags import AGENT_FLAGS
 from corral.agent.master_link import MasterLink
@@ -92,12 +93,17 @@ class Agent(Server):
         # (a volume whose directory went missing is made again, empty, as Mesos's agent does)
         self.checkpoint.volumes(volumes.changes(self.work_dir, Resources(), checkpointed)[0], [])
         try:
+            isolation = self.flags["isolation"]
             self.containers.isolator = isolators.detect(
-                self.flags["isolation"].kind, self.flags["cgroups_enable_cfs"],
+                isolation.kind, self.flags["cgroups_enable_cfs"],
                 name="agent-" + hashlib.sha1(self.work_dir.encode()).hexdigest()[:10],
                 cpus=self.state.options.total.scalar("cpus"), pids_max=self.flags["cgroups_pids_max"],
+                devices=isolation.devices,
+                gpus=gpu_allocator(self.state.options.total.scalar("gpus"), self.flags["nvidia_gpu_devices"]) if isolation.gpu else None,
             )
-        except RuntimeError as exc:
+            if self.flags["nvidia_gpu_devices"] is not None and not isolation.gpu:
+                raise RuntimeError("--nvidia_gpu_devices: the GPUs are isolated by gpu/nvidia, which --isolation does not name")
+        except (RuntimeError, ValueError) as exc:
             raise StartupError(str(exc)) from None
         os.makedirs(self.work_dir, exist_ok=True)
         await self.listen()

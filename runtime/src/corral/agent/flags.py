@@ -5,6 +5,7 @@ from __future__ import annotations
 from corral import config
 from corral.agent.container_info import parse_containerizers
 from corral.agent.isolators import parse_isolation
+from corral.agent.isolators.devices import parse_gpu_indices
 from corral.attributes import Attributes
 from corral.config import Flag
 from corral.leader.detector import parse_master
@@ -22,7 +23,10 @@ AGENT_FLAGS = [
          "Resources, e.g. cpus:4;mem:8192;cpus(ads):2;ports:[31000-32000] (the rest is detected)"),
     Flag("attributes", Attributes.parse, "", "Attributes, e.g. rack:r1;os:debian"),
     Flag("isolation", config.text(parse_isolation), "auto",
-         "auto (cgroups when writable), cgroups, posix, or Mesos's names: cgroups/cpu,cgroups/mem[,cgroups/pids][,disk/du]"),
+         "auto (cgroups when writable), cgroups, posix, or Mesos's names: "
+         "cgroups/cpu,cgroups/mem[,cgroups/pids][,cgroups/devices][,gpu/nvidia][,disk/du]"),
+    Flag("nvidia_gpu_devices", config.optional(config.text(parse_gpu_indices)), None,
+         "gpu/nvidia: the GPUs (nvidia-smi indices, e.g. 0,1) the agent offers; default: 0 to gpus-1"),
     Flag("container_disk_watch_interval", config.as_duration, 15.0, "disk/du: seconds between measurements of each sandbox"),
     Flag("enforce_container_disk_quota", config.as_bool, False, "disk/du: fail the tasks of a sandbox over its disk resources"),
     Flag("containerizers", config.text(parse_containerizers), "mesos",

@@ -1,6 +1,8 @@
 """cgroups v1 isolation (Mesos's `cgroups/mem,cgroups/cpu`): each container in its own
 `memory` and `cpu` cgroups under `<controller>/corral/<agent>/`, with a memory limit, cpu
-shares and, with --cgroups_enable_cfs, a CFS quota; OOM kills are reported as limitations."""
+shares and, with --cgroups_enable_cfs, a CFS quota; OOM kills are reported as limitations.
+With `cgroups/devices` (and `gpu/nvidia`) also a `devices` cgroup whose whitelist is
+written from devices.py."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import signal
 import time
 from typing import Any
 
+from corral.agent.isolators.devices import Gpu, GpuAllocator, control_entries, whitelist
 from corral.agent.isolators.posix import (CFS_PERIOD_US, CGROUP_ROOT, CPU_SHARES_PER_CPU, MIN_MEMORY_MB, PosixIsolator,
                                           read, read_keyed, write)
 from corral.agent.limitations import memory_limitation
@@ -31,30 +34,34 @@ class CgroupsIsolator(PosixIsolator):
     name = "cgroups"
     POOL_SIZE = 256
 
-    def __init__(self, root: str = CGROUP_ROOT, hierarchy: str = "corral/agent", enable_cfs: bool = False) -> None:
+    def __init__(self, root: str = CGROUP_ROOT, hierarchy: str = "corral/agent", enable_cfs: bool = False,
+                 devices: bool = False, gpus: GpuAllocator | None = None) -> None:
         self.root = root
         self.hierarchy = hierarchy
         self.enable_cfs = enable_cfs
+        self.controllers = ("memory", "cpu", "devices") if devices or gpus is not None else ("memory", "cpu")
+        self.gpus = gpus
+        self._gpu_controls = control_entries() if gpus is not None else []
         self._free: list[str] = []
         self._slots: dict[str, str] = {}  # container_id -> slot name
         self._written: dict[tuple[str, str], str] = {}  # (slot, file) -> value last written
         self._oom_baseline: dict[str, int] = {}
         self._seq = 0
         for name in self._existing_slots():
-            if not self._procs(name, "memory") and not self._procs(name, "cpu"):
+            if not any(self._procs(name, c) for c in self.controllers):
                 self._free.append(name)
 
     def close(self) -> None:
         """Remove the pooled (empty) cgroups, and the agent's hierarchy if nothing runs in it."""
         for slot in self._free:
-            for controller in ("memory", "cpu"):
+            for controller in self.controllers:
                 try:
                     os.rmdir(self._dir(controller, slot))
                 except OSError:
                     pass
         self._free.clear()
         if not self._slots:
-            for controller in ("memory", "cpu"):
+            for controller in self.controllers:
                 try:
                     os.rmdir(os.path.join(self.root, controller, self.hierarchy))
                 except OSError:
@@ -79,7 +86,7 @@ class CgroupsIsolator(PosixIsolator):
             slot = f"c{self._seq}"
             if not os.path.exists(self._dir("memory", slot)):
                 break
-        for controller in ("memory", "cpu"):
+        for controller in self.controllers:
             os.makedirs(self._dir(controller, slot), exist_ok=True)
         return slot
 
@@ -93,22 +100,34 @@ class CgroupsIsolator(PosixIsolator):
 
     def cgroup_paths(self, container_id: str) -> list[str]:
         slot = self._slots.get(container_id)
-        return [] if slot is None else [self._dir("memory", slot), self._dir("cpu", slot)]
+        return [] if slot is None else [self._dir(c, slot) for c in self.controllers]
 
     def adopt(self, container_id: str, slot: str) -> None:
-        """A container recovered after an agent restart keeps its cgroups."""
+        """A container recovered after an agent restart keeps its cgroups (and the GPUs they allow)."""
         self._slots[container_id] = slot
         if slot in self._free:
             self._free.remove(slot)
+        if self.gpus is not None:
+            self.gpus.recover(container_id, read(os.path.join(self._dir("devices", slot), "devices.list")) or "")
 
     def prepare(self, container_id: str, resources: Resources) -> list[str]:
+        # GPUs first: a container that cannot have them takes no cgroup.
+        gpus = self.gpus.allocate(container_id, resources.scalar("gpus")) if self.gpus is not None else ()
+        try:
+            return self._prepare(container_id, resources, gpus)
+        except OSError:
+            if self.gpus is not None and container_id not in self._slots:
+                self.gpus.release(container_id)
+            raise
+
+    def _prepare(self, container_id: str, resources: Resources, gpus: tuple[Gpu, ...]) -> list[str]:
         slot = self._slots.get(container_id)
         if slot is None:
             slot = self._free.pop() if self._free else self._new_slot()
-            if not os.path.isdir(self._dir("memory", slot)) or not os.path.isdir(self._dir("cpu", slot)):
+            if not all(os.path.isdir(self._dir(c, slot)) for c in self.controllers):
                 # Removed under us (an operator cleaning up): make it again.
                 self._written = {k: v for k, v in self._written.items() if k[0] != slot}
-                for controller in ("memory", "cpu"):
+                for controller in self.controllers:
                     os.makedirs(self._dir(controller, slot), exist_ok=True)
             self._slots[container_id] = slot
             self._oom_baseline[slot] = self._oom_kills(slot)
@@ -119,7 +138,20 @@ class CgroupsIsolator(PosixIsolator):
         if self.enable_cfs and cpus > 0:
             self._set(slot, "cpu", "cpu.cfs_period_us", str(CFS_PERIOD_US))
             self._set(slot, "cpu", "cpu.cfs_quota_us", str(max(1000, int(cpus * CFS_PERIOD_US))))
-        return [self._dir("memory", slot), self._dir("cpu", slot)]
+        if "devices" in self.controllers:
+            self._set_devices(slot, whitelist(gpus, self._gpu_controls))
+        return [self._dir(c, slot) for c in self.controllers]
+
+    def _set_devices(self, slot: str, entries: list[str]) -> None:
+        """The slot's whitelist: everything denied, then each entry allowed (an empty cgroup, or the same list)."""
+        text = "\n".join(entries)
+        if self._written.get((slot, "devices.allow")) == text:
+            return
+        directory = self._dir("devices", slot)
+        write(os.path.join(directory, "devices.deny"), "a")
+        for entry in entries:
+            write(os.path.join(directory, "devices.allow"), entry)
+        self._written[(slot, "devices.allow")] = text
 
     def _oom_kills(self, slot: str) -> int:
         return int(read_keyed(os.path.join(self._dir("memory", slot), "memory.oom_control")).get("oom_kill", "0"))
@@ -152,7 +184,7 @@ class CgroupsIsolator(PosixIsolator):
         if slot is None:
             return
         for _ in range(50):
-            procs = self._procs(slot, "memory") + self._procs(slot, "cpu")
+            procs = [p for c in self.controllers for p in self._procs(slot, c)]
             if not procs:
                 break
             for p in procs:
@@ -164,10 +196,12 @@ class CgroupsIsolator(PosixIsolator):
         else:
             logger.warning("cgroup %s still has processes; not reusing it", slot)
             return
+        if self.gpus is not None:
+            self.gpus.release(container_id)  # (only now: its processes may have been using them)
         if len(self._free) < self.POOL_SIZE:
             self._free.append(slot)
             return
-        for controller in ("memory", "cpu"):
+        for controller in self.controllers:
             try:
                 os.rmdir(self._dir(controller, slot))
             except OSError:
