@@ -43,7 +43,7 @@ for conf in /etc/cni/net.d/corral*.conflist; do
 done
 
 removed=0
-for root in /sys/fs/cgroup/memory/corral /sys/fs/cgroup/cpu/corral /sys/fs/cgroup/corral; do
+for root in /sys/fs/cgroup/memory/corral /sys/fs/cgroup/cpu/corral /sys/fs/cgroup/devices/corral /sys/fs/cgroup/corral; do
     [ -d "$root" ] || continue
     while read -r dir; do rmdir "$dir" 2>/dev/null && removed=$((removed + 1)); done < <(find "$root" -mindepth 1 -depth -type d)
 done
