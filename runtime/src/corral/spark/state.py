@@ -321,18 +321,19 @@ class DispatcherState:
             host=slot.host, agent_address=slot.agent_address, cpus=resources.scalar("cpus"),
             mem=resources.scalar("mem"), cores=cores, launched_at=now,
         )
+        container = None
         if kind == MASTER:
             command = master_command(self.launcher, rec, sub)
         elif kind == WORKER:
-            command = worker_command(self.launcher, rec, sub, spark_memory, self.spec(sub))
+            spec = self.spec(sub)
+            command = worker_command(self.launcher, rec, sub, spark_memory, spec)
+            container = spec.executor_image.container_info() if spec.executor_image is not None else None
         else:
             spec = self.spec(sub)
             conf = driver_properties(sub.request.spark_properties, spec, self.options.fine_idle_timeout,
                                      sub.request.app_resource)
             command = driver_command(self.launcher, rec, sub, sub.request.application, conf, spec.driver_memory_mb)
         sub.tasks[rec.task_id] = rec
-        image = self.spec(sub).executor_image if kind == WORKER else None
-        container = image.container_info() if image is not None else None
         launches.setdefault(slot.offer_id, []).append(task_info(rec, sub, resources, slot.role, command, container))
         self._touch(sub)
 

@@ -34,9 +34,9 @@ class LauncherConfig:
 
 
 def _command(cfg: LauncherConfig, kind: str, rec: TaskRecord, sub: Submission, extra: list[str],
-             env: dict[str, str] | None = None, python: str | None = None, spark_home: str | None = None) -> dict[str, Any]:
+             spark_home: str | None, env: dict[str, str] | None = None, python: str | None = None) -> dict[str, Any]:
+    """`spark_home` None: the launcher finds pyspark's."""
     python = python or cfg.python
-    spark_home = cfg.spark_home if spark_home is None else spark_home  # "": none (the launcher finds pyspark)
     args = [python, "-m", "corral.spark.launcher", kind, "--dispatcher", cfg.dispatcher_url,
             "--submission", sub.id, "--attempt", str(rec.attempt), "--task-id", rec.task_id, "--host", rec.host,
             "--timeout", f"{cfg.start_timeout:g}"]
@@ -67,7 +67,7 @@ def task_info(rec: TaskRecord, sub: Submission, resources: Resources, role: str,
 
 def master_command(cfg: LauncherConfig, rec: TaskRecord, sub: Submission) -> dict[str, Any]:
     assert rec.kind == MASTER
-    return _command(cfg, MASTER, rec, sub, [])
+    return _command(cfg, MASTER, rec, sub, [], cfg.spark_home)
 
 
 def worker_command(cfg: LauncherConfig, rec: TaskRecord, sub: Submission, spark_memory_mb: int,
@@ -77,8 +77,8 @@ def worker_command(cfg: LauncherConfig, rec: TaskRecord, sub: Submission, spark_
     assert rec.kind == WORKER
     in_image = spec.executor_image is not None
     return _command(cfg, WORKER, rec, sub, ["--cores", str(rec.cores), "--memory", f"{spark_memory_mb}m"],
-                    python=IMAGE_PYTHON if in_image else None,
-                    spark_home=spec.executor_home or ("" if in_image else None))
+                    spec.executor_home or (None if in_image else cfg.spark_home),
+                    python=IMAGE_PYTHON if in_image else None)
 
 
 def driver_command(cfg: LauncherConfig, rec: TaskRecord, sub: Submission, app: Application, conf: dict[str, str],
@@ -95,4 +95,4 @@ def driver_command(cfg: LauncherConfig, rec: TaskRecord, sub: Submission, app: A
         "name": sub.name,
     }
     env = dict(sub.request.environment)
-    return _command(cfg, DRIVER, rec, sub, ["--spec", json.dumps(spec, sort_keys=True)], env)
+    return _command(cfg, DRIVER, rec, sub, ["--spec", json.dumps(spec, sort_keys=True)], cfg.spark_home, env)

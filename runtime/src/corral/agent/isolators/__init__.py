@@ -77,18 +77,16 @@ def detect(requested: str = "auto", enable_cfs: bool = False, name: str = "agent
     if requested == "posix":
         return PosixIsolator()
     wanted = "gpu/nvidia" if gpus is not None else "cgroups/devices" if devices else None
+    if wanted and is_unified():
+        raise RuntimeError(f"--isolation {wanted}: this host has cgroups v2, where device access is an eBPF "
+                           "program per cgroup, which Corral does not load (the devices whitelist needs cgroups v1)")
     try:
         if is_unified():
-            if wanted:
-                raise RuntimeError(f"--isolation {wanted}: this host has cgroups v2, where device access is an eBPF "
-                                   "program per cgroup, which Corral does not load (the devices whitelist needs cgroups v1)")
             return Cgroups2Isolator.create(name, cpus, enable_cfs, pids_max)
-        return _cgroups_v1(name, cpus, enable_cfs, devices or gpus is not None, gpus)
+        return _cgroups_v1(name, cpus, enable_cfs, wanted is not None, gpus)
     except (OSError, RuntimeError) as exc:
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         if requested == "cgroups" or wanted:
-            if isinstance(exc, RuntimeError) and wanted:
-                raise
             raise RuntimeError(f"--isolation {wanted or 'cgroups'}: cannot create cgroups under {CGROUP_ROOT} ({why})") from None
         logger.info("cgroups are not writable here (%s); using posix isolation", why)
         return PosixIsolator()

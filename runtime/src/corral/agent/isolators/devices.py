@@ -38,7 +38,7 @@ DEFAULT_WHITELIST = (
     "c 1:8 rwm",  # /dev/random
 )
 NVIDIA_MAJOR = 195
-CONTROL_DEVICES = ("/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools")
+CONTROL_DEVICES = ("nvidiactl", "nvidia-uvm", "nvidia-uvm-tools")  # under /dev
 
 
 @dataclass(frozen=True, order=True)
@@ -75,12 +75,12 @@ def gpu_of(index: int, dev: str = "/dev") -> Gpu:
 def control_entries(dev: str = "/dev") -> list[str]:
     """nvidiactl (195:255 without the driver) and the UVM devices where they exist."""
     out = []
-    for path in CONTROL_DEVICES:
+    for name in CONTROL_DEVICES:
         try:
-            st = os.stat(os.path.join(dev, os.path.basename(path)))
+            st = os.stat(os.path.join(dev, name))
             out.append(f"c {os.major(st.st_rdev)}:{os.minor(st.st_rdev)} rwm")
         except OSError:
-            if path.endswith("nvidiactl"):
+            if name == "nvidiactl":
                 out.append(f"c {NVIDIA_MAJOR}:255 rwm")
     return out
 
@@ -114,18 +114,18 @@ class GpuAllocator:
     def release(self, container_id: str) -> None:
         self.held.pop(container_id, None)
 
-    def recover(self, container_id: str, whitelist: str) -> None:
+    def recover(self, container_id: str, devices_list: str) -> None:
         """The GPUs a recovered container's devices.list allows."""
-        entries = set(whitelist.split("\n"))
+        entries = set(devices_list.split("\n"))
         held = tuple(g for g in self.gpus if g.entry in entries)
         if held:
             self.held[container_id] = held
 
 
-def whitelist(gpus: tuple[Gpu, ...], controls: list[str], extra: tuple[str, ...] = ()) -> list[str]:
-    """The devices.allow entries of a container: the defaults, `extra`, and its GPUs with the
-    control devices (these only for a container that has a GPU)."""
-    return [*DEFAULT_WHITELIST, *extra, *((controls + [g.entry for g in gpus]) if gpus else [])]
+def whitelist(gpus: tuple[Gpu, ...], controls: list[str]) -> list[str]:
+    """The devices.allow entries of a container: the defaults, and its GPUs with the control
+    devices (these only for a container that has a GPU)."""
+    return [*DEFAULT_WHITELIST, *((controls + [g.entry for g in gpus]) if gpus else [])]
 
 
 def gpu_allocator(offered: float, indices: tuple[int, ...] | None, dev: str = "/dev") -> GpuAllocator:
